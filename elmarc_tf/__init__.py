@@ -1,0 +1,23 @@
+"""elmarc_tf: randomly weighted CNN front-ends as audio feature extractors (Pons & Serra, 2019).
+
+Quick use::
+
+    from elmarc_tf import Config, build_extractor, load_original_weights
+    cfg = Config.from_original(config_main)                 # the original nested dict
+    model = build_extractor(cfg, seed=0, inputs="logmel")  # or inputs="waveform" (12 kHz)
+    features = model(x)                                     # (batch, feature_len) float32
+"""
+
+from .compat import load_original_weights, save_original_weights
+from .config import Config
+from .errors import AudioError, ConfigError, ElmarcError, ElmarcWarning, WeightsError
+from .extractor import build_extractor, feature_layout
+from .frontends import FRONTENDS, build_frontend, resolve
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Config", "build_extractor", "feature_layout", "build_frontend", "FRONTENDS", "resolve",
+    "load_original_weights", "save_original_weights",
+    "ElmarcError", "ConfigError", "AudioError", "WeightsError", "ElmarcWarning",
+]

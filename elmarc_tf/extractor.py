@@ -1,0 +1,120 @@
+"""Front-end + taps -> one frozen model whose output is the feature vector (paper Section 2).
+
+For every selected tap, the mean of each feature map over all its non-channel axes
+(global average pooling), concatenated in tap order. As the authors' ``format_cnn_data`` /
+``select_cnn_feature_layers``, each tap's means fill a row as wide as the architecture's *first*
+tap and the rest of the row is zeros; the selected rows are concatenated with their padding.
+That padding is only non-empty for the frame-level back-end taps (one value each plus nf-1
+zeros, see :func:`elmarc_tf.frontends.waveform.backend`); ``backend_taps: per_channel`` gives
+one mean per filter instead and no padding.
+
+Only the selected taps are computed: the model is pruned to the layers they need.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from .errors import ConfigError
+from .frontends import FRONTENDS
+from .melspec import FixLength, LogMelSpectrogram
+
+INPUT_MODES = ("logmel", "waveform")
+
+
+@keras.saving.register_keras_serializable(package="elmarc_tf")
+class TapPooling(keras.layers.Layer):
+    """List of taps ``(batch, ..., C_i)`` -> features ``(batch, sum_i row_i)``.
+
+    Each tap is averaged over every axis but batch and channels (``GlobalAveragePooling``) into
+    ``(batch, C_i)``; with ``row_width`` set, zero-padded to ``(batch, row_width)``.
+    ``tap_names`` / ``tap_indices`` only describe the layout (:meth:`layout`).
+    """
+
+    def __init__(self, tap_names, tap_indices, tap_widths, row_width=None, **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        self.tap_names = list(tap_names)
+        self.tap_indices = [int(i) for i in tap_indices]
+        self.tap_widths = [int(w) for w in tap_widths]
+        self.row_width = None if row_width is None else int(row_width)
+
+    def call(self, taps):
+        rows = []
+        for tap, width in zip(taps, self.tap_widths):
+            axes = list(range(1, len(tap.shape) - 1))
+            row = tf.reduce_mean(tap, axis=axes)  # (batch, C_i)
+            if self.row_width is not None and width < self.row_width:
+                row = tf.pad(row, [[0, 0], [0, self.row_width - width]])
+            rows.append(row)
+        return tf.concat(rows, axis=-1)
+
+    def compute_output_shape(self, input_shapes):
+        return (input_shapes[0][0], sum(e["span"] for e in self.layout()))
+
+    def layout(self) -> list[dict]:
+        """Where each tap sits in the vector: name, tap index, offset, width (values), span, padding."""
+        out, offset = [], 0
+        for name, index, width in zip(self.tap_names, self.tap_indices, self.tap_widths):
+            span = self.row_width if self.row_width is not None else width
+            out.append({"name": name, "index": index, "offset": offset, "width": width,
+                        "span": span, "padding": span - width})
+            offset += span
+        return out
+
+    def get_config(self):
+        return {**super().get_config(), "tap_names": self.tap_names, "tap_indices": self.tap_indices,
+                "tap_widths": self.tap_widths, "row_width": self.row_width}
+
+
+def build_extractor(config, seed: int = 0, inputs: str = "logmel") -> keras.Model:
+    """The frozen feature extractor of ``config``: ``(batch, input) -> (batch, feature_len)``.
+
+    ``inputs``:
+      - ``"logmel"``: spectrogram front-ends take ``(batch, n_frames, n_mels)`` log-mel (dB);
+        waveform front-ends take ``(batch, n_samples)`` or ``(batch, n_samples, 1)`` at 12 kHz.
+      - ``"waveform"``: every front-end takes 12 kHz waveforms. Spectrogram front-ends then take a
+        whole clip ``(batch, any_length)``, compute the log-mel in the graph (top-dB floor relative
+        to the whole clip, as the original) and fix it to ``n_frames`` with ``fix_length_by``.
+    Same ``seed`` -> same weights -> same features.
+    """
+    if inputs not in INPUT_MODES:
+        raise ConfigError(f"inputs must be one of {', '.join(INPUT_MODES)}, got {inputs!r}")
+    spec = FRONTENDS[config.architecture]
+    frontend = spec.build(config, seed)
+    selected = list(config.selected_features_list)
+    widths = [int(t.shape[-1]) for t in frontend.outputs]
+    row_width = widths[0] if config.backend_taps == "original" else None
+    if row_width is not None:
+        for i in selected:
+            if widths[i] > row_width:
+                raise ConfigError(
+                    f"tap {i} ('{spec.taps[i]}') of {spec.name} has {widths[i]} maps, more than the "
+                    f"first tap's {row_width}: the original layout cannot hold it "
+                    f"(set backend_taps: per_channel)")
+    taps_model = keras.Model(frontend.inputs, [frontend.outputs[i] for i in selected],
+                             name=f"{spec.name}_taps")
+    taps_model.trainable = False
+
+    if spec.signal == "spectrogram" and inputs == "waveform":
+        x = keras.Input((None,), name="waveform")
+        logmel = LogMelSpectrogram(sample_rate=config.sampling_rate, n_mels=config.n_mels,
+                                   pad_mode=config.pad_mode, name="logmel")(x)
+        net_in = FixLength(config.n_frames, config.fix_length_by, name="fix_frames")(logmel)
+    else:
+        x = keras.Input(frontend.inputs[0].shape[1:], name=frontend.inputs[0].name)
+        net_in = x
+    taps = taps_model(net_in)
+    if not isinstance(taps, (list, tuple)):
+        taps = [taps]
+    features = TapPooling([spec.taps[i] for i in selected], selected,
+                          [widths[i] for i in selected], row_width, name="features")(list(taps))
+    model = keras.Model(x, features, name=f"{spec.name}_extractor")
+    model.trainable = False
+    return model
+
+
+def feature_layout(model: keras.Model) -> list[dict]:
+    """The feature layout of an extractor from :func:`build_extractor` (see :meth:`TapPooling.layout`)."""
+    return model.get_layer("features").layout()
