@@ -10,6 +10,7 @@ resampler was resampy's ``kaiser_best``. librosa >= 0.10 defaults to ``soxr_hq``
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 
@@ -32,7 +33,10 @@ def load_audio(path, sr: int = 12000, res_type: str = "soxr_hq") -> np.ndarray:
     if os.path.getsize(path) == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
     try:
-        y, _ = librosa.load(path, sr=sr, mono=True, res_type=res_type)
+        with warnings.catch_warnings():  # librosa warns when it falls back to audioread
+            warnings.simplefilter("ignore", UserWarning)
+            warnings.simplefilter("ignore", FutureWarning)
+            y, _ = librosa.load(path, sr=sr, mono=True, res_type=res_type)
     except Exception as e:  # soundfile, audioread and resampler errors have many types
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise AudioError(f"{path}: cannot decode audio ({reason})") from None

@@ -1,0 +1,92 @@
+import pytest
+
+from elmarc_tf import Config, ConfigError, FRONTENDS
+
+
+def test_from_original_nested_dict_flattens_cnn_and_mfcc():
+    original = {
+        "experiment_name": "v0", "features_type": "CNN", "model_type": "SVM", "SVM_verbose": 1,
+        "load_extracted_features": False, "sampling_rate": 12000, "dataset": "GTZAN",
+        "audio_path": "/data/GTZAN/", "audios_list": False, "fix_length_by": "crop",
+        "CNN": {"signal": "waveform", "n_samples": 350000, "architecture": "sample_level",
+                "num_filters": 512, "selected_features_list": [0, 1, 2, 3, 4, 5, 6], "batch_size": 5},
+        "MFCC": {"number": 20, "fixed_length": 2048},
+    }
+    cfg = Config.from_original(original)
+    assert cfg.architecture == "sample_level" and cfg.num_filters == 512
+    assert cfg.selected_features_list == (0, 1, 2, 3, 4, 5, 6)
+    assert cfg.mfcc_number == 20 and cfg.dataset == "GTZAN"
+    assert Config.from_dict(cfg.to_dict()) == cfg
+
+
+def test_unknown_key_is_an_error_naming_the_key_with_a_suggestion():
+    with pytest.raises(ConfigError, match=r"unknown config key 'num_filter'.*'num_filters'"):
+        Config.from_dict({"architecture": "vgg", "n_frames": 1376, "num_filter": 32})
+
+
+@pytest.mark.parametrize("alias,canonical,filt,pool", [
+    ("7x96", "cnn_single", (7, 96), (1, 1)),
+    ("7x86", "cnn_single", (7, 86), (1, 11)),
+    ("vgg", "cnn_small_filters", None, None),
+    ("timbral_temporal", "cnn_music", None, None),
+    ("timbral_time", "cnn_audio", None, None),
+])
+def test_aliases_resolve_to_original_names_and_presets(alias, canonical, filt, pool):
+    cfg = Config(architecture=alias, n_frames=1376, num_filters=32)
+    assert cfg.architecture == canonical
+    assert cfg.filter_shape == filt and cfg.pool_shape == pool
+
+
+def test_defaults_follow_the_paper():
+    single = Config(architecture="7x96", n_frames=100, num_filters=160)
+    assert single.selected_features_list == (1,)  # the paper uses the pool tap only
+    assert Config(architecture="frame_level", n_samples=350000).selected_features_list == (0, 1, 2, 3)
+    assert single.signal == "spectrogram"
+
+
+@pytest.mark.parametrize("changes,key", [
+    (dict(architecture="resnet"), "unknown architecture 'resnet'"),
+    (dict(architecture="cnn_music", num_filters=6), "'num_filters'=6 must be divisible by 4"),
+    (dict(architecture="cnn_single", filter_shape=[7, 120], pool_shape=[1, 1]), "'filter_shape'.*taller"),
+    (dict(architecture="cnn_single"), "'filter_shape' is required"),
+    (dict(architecture="cnn_small_filters", n_frames=1000), "'n_frames'=1000 is too short.*1280"),
+    (dict(architecture="7x86", pool_shape=[1, 12]), "'pool_shape'.*larger"),
+    (dict(architecture="vgg", selected_features_list=[0, 5]), "'selected_features_list' has \\[5\\]"),
+    (dict(architecture="vgg", signal="waveform"), "'signal' is 'waveform'"),
+    (dict(architecture="vgg", fix_length_by="trim"), "'fix_length_by' must be one of"),
+    (dict(architecture="vgg", num_filters=0), "'num_filters' must be a positive integer"),
+    (dict(architecture="vgg", n_frames=None), "'n_frames' is required"),
+])
+def test_impossible_values_fail_naming_the_key(changes, key):
+    with pytest.raises(ConfigError, match=key):
+        Config(**{"n_frames": 1376, **changes})
+
+
+@pytest.mark.parametrize("arch,n,msg", [
+    ("sample_level", 2186, "needs at least 2187 samples"),
+    ("frame_level", 735, "needs at least 736 samples"),
+    ("frame_level_many", 224, "needs at least 225 samples"),
+])
+def test_waveform_inputs_too_short_for_the_pooling_chain(arch, n, msg):
+    with pytest.raises(ConfigError, match=msg):
+        Config(architecture=arch, n_samples=n)
+    Config(architecture=arch, n_samples=n + 1)  # one more sample is enough
+
+
+def test_yaml_file_round_trip_and_errors_name_the_file(tmp_path):
+    path = tmp_path / "exp.yaml"
+    path.write_text("architecture: cnn_music\nnum_filters: 8\nn_frames: 188\n"
+                    "selected_features_list: [1]\n")
+    cfg = Config.from_file(path)
+    assert (cfg.architecture, cfg.num_filters, cfg.selected_features_list) == ("cnn_music", 8, (1,))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("architecture: cnn_music\nn_frame: 188\n")
+    with pytest.raises(ConfigError, match=r"bad.yaml: unknown config key 'n_frame'"):
+        Config.from_file(bad)
+    with pytest.raises(ConfigError, match=r"missing.yaml: cannot read"):
+        Config.from_file(tmp_path / "missing.yaml")
+
+
+def test_registry_has_the_seven_architectures():
+    assert set(FRONTENDS) == {"cnn_small_filters", "cnn_single", "cnn_music", "cnn_audio",
+                              "sample_level", "frame_level", "frame_level_many"}
