@@ -26,5 +26,6 @@ setup(
         "tqdm>=4.60",
     ],
     extras_require={"test": ["pytest>=7.0"]},
+    entry_points={"console_scripts": ["elmarc = elmarc_tf.cli:main"]},
     license="MIT",
 )

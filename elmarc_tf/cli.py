@@ -1,0 +1,121 @@
+"""The ``elmarc`` command: ``parse_args(argv)`` -> ``run(args)``; ``main()`` is the console script.
+
+Every verb is a thin layer over a Python function of the package (named in its help).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from .errors import ElmarcError
+
+EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="elmarc", description="Randomly weighted CNN features for audio classification "
+                                   "(Pons & Serra, ICASSP 2019).")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("extract", help="extract features of a config's audio into a feature store "
+                                       "(elmarc_tf.extract.extract)")
+    p.add_argument("config", type=Path, help="YAML/JSON config (keys of the original config_main)")
+    p.add_argument("--seed", type=int, default=0, help="random-weights seed (default 0)")
+    p.add_argument("--out", type=Path, help="store root (default: save_extracted_features_folder "
+                                            "or elmarc_out/features)")
+    p.add_argument("--batch-size", type=int, help="clips per forward pass (default: batch_size)")
+    p.add_argument("--strict", action="store_true", help="stop at the first unreadable clip")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("info", help="summary of a feature store (elmarc_tf.store.load_store)")
+    p.add_argument("path", type=Path)
+
+    p = sub.add_parser("demo", help="generate a small dataset, extract, classify, rank "
+                                    "(elmarc_tf.demo.run_demo)")
+    p.add_argument("--out", type=Path, default=Path("elmarc_out") / "demo")
+    p.add_argument("--clips-per-class", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    return parser.parse_args(argv)
+
+
+def cmd_extract(args) -> int:
+    from .config import Config
+    from .datasets import items_from_config
+    from .extract import extract
+
+    cfg = Config.from_file(args.config)
+    if args.batch_size is not None and args.batch_size < 1:
+        raise ElmarcError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    items = items_from_config(cfg)  # missing lists / files fail here, before any work
+    result = extract(cfg, items, seed=args.seed, out=args.out, batch_size=args.batch_size,
+                     strict=args.strict, progress=not args.quiet)
+    m = result.manifest
+    print(f"{result.folder}: {m['n_ok']} clips x {m['feature_length']} features "
+          f"({result.n_computed} computed now, {m['n_failed']} failed)")
+    for failure in m["failures"]:
+        print(f"  failed: {failure['error']}")
+    return EXIT_FAILURES if m["n_failed"] else EXIT_OK
+
+
+def cmd_info(args) -> int:
+    from .store import load_store
+
+    path = args.path
+    if (path / "chunks").is_dir() and not (path / "manifest.json").is_file():
+        total = len(json.loads((path / "all_items.json").read_text()))
+        print(f"{path}: extraction in progress or interrupted, "
+              f"{len(list((path / 'chunks').glob('*.npz')))} batches of {total} clips written; "
+              f"rerun the same 'elmarc extract' to resume")
+        return EXIT_OK
+    X, y, _, m = load_store(path)
+    cfg = m["config"]
+    what = "MFCC baseline" if cfg["features_type"] == "MFCC" else (
+        f"{cfg['architecture']} nf={cfg['num_filters']} taps={cfg['selected_features_list']}")
+    print(f"store:    {path}")
+    print(f"features: {X.shape[0]} clips x {X.shape[1]} ({what}, seed {m['seed']})")
+    print(f"labels:   {len(m['labels'])} classes: {', '.join(m['labels'])}")
+    print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples']} "
+          f"({cfg['fix_length_by']}, {cfg['sampling_rate']} Hz, res_type {cfg['res_type']})")
+    print(f"time:     {m['seconds']:.1f} s; versions: "
+          + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
+    print("layout:   " + ", ".join(f"{e['name']}[{e['offset']}:{e['offset'] + e['width']}]"
+                                   + (f"+{e['padding']} zeros" if e["padding"] else "")
+                                   for e in m["layout"]))
+    print(f"failed:   {m['n_failed']} of {m['n_items']}")
+    for failure in m["failures"]:
+        print(f"  {failure['error']}")
+    return EXIT_OK
+
+
+def cmd_demo(args) -> int:
+    from .demo import run_demo
+
+    run_demo(args.out, clips_per_class=args.clips_per_class, seed=args.seed, progress=not args.quiet)
+    return EXIT_OK
+
+
+COMMANDS = {"extract": cmd_extract, "info": cmd_info, "demo": cmd_demo}
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run one parsed command; bad input prints a one-line error and returns 2."""
+    try:
+        return COMMANDS[args.command](args)
+    except ElmarcError as e:
+        print(f"elmarc: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+
+
+def main(argv=None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    return run(parse_args(argv))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,91 @@
+"""Extraction: file list -> tf.data pipeline -> frozen extractor -> feature store (resumable)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import AudioError
+from .store import StoreWriter, load_store, store_dir
+
+DEFAULT_OUT = Path("elmarc_out") / "features"
+
+
+@dataclass
+class ExtractionResult:
+    folder: Path
+    n_items: int
+    n_computed: int  # clips computed by this call (0 when the store was already complete)
+    n_failed: int
+    manifest: dict
+
+
+def _feature_fn(cfg, seed):
+    """``inputs -> features`` and the layout; identity for the MFCC baseline."""
+    if cfg.features_type == "MFCC":
+        n = 6 * cfg.mfcc_number
+        names = [f"{s}_{k}" for k in ("mfcc", "d_mfcc", "dd_mfcc") for s in ("mean", "std")]
+        layout = [{"name": name, "index": i, "offset": i * cfg.mfcc_number, "width": cfg.mfcc_number,
+                   "span": cfg.mfcc_number, "padding": 0} for i, name in enumerate(names)]
+        return (lambda x: x), layout, n
+    import tensorflow as tf
+
+    from .extractor import build_extractor, feature_layout
+    from .pipeline import input_shape
+
+    model = build_extractor(cfg, seed=seed, inputs="logmel")
+    fn = tf.function(lambda x: model(x, training=False),
+                     input_signature=[tf.TensorSpec((None, *input_shape(cfg)), tf.float32)])
+    return fn, feature_layout(model), int(model.output.shape[-1])
+
+
+def extract(cfg, items, seed: int = 0, out=None, batch_size: int | None = None,
+            strict: bool = False, progress: bool = True) -> ExtractionResult:
+    """Extract features of ``items`` (list of :class:`~elmarc_tf.datasets.Item`) into a store.
+
+    Resumes an interrupted store (same config, seed and file list) without recomputing finished
+    clips; returns at once if it is complete. Unreadable clips are recorded in the manifest and
+    skipped; with ``strict`` the first one raises :class:`AudioError` (finished batches are kept).
+    """
+    from .pipeline import make_dataset
+
+    folder = store_dir(out or cfg.save_extracted_features_folder or DEFAULT_OUT, cfg, items, seed)
+    writer = StoreWriter(folder, cfg, items, seed)
+    if writer.complete:
+        manifest = load_store(folder).manifest
+        return ExtractionResult(folder, len(items), 0, manifest["n_failed"], manifest)
+    writer.begin()
+    done = writer.done()
+    todo = [i for i in range(len(items)) if i not in done]
+    fn, layout, length = _feature_fn(cfg, seed)
+
+    bar = None
+    if progress:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(items), initial=len(done), unit="clip", file=sys.stderr,
+                   desc=f"{cfg.architecture if cfg.features_type == 'CNN' else 'mfcc'} seed {seed}",
+                   dynamic_ncols=True)
+    if todo:
+        dataset = make_dataset([it.path for it in items], todo, cfg, batch_size)
+        start = time.perf_counter()
+        for inputs, indices, errors in dataset:
+            features = np.asarray(fn(inputs))
+            errors = [e.decode() for e in errors.numpy()]
+            now = time.perf_counter()
+            writer.write_chunk(indices.numpy(), features, errors, now - start)
+            start = now
+            if bar is not None:
+                bar.update(len(errors))
+            if strict and any(errors):
+                if bar is not None:
+                    bar.close()
+                raise AudioError(next(e for e in errors if e))
+    if bar is not None:
+        bar.close()
+    manifest = writer.finish(layout, length)
+    return ExtractionResult(folder, len(items), len(todo), manifest["n_failed"], manifest)

@@ -1,0 +1,92 @@
+"""tf.data from a list of files to batches of front-end inputs.
+
+Per clip, in parallel with the model (``num_parallel_calls`` + ``prefetch``):
+decode + mono + resample to 12 kHz (:func:`elmarc_tf.audio.load_audio`), then
+
+- waveform front-ends: fix the length to ``n_samples`` -> ``(n_samples, 1)``;
+- spectrogram front-ends: the authors' log-mel of the **whole** clip (TensorFlow ops of
+  :class:`elmarc_tf.melspec.LogMelSpectrogram`, so the top-dB floor is relative to the whole clip
+  as in the original), then fix it to ``n_frames`` -> ``(n_frames, n_mels)``;
+- the MFCC baseline (``features_type: MFCC``): the 120 MFCC statistics of the clip, zero- or
+  repeat-padded to at least ``mfcc_fixed_length`` samples as the original -> ``(6 * mfcc_number,)``.
+
+A clip that cannot be decoded or brought to length is not fatal: its input is zeros and its
+error message travels with it, so the caller records it and drops its row.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import tensorflow as tf
+
+from .audio import fix_length, load_audio
+from .errors import AudioError
+from .mfcc import mfcc_features
+from .melspec import HOP_LENGTH, N_FFT, FixLength, LogMelSpectrogram, n_frames_for
+
+
+def _decode_fn(paths, cfg):
+    """A NumPy function ``index -> (waveform float32, error bytes)`` for ``tf.numpy_function``."""
+    spectrogram = cfg.signal == "spectrogram"
+
+    def decode(index):
+        path = paths[int(index)]
+        try:
+            y = load_audio(path, cfg.sampling_rate, cfg.res_type)
+            if cfg.features_type == "MFCC":
+                if len(y) < cfg.mfcc_fixed_length and cfg.fix_length_by != "crop":
+                    y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
+                return mfcc_features(y, cfg.sampling_rate, cfg.mfcc_number).astype(np.float32), b""
+            if spectrogram:
+                if len(y) <= N_FFT // 2:
+                    raise AudioError(f"{path}: {len(y)} samples is too short for a {N_FFT}-point STFT")
+                frames = n_frames_for(len(y), HOP_LENGTH)
+                if cfg.fix_length_by == "crop" and frames < cfg.n_frames:
+                    raise AudioError(f"{path}: gives {frames} frames, fewer than n_frames="
+                                     f"{cfg.n_frames}; use fix_length_by 'zero-pad' or 'repeat-pad'")
+            else:
+                y = fix_length(y, cfg.n_samples, cfg.fix_length_by, name=path)
+            return y.astype(np.float32), b""
+        except AudioError as e:
+            return np.zeros(0, np.float32), str(e).encode()
+
+    return decode
+
+
+def input_shape(cfg) -> tuple:
+    """Per-clip input of the extractor built with ``inputs='logmel'`` (MFCC: the features)."""
+    if cfg.features_type == "MFCC":
+        return (6 * cfg.mfcc_number,)
+    return (cfg.n_frames, cfg.n_mels) if cfg.signal == "spectrogram" else (cfg.n_samples, 1)
+
+
+def make_dataset(paths, indices, cfg, batch_size: int | None = None) -> tf.data.Dataset:
+    """Batches ``(inputs, indices, errors)`` for ``paths[i]``, ``i`` in ``indices`` (in order).
+
+    ``inputs``: ``(b, n_frames, n_mels)`` log-mel or ``(b, n_samples, 1)`` waveforms, float32;
+    ``errors``: ``(b,)`` strings, empty for clips that decoded (rows of failed clips are zeros).
+    """
+    decode = _decode_fn(list(paths), cfg)
+    shape = input_shape(cfg)
+    if cfg.features_type == "MFCC":
+        def to_input(y):
+            return y
+    elif cfg.signal == "spectrogram":
+        logmel = LogMelSpectrogram(sample_rate=cfg.sampling_rate, n_mels=cfg.n_mels, pad_mode=cfg.pad_mode)
+        fix = FixLength(cfg.n_frames, cfg.fix_length_by)
+
+        def to_input(y):
+            return fix.call(logmel.call(y[None]))[0]
+    else:
+        def to_input(y):
+            return y[:, None]
+
+    def load(index):
+        y, err = tf.numpy_function(decode, [index], [tf.float32, tf.string], stateful=False)
+        y.set_shape([None])
+        x = tf.cond(tf.size(y) > 0, lambda: to_input(y), lambda: tf.zeros(shape, tf.float32))
+        return tf.ensure_shape(x, shape), index, tf.reshape(err, [])
+
+    ds = tf.data.Dataset.from_tensor_slices(np.asarray(indices, dtype=np.int64))
+    ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    return ds.batch(batch_size or cfg.batch_size).prefetch(tf.data.AUTOTUNE)

@@ -1,0 +1,174 @@
+"""tf.data pipeline and extraction into the feature store: real file formats, bad files, resume."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from conftest import music_like
+from elmarc_tf import Config, build_extractor
+from elmarc_tf.audio import fix_length, load_audio
+from elmarc_tf.datasets import Item, folder_per_class
+from elmarc_tf.extract import extract
+from elmarc_tf.melspec import LogMelSpectrogram
+from elmarc_tf.store import load_store
+
+WAVE = dict(architecture="sample_level", num_filters=4, n_samples=12000, fix_length_by="zero-pad",
+            batch_size=3)
+SPEC = dict(architecture="7x96", num_filters=8, n_frames=40, fix_length_by="repeat-pad", batch_size=3)
+
+
+def write(path, y, sr, **kw):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, y, sr, **kw)
+    return path
+
+
+@pytest.fixture
+def mixed_folder(tmp_path):
+    """Class folders holding every kind of file a user may have, good and bad."""
+    root = tmp_path / "audio"
+    write(root / "a" / "mono_12k.wav", music_like(1.5, 12000, 1), 12000)
+    write(root / "a" / "stereo_44k.wav", np.stack([music_like(1.2, 44100, 2)] * 2, 1), 44100,
+          subtype="PCM_24")
+    write(root / "a" / "low_8k.wav", music_like(2.0, 8000, 3), 8000)
+    write(root / "b" / "song.flac", music_like(1.0, 22050, 4), 22050)
+    write(root / "b" / "song.ogg", music_like(1.0, 22050, 5), 22050)
+    write(root / "b" / "song.mp3", music_like(1.0, 44100, 6), 44100)
+    write(root / "b" / "very_short.wav", music_like(1.0, 12000, 7)[:120], 12000)  # 10 ms
+    (root / "b" / "corrupt.wav").write_bytes(b"RIFF$\x00\x00\x00WAVEfmt " + os.urandom(200))
+    (root / "b" / "empty.wav").write_bytes(b"")
+    return root
+
+
+def direct_inputs(cfg, paths):
+    """What the pipeline should feed the model, computed clip by clip without tf.data."""
+    out = []
+    for p in paths:
+        y = load_audio(p, cfg.sampling_rate, cfg.res_type)
+        if cfg.signal == "waveform":
+            out.append(fix_length(y, cfg.n_samples, cfg.fix_length_by)[:, None])
+        else:
+            logmel = LogMelSpectrogram(pad_mode=cfg.pad_mode)(y[None]).numpy()[0]
+            out.append(fix_length(logmel, cfg.n_frames, cfg.fix_length_by))
+    return np.stack(out)
+
+
+@pytest.mark.parametrize("fields", [WAVE, SPEC], ids=["waveform", "spectrogram"])
+def test_every_format_decodes_and_bad_files_are_recorded(mixed_folder, tmp_path, fields):
+    cfg = Config(**fields)
+    items = folder_per_class(mixed_folder)
+    result = extract(cfg, items, seed=0, out=tmp_path / "store", progress=False)
+    X, y, ids, manifest = load_store(result.folder)
+    failures = {Path(f["path"]).name: f["error"] for f in manifest["failures"]}
+    expected_failed = {"corrupt.wav", "empty.wav"} | ({"very_short.wav"} if cfg.signal == "spectrogram" else set())
+    assert set(failures) == expected_failed
+    assert "cannot decode audio" in failures["corrupt.wav"] and "corrupt.wav" in failures["corrupt.wav"]
+    assert "empty file" in failures["empty.wav"]
+    if cfg.signal == "spectrogram":
+        assert "too short for a 512-point STFT" in failures["very_short.wav"]
+    assert all("\n" not in e for e in failures.values())
+    good = [it for it in items if Path(it.path).name not in expected_failed]
+    assert list(ids) == [it.id for it in good] and list(y) == [it.label for it in good]
+    # Features from the pipeline equal the model called directly on the same arrays.
+    model = build_extractor(cfg, seed=0, inputs="logmel")
+    expected = model(direct_inputs(cfg, [it.path for it in good])).numpy()
+    np.testing.assert_allclose(X, expected, rtol=1e-5, atol=1e-5 * np.abs(expected).max())
+    assert manifest["n_failed"] == len(expected_failed) and X.shape == (len(good), manifest["feature_length"])
+    assert manifest["layout"][0]["name"] == ("conv0" if cfg.signal == "waveform" else "pool")
+
+
+def test_crop_refuses_short_clips_with_a_clear_error(mixed_folder, tmp_path):
+    cfg = Config(**{**WAVE, "fix_length_by": "crop"})
+    result = extract(cfg, folder_per_class(mixed_folder), out=tmp_path, progress=False)
+    failures = {Path(f["path"]).name: f["error"] for f in result.manifest["failures"]}
+    assert set(failures) == {"very_short.wav", "corrupt.wav", "empty.wav"}
+    assert failures["very_short.wav"].endswith(
+        "very_short.wav: has 120 steps, fewer than the required 12000; "
+        "use fix_length_by 'zero-pad' or 'repeat-pad' for short clips")
+
+
+def test_strict_stops_at_the_first_failure_and_keeps_finished_batches(mixed_folder, tmp_path):
+    from elmarc_tf import AudioError
+
+    cfg = Config(**{**WAVE, "batch_size": 1})
+    items = folder_per_class(mixed_folder)
+    with pytest.raises(AudioError, match="cannot decode audio"):
+        extract(cfg, items, out=tmp_path, strict=True, progress=False)
+    result = extract(cfg, items, out=tmp_path, progress=False)  # resumes; the rest is computed
+    assert 0 < result.n_computed < len(items)
+
+
+def test_pipeline_is_independent_of_batch_size(mixed_folder, tmp_path):
+    items = [it for it in folder_per_class(mixed_folder) if it.path.endswith((".flac", ".ogg", "mono_12k.wav"))]
+    a = extract(Config(**{**SPEC, "batch_size": 1}), items, out=tmp_path / "a", progress=False)
+    b = extract(Config(**{**SPEC, "batch_size": 4}), items, out=tmp_path / "b", progress=False)
+    np.testing.assert_allclose(load_store(a.folder).X, load_store(b.folder).X, rtol=1e-5, atol=1e-6)
+
+
+KILL_SCRIPT = """
+import sys
+from elmarc_tf import Config
+from elmarc_tf.datasets import folder_per_class
+from elmarc_tf.extract import extract
+cfg = Config(architecture="sample_level", num_filters=16, n_samples=60000, batch_size=1)
+r = extract(cfg, folder_per_class(sys.argv[1]), seed=5, out=sys.argv[2], progress=False)
+print("computed", r.n_computed)
+"""
+
+
+def test_killed_extraction_resumes_to_the_same_store(tmp_path):
+    root = tmp_path / "audio"
+    for k in range(40):
+        write(root / f"c{k % 2}" / f"clip{k:02d}.wav", music_like(5.0, 12000, k), 12000)
+    script = tmp_path / "run.py"
+    script.write_text(KILL_SCRIPT)
+    cmd = [sys.executable, str(script), str(root)]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+
+    proc = subprocess.Popen(cmd + [str(tmp_path / "killed")], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    chunks = []
+    while time.time() < deadline and len(chunks) < 3 and proc.poll() is None:
+        chunks = list((tmp_path / "killed").rglob("chunks/*.npz"))
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    done_before = len(list((tmp_path / "killed").rglob("chunks/*.npz")))
+    assert 3 <= done_before < 40, "the process was not killed half way"
+    assert not list((tmp_path / "killed").rglob("manifest.json"))
+
+    resumed = subprocess.run(cmd + [str(tmp_path / "killed")], env=env, capture_output=True, text=True)
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    assert f"computed {40 - done_before}" in resumed.stdout
+    clean = subprocess.run(cmd + [str(tmp_path / "clean")], env=env, capture_output=True, text=True)
+    assert "computed 40" in clean.stdout
+
+    [killed_store] = list((tmp_path / "killed").rglob("manifest.json"))
+    [clean_store] = list((tmp_path / "clean").rglob("manifest.json"))
+    a, b = load_store(killed_store.parent), load_store(clean_store.parent)
+    np.testing.assert_array_equal(a.X, b.X)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.y, b.y)
+    assert not (killed_store.parent / "chunks").exists()
+    again = subprocess.run(cmd + [str(tmp_path / "killed")], env=env, capture_output=True, text=True)
+    assert "computed 0" in again.stdout  # a finished store is not recomputed
+
+
+def test_store_refuses_a_different_file_list(tmp_path, mixed_folder):
+    from elmarc_tf import ElmarcError
+    from elmarc_tf.store import StoreWriter
+
+    cfg = Config(**WAVE)
+    items = folder_per_class(mixed_folder)
+    StoreWriter(tmp_path, cfg, items, 0).begin()
+    with pytest.raises(ElmarcError, match="different file list"):
+        StoreWriter(tmp_path, cfg, items[:-1], 0).begin()
