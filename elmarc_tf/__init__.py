@@ -8,6 +8,10 @@ Quick use::
     features = model(x)                                     # (batch, feature_len) float32
 """
 
+import os as _os
+
+_os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
+
 from .compat import load_original_weights, save_original_weights
 from .config import Config
 from .errors import AudioError, ConfigError, ElmarcError, ElmarcWarning, WeightsError

@@ -32,6 +32,38 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable clip")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
+    p = sub.add_parser("run", help="extract + evaluate a config for several seeds "
+                                   "(elmarc_tf.study.run_experiment)")
+    p.add_argument("config", type=Path, nargs="?", help="YAML/JSON config")
+    p.add_argument("--original-config", type=Path, metavar="CONFIG_FILE_PY",
+                   help="the original repository's src/config_file.py (parsed, not executed)")
+    p.add_argument("--seeds", type=int, default=3, help="number of random-weight seeds (0..N-1)")
+    p.add_argument("--out", type=Path, help="results root (default: results_folder or "
+                                            "elmarc_out/results)")
+    p.add_argument("--features-out", type=Path, help="feature store root")
+    p.add_argument("--jobs", type=int, default=None, help="parallel grid-search jobs")
+    p.add_argument("--quiet", action="store_true")
+
+    p = sub.add_parser("compare", help="table, t-tests and bar chart of results "
+                                       "(elmarc_tf.report.compare)")
+    p.add_argument("results", nargs="+", type=Path, help="results.json files or folders")
+    p.add_argument("--chart", type=Path, default=Path("elmarc_out") / "compare.png")
+    p.add_argument("--title", default=None)
+
+    p = sub.add_parser("reproduce", help="run a whole figure's matrix of the paper "
+                                         "(elmarc_tf.paper.reproduce)")
+    p.add_argument("--dataset", required=True, help="gtzan, extended_ballroom or urbansound8k")
+    p.add_argument("--audio-root", required=True, type=Path)
+    p.add_argument("--splits", type=Path, help="GTZAN: folder with {train,valid,test}_filtered.txt")
+    p.add_argument("--seeds", type=int, default=3)
+    p.add_argument("--size", choices=["small", "large", "both"], default="both",
+                   help="feature size: ~120 (small), ~3500 (large)")
+    p.add_argument("--classifier", choices=["SVM", "ELM", "both"], default="both")
+    p.add_argument("--only", nargs="*", help="run only experiments whose name contains one of these")
+    p.add_argument("--out", type=Path, default=Path("elmarc_out") / "paper")
+    p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--quiet", action="store_true")
+
     p = sub.add_parser("info", help="summary of a feature store (elmarc_tf.store.load_store)")
     p.add_argument("path", type=Path)
 
@@ -100,7 +132,48 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"extract": cmd_extract, "info": cmd_info, "demo": cmd_demo}
+def cmd_run(args) -> int:
+    from .config import Config
+    from .study import read_original_config, run_experiment
+
+    if (args.config is None) == (args.original_config is None):
+        raise ElmarcError("give either CONFIG or --original-config CONFIG_FILE_PY")
+    if args.seeds < 1:
+        raise ElmarcError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.original_config is not None:
+        cfg = Config.from_original(read_original_config(args.original_config))
+        name = f"{cfg.experiment_name}"
+    else:
+        cfg = Config.from_file(args.config)
+        name = args.config.stem
+    run_experiment(cfg, seeds=range(args.seeds), out=args.out, name=name,
+                   features_out=args.features_out, n_jobs=args.jobs, progress=not args.quiet)
+    return EXIT_OK
+
+
+def cmd_compare(args) -> int:
+    from .report import compare, load_results
+
+    result = compare(load_results(args.results), chart=args.chart, title=args.title)
+    print(result["table"])
+    print("\nPairwise Welch's t-tests on per-seed accuracies (H0: equal means):")
+    print(result["ttest_table"])
+    print(f"\nchart: {result['chart']}")
+    return EXIT_OK
+
+
+def cmd_reproduce(args) -> int:
+    from .paper import CLASSIFIERS, SIZES, reproduce
+
+    reproduce(args.dataset, args.audio_root, splits=args.splits, seeds=range(args.seeds),
+              out=args.out, sizes=tuple(SIZES) if args.size == "both" else (args.size,),
+              classifiers=CLASSIFIERS if args.classifier == "both" else (args.classifier,),
+              only=args.only, n_jobs=args.jobs, progress=not args.quiet)
+    return EXIT_OK
+
+
+COMMANDS = {"extract": cmd_extract, "run": cmd_run, "compare": cmd_compare,
+            "reproduce": cmd_reproduce, "info": cmd_info, "demo": cmd_demo}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -29,6 +29,7 @@ MODEL_TYPES = ("SVM", "linearSVM", "ELM", "MLP", "KNN", "linear")
 RES_TYPES = ("soxr_hq", "kaiser_best", "soxr_vhq", "soxr_mq", "kaiser_fast", "polyphase", "fft")
 PAD_MODES = ("reflect", "constant")
 BACKEND_TAPS = ("original", "per_channel")
+PROTOCOLS = ("predefined_split", "stratified_kfold", "predefined_folds")
 
 # Keys of the original nested dict that map to differently named flat fields.
 _MFCC_KEYS = {"number": "mfcc_number", "fixed_length": "mfcc_fixed_length"}
@@ -80,6 +81,12 @@ class Config:
     res_type: str = "soxr_hq"
     pad_mode: str = "reflect"
     backend_taps: str = "original"
+
+    # --- evaluation options beyond the original (off by default; see elmarc_tf.protocols) ---
+    protocol: Optional[str] = None  # None: chosen from the data (splits / folds / k-fold)
+    n_folds: int = 10
+    standardize: bool = False
+    nested_cv: bool = False
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -205,7 +212,12 @@ def _validate(cfg: Config) -> None:
     if cfg.fix_length_by in (False, None):  # the original's "do nothing" means crop for CNNs
         _set(cfg, "fix_length_by", "crop")
     _choice(cfg, "fix_length_by", FIX_LENGTH_MODES)
-    for name in ("sampling_rate", "batch_size", "n_mels", "mfcc_number", "mfcc_fixed_length"):
+    if cfg.protocol is not None:
+        _choice(cfg, "protocol", PROTOCOLS)
+    for name in ("standardize", "nested_cv"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise ConfigError(f"'{name}' must be true or false, got {getattr(cfg, name)!r}")
+    for name in ("sampling_rate", "batch_size", "n_mels", "mfcc_number", "mfcc_fixed_length", "n_folds"):
         _positive_int(cfg, name)
     for name in ("n_frames", "n_samples"):
         _positive_int(cfg, name, required=False)

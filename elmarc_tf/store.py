@@ -29,7 +29,8 @@ from .errors import ElmarcError
 FORMAT_VERSION = 1
 # Config fields that do not change the features: left out of the store's identity.
 _NOT_FEATURE_FIELDS = {"experiment_name", "model_type", "SVM_verbose", "load_extracted_features",
-                       "save_extracted_features_folder", "results_folder", "batch_size"}
+                       "save_extracted_features_folder", "results_folder", "batch_size",
+                       "protocol", "n_folds", "standardize", "nested_cv"}
 
 
 class StoredFeatures(NamedTuple):
@@ -41,7 +42,7 @@ class StoredFeatures(NamedTuple):
     manifest: dict
 
 
-def _atomic_save(path, save, *args, **kwargs) -> None:
+def atomic_save(path, save, *args, **kwargs) -> None:
     """``save(file, *args)`` into a temporary file beside ``path``, synced, then renamed over it."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -53,7 +54,7 @@ def _atomic_save(path, save, *args, **kwargs) -> None:
 
 
 def atomic_write_json(path, obj) -> None:
-    _atomic_save(path, lambda f: f.write((json.dumps(obj, indent=1) + "\n").encode()))
+    atomic_save(path, lambda f: f.write((json.dumps(obj, indent=1) + "\n").encode()))
 
 
 def store_key(cfg, items) -> str:
@@ -121,7 +122,7 @@ class StoreWriter:
 
     def write_chunk(self, indices, features, errors, seconds: float) -> None:
         path = self.chunks / f"{int(indices[0]):08d}.npz"
-        _atomic_save(path, np.savez, indices=np.asarray(indices, np.int64),
+        atomic_save(path, np.savez, indices=np.asarray(indices, np.int64),
                      features=np.asarray(features, np.float32),
                      errors=np.asarray([str(e) for e in errors], dtype=str),
                      seconds=np.float64(seconds))
@@ -142,7 +143,7 @@ class StoreWriter:
         ok = [i for i in range(len(self.items)) if not done[i][1]]
         X = (np.stack([done[i][0] for i in ok]).astype(np.float32) if ok
              else np.zeros((0, feature_length), np.float32))
-        _atomic_save(self.folder / "features.npy", np.save, X)
+        atomic_save(self.folder / "features.npy", np.save, X)
         atomic_write_json(self.folder / "items.json", [self._listing[i] for i in ok])
         failures = [{"id": self.items[i].id, "path": self.items[i].path, "error": done[i][1]}
                     for i in range(len(self.items)) if done[i][1]]

@@ -1,0 +1,114 @@
+"""The paper's experiment matrix (Figures 6-11) as data, and ``reproduce`` to run a whole figure.
+
+Per dataset: every front-end at the two feature sizes (~120 and ~3500), the MFCC baseline, each
+with an SVM and an ELM. ``configs/`` holds the same matrix as editable YAML files
+(``scripts/make_configs.py`` writes them from here).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+# name -> (config fields, num_filters at ~120, num_filters at ~3500)
+FRONTEND_MATRIX = {
+    "sample_level": (dict(architecture="sample_level"), 23, 512),
+    "frame_level": (dict(architecture="frame_level"), 40, 896),
+    "frame_level_many": (dict(architecture="frame_level_many"), 20, 448),
+    "7x96": (dict(architecture="7x96", selected_features_list=[1]), 160, 3585),
+    "7x86": (dict(architecture="7x86", selected_features_list=[1]), 160, 3585),
+    "timbral": (dict(architecture="{music}", selected_features_list=[0]), 8, 256),
+    "{temporal}": (dict(architecture="{music}", selected_features_list=[1]), 8, 256),
+    "timbral+{temporal}": (dict(architecture="{music}", selected_features_list=[0, 1]), 4, 128),
+    "vgg": (dict(architecture="cnn_small_filters"), 32, 717),
+}
+SIZES = {"small": 1, "large": 2}  # index into the FRONTEND_MATRIX tuples
+CLASSIFIERS = ("SVM", "ELM")
+
+DATASETS = {
+    "gtzan": dict(fields=dict(dataset="GTZAN", audio_path="data/GTZAN/genres",
+                              train_set_list="data/GTZAN/splits/train_filtered.txt",
+                              val_set_list="data/GTZAN/splits/valid_filtered.txt",
+                              test_set_list="data/GTZAN/splits/test_filtered.txt",
+                              fix_length_by="crop"),
+                  music="cnn_music", temporal="temporal", figures={"small": 6, "large": 7}),
+    "extended_ballroom": dict(fields=dict(dataset="ExtendedBallroom",
+                                          audio_path="data/extended_ballroom", fix_length_by="crop"),
+                              music="cnn_music", temporal="temporal", figures={"small": 8, "large": 9}),
+    "urbansound8k": dict(fields=dict(dataset="UrbanSound8K", audio_path="data/UrbanSound8K",
+                                     fix_length_by="repeat-pad"),
+                         music="cnn_audio", temporal="time", figures={"small": 10, "large": 11}),
+}
+INPUT_LENGTH = dict(n_frames=1376, n_samples=350000, n_mels=96, sampling_rate=12000, batch_size=5)
+
+
+def paper_configs(dataset: str) -> dict[str, dict]:
+    """``{experiment name: flat config dict}`` of one dataset's figures, e.g. ``vgg-717_SVM``."""
+    from .errors import ConfigError
+
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown paper dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    d = DATASETS[dataset]
+    out = {}
+    for size in SIZES:
+        entries = [(name.format(temporal=d["temporal"]), fields, nfs[SIZES[size] - 1])
+                   for name, (fields, *nfs) in FRONTEND_MATRIX.items()]
+        for name, fields, nf in entries:
+            fields = {k: (v.format(music=d["music"]) if isinstance(v, str) else v)
+                      for k, v in fields.items()}
+            for clf in CLASSIFIERS:
+                exp = f"{name}-{nf}_{clf}"
+                out[exp] = {"experiment_name": f"{dataset}_{exp}", **d["fields"], **INPUT_LENGTH,
+                            **fields, "num_filters": nf, "model_type": clf,
+                            "figure": d["figures"][size]}
+    for clf in CLASSIFIERS:
+        out[f"mfcc_{clf}"] = {"experiment_name": f"{dataset}_mfcc_{clf}", **d["fields"],
+                              "features_type": "MFCC", "model_type": clf,
+                              "figure": list(d["figures"].values())}
+    return out
+
+
+def figure_of(experiment: dict) -> list[int]:
+    fig = experiment["figure"]
+    return fig if isinstance(fig, list) else [fig]
+
+
+def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmarc_out/paper",
+              sizes=tuple(SIZES), classifiers=CLASSIFIERS, only=None, n_jobs=None,
+              progress=True, log=print) -> dict:
+    """Run every experiment of a dataset's figures on the user's copy, then compare per figure.
+
+    ``audio_root`` replaces ``audio_path``; for GTZAN, ``splits`` is the folder with the
+    fault-filtered lists (without it, the 1000-clip layout under 10-fold CV). Stores and finished
+    seeds are reused, so an interrupted run resumes. ``only``: substrings of experiment names.
+    """
+    from .config import Config
+    from .report import compare
+    from .study import run_experiment
+
+    out = Path(out) / dataset
+    summaries_by_figure: dict[int, list] = {}
+    for exp, fields in paper_configs(dataset).items():
+        if fields.get("model_type") not in classifiers or (only and not any(o in exp for o in only)):
+            continue
+        figures = [f for f in figure_of(fields)
+                   if any(DATASETS[dataset]["figures"][s] == f for s in sizes)]
+        if not figures:
+            continue
+        fields = {k: v for k, v in fields.items() if k != "figure"}
+        fields["audio_path"] = str(audio_root)
+        for key in ("train_set_list", "val_set_list", "test_set_list"):
+            if key in fields:
+                fields[key] = (str(Path(splits) / Path(fields[key]).name) if splits else None)
+        cfg = Config.from_dict(fields)
+        summary = run_experiment(cfg, seeds=seeds, out=out / "results", name=exp,
+                                 features_out=out / "features", n_jobs=n_jobs, progress=progress, log=log)
+        for f in figures:
+            summaries_by_figure.setdefault(f, []).append(summary)
+    report = {}
+    for figure, summaries in sorted(summaries_by_figure.items()):
+        result = compare(summaries, chart=out / f"figure{figure}.png",
+                         title=f"{dataset}: Figure {figure} (mean ± std over {len(seeds)} seeds)")
+        log(f"\nFigure {figure} ({dataset})\n{result['table']}\n\nWelch t-tests:\n"
+            f"{result['ttest_table']}\nchart: {result['chart']}")
+        report[figure] = result
+    return report
