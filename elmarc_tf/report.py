@@ -71,12 +71,16 @@ def load_results(paths) -> list[dict]:
 def pairwise_ttests(summaries: list[dict]) -> list[dict]:
     """Welch's two-sample t-test (``scipy.stats.ttest_ind(equal_var=False)``) on per-seed
     accuracies for every pair of models; H0: equal means."""
+    import warnings
+
     from scipy import stats
 
     tests = []
     for i, a in enumerate(summaries):
         for b in summaries[i + 1:]:
-            t, p = stats.ttest_ind(a["accuracies"], b["accuracies"], equal_var=False)
+            with warnings.catch_warnings():  # identical per-seed values (e.g. MFCCs): t is nan
+                warnings.simplefilter("ignore", RuntimeWarning)
+                t, p = stats.ttest_ind(a["accuracies"], b["accuracies"], equal_var=False)
             tests.append({"a": a["label"], "b": b["label"], "t": float(t), "p": float(p)})
     return tests
 
