@@ -98,3 +98,34 @@ def test_reproduce_a_figure_on_a_miniature_urbansound8k(tmp_path, capsys):
                          / "results.json").read_text())
     assert result["protocol"] == "predefined_folds" and result["per_seed"][0]["n_folds"] == 3
     assert result["config"]["fix_length_by"] == "repeat-pad"
+
+
+def test_run_gtzan_layout_with_the_filtered_split_lists(tmp_path, capsys):
+    """GTZAN as distributed (.au files) with split lists naming .wav files: predefined split."""
+    import soundfile as sf
+
+    from conftest import music_like
+
+    root, lists = tmp_path / "genres", tmp_path / "splits"
+    lists.mkdir()
+    split_lines = {"train": [], "valid": [], "test": []}
+    for g, genre in enumerate(("blues", "metal", "reggae")):
+        (root / genre).mkdir(parents=True)
+        for k in range(6):
+            y = music_like(4.0, 22050, seed=10 * g + k) * (0.3 + 0.3 * g)
+            sf.write(root / genre / f"{genre}.{k:05d}.au", y, 22050, format="AU")
+            split = "train" if k < 3 else "valid" if k == 3 else "test"
+            split_lines[split].append(f"{genre}/{genre}.{k:05d}.wav")
+    for split, names in split_lines.items():
+        (lists / f"{split}_filtered.txt").write_text("\n".join(names) + "\n")
+    config = write_config(tmp_path / "g.yaml", dataset="GTZAN", audio_path=str(root),
+                          train_set_list=str(lists / "train_filtered.txt"),
+                          val_set_list=str(lists / "valid_filtered.txt"),
+                          test_set_list=str(lists / "test_filtered.txt"),
+                          architecture="7x86", num_filters=12, n_frames=150, model_type="SVM")
+    assert main(["run", str(config), "--seeds", "1", "--out", str(tmp_path / "r"),
+                 "--features-out", str(tmp_path / "f"), "--quiet"]) == 0
+    result = json.loads((tmp_path / "r" / "g" / "results.json").read_text())["per_seed"][0]
+    assert result["protocol"] == "predefined_split"
+    assert (result["n_train"], result["n_val"], result["n_test"]) == (9, 3, 6)
+    assert result["labels"] == ["blues", "metal", "reggae"]
