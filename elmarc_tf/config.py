@@ -29,6 +29,7 @@ MODEL_TYPES = ("SVM", "linearSVM", "ELM", "MLP", "KNN", "linear")
 RES_TYPES = ("soxr_hq", "kaiser_best", "soxr_vhq", "soxr_mq", "kaiser_fast", "polyphase", "fft")
 PAD_MODES = ("reflect", "constant")
 BACKEND_TAPS = ("original", "per_channel")
+BATCH_NORM_POSITIONS = ("before_elu", "after_elu")
 PROTOCOLS = ("predefined_split", "stratified_kfold", "predefined_folds")
 
 # Keys of the original nested dict that map to differently named flat fields.
@@ -81,6 +82,8 @@ class Config:
     res_type: str = "soxr_hq"
     pad_mode: str = "reflect"
     backend_taps: str = "original"
+    batch_norm: bool = False  # VGG only: the batch-normalisation ablation (paper Section 3.4)
+    batch_norm_position: str = "before_elu"
 
     # --- evaluation options beyond the original (off by default; see elmarc_tf.protocols) ---
     protocol: Optional[str] = None  # None: chosen from the data (splits / folds / k-fold)
@@ -214,7 +217,8 @@ def _validate(cfg: Config) -> None:
     _choice(cfg, "fix_length_by", FIX_LENGTH_MODES)
     if cfg.protocol is not None:
         _choice(cfg, "protocol", PROTOCOLS)
-    for name in ("standardize", "nested_cv"):
+    _choice(cfg, "batch_norm_position", BATCH_NORM_POSITIONS)
+    for name in ("standardize", "nested_cv", "batch_norm"):
         if not isinstance(getattr(cfg, name), bool):
             raise ConfigError(f"'{name}' must be true or false, got {getattr(cfg, name)!r}")
     for name in ("sampling_rate", "batch_size", "n_mels", "mfcc_number", "mfcc_fixed_length", "n_folds"):
@@ -239,6 +243,9 @@ def _validate(cfg: Config) -> None:
             f"'signal' is '{cfg.signal}' but architecture '{spec.name}' takes a {spec.signal}"
         )
     _positive_int(cfg, "num_filters")
+    if cfg.batch_norm and spec.name != "cnn_small_filters":
+        raise ConfigError(f"'batch_norm' is only available for cnn_small_filters (VGG), "
+                          f"not '{spec.name}'")
     length_key = "n_frames" if spec.signal == "spectrogram" else "n_samples"
     if getattr(cfg, length_key) is None:
         raise ConfigError(f"'{length_key}' is required for architecture '{spec.name}'")

@@ -60,6 +60,8 @@ def atomic_write_json(path, obj) -> None:
 def store_key(cfg, items) -> str:
     """8 hex digits identifying the features: the feature-relevant config and the file list."""
     fields = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_FEATURE_FIELDS}
+    if cfg.batch_norm:  # batch statistics: the features depend on the batch size
+        fields["batch_size"] = cfg.batch_size
     blob = json.dumps([fields, [it.to_dict() for it in items]], sort_keys=True).encode()
     return hashlib.sha256(blob).hexdigest()[:8]
 

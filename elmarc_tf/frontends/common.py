@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 
 import keras
+import tensorflow as tf
 
 TRUNCATED_NORMAL_STD = 0.87962566103423978
 TF1_VARIANCE_SCALE = 2.0 * 1.3 * TRUNCATED_NORMAL_STD**2  # ~2.01173
@@ -78,3 +79,36 @@ class ConvFactory:
         name = name or self.namer("conv2d")
         return keras.layers.Conv2D(filters, tuple(kernel_size), padding=padding,
                                    **self._kwargs(name))
+
+
+@keras.saving.register_keras_serializable(package="elmarc_tf")
+class BatchStatsNormalization(keras.layers.Layer):
+    """Normalise with the statistics of the **current batch**, always (paper Section 3.4).
+
+    ``(batch, ..., channels) -> same shape``: per channel, subtract the mean and divide by the
+    standard deviation taken over the batch and every spatial axis, as Keras 1's
+    ``BatchNormalization(mode=2)`` did at train and test time alike (gamma 1, beta 0: untrained).
+
+    Keras 3's ``BatchNormalization`` cannot be used for this: it uses batch statistics only when
+    called with ``training=True`` *and* ``trainable=True``; a frozen model, ``predict()`` and a
+    SavedModel all fall back to its moving statistics (0 and 1 when untrained, i.e. nearly the
+    identity), which would hide the effect the ablation measures. This layer has no state and no
+    training flag, so a clip's output depends on the other clips in its batch; with a batch of one
+    clip, each of its maps is standardised by its own statistics.
+    """
+
+    def __init__(self, epsilon: float = 1e-3, **kwargs):
+        kwargs.setdefault("trainable", False)
+        super().__init__(**kwargs)
+        self.epsilon = float(epsilon)
+
+    def call(self, x):
+        axes = list(range(len(x.shape) - 1))
+        mean, variance = tf.nn.moments(x, axes=axes, keepdims=True)
+        return (x - mean) * tf.math.rsqrt(variance + self.epsilon)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon}

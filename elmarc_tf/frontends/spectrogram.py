@@ -11,7 +11,7 @@ from __future__ import annotations
 import keras
 
 from ..errors import ConfigError
-from .common import ConvFactory
+from .common import BatchStatsNormalization, ConvFactory
 
 VGG_POOLS = ((4, 2), (4, 3), (5, 2), (4, 2), (4, 4))
 MUSIC_TEMPORAL_KERNELS = (165, 128, 64, 32)  # cnn_music: temporal features
@@ -34,14 +34,25 @@ def _frozen(inputs, taps, name):
 def build_cnn_small_filters(cfg, seed: int = 0) -> keras.Model:
     """VGG-like: 5 x [Conv2D 3x3 'same', ELU -> MaxPool], pools 4x2, 4x3, 5x2, 4x2, 4x4.
 
+    With ``batch_norm: true`` every block gets a :class:`BatchStatsNormalization`, before the ELU
+    (``batch_norm_position: before_elu``, the convnet of Choi et al. that Section 3.4 reproduces)
+    or after it (``after_elu``, the authors' prototypes).
+
     Taps: the five pooled maps, e.g. for 1376x96 input ``(b, 344, 48, nf)``, ``(b, 86, 16, nf)``,
     ``(b, 17, 8, nf)``, ``(b, 4, 4, nf)``, ``(b, 1, 1, nf)``: 5*nf features.
     """
     inputs, x = _image_input(cfg)
-    convs = ConvFactory(seed, activation="elu")
+    bn = cfg.batch_norm
+    convs = ConvFactory(seed, activation=None if bn else "elu")
     taps = []
     for i, pool in enumerate(VGG_POOLS, start=1):
         x = convs.conv2d(cfg.num_filters, (3, 3), padding="same", name=f"{i}CNN")(x)
+        if bn:  # the ablation of Section 3.4: features then depend on the batch
+            if cfg.batch_norm_position == "before_elu":
+                x = BatchStatsNormalization(name=f"bn{i}")(x)
+            x = keras.layers.Activation("elu", name=f"elu{i}")(x)
+            if cfg.batch_norm_position == "after_elu":
+                x = BatchStatsNormalization(name=f"bn{i}")(x)
         x = keras.layers.MaxPooling2D(pool, strides=pool, name=f"pool{i}")(x)
         taps.append(x)
     return _frozen(inputs, taps, "cnn_small_filters")
