@@ -64,7 +64,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--quiet", action="store_true")
 
-    p = sub.add_parser("info", help="summary of a feature store (elmarc_tf.store.load_store)")
+    p = sub.add_parser("export", help="SavedModel (+ .keras) of a frozen front-end: raw 12 kHz "
+                                      "waveforms -> features (elmarc_tf.export.export_frontend)")
+    p.add_argument("config", type=Path)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", type=Path, required=True, help="export folder")
+    p.add_argument("--input-samples", type=int, default=None,
+                   help="spectrogram front-ends: fix the input length (default: any length)")
+
+    p = sub.add_parser("info", help="summary of a feature store or an export "
+                                    "(elmarc_tf.store.load_store, elmarc_tf.export.describe_export)")
     p.add_argument("path", type=Path)
 
     p = sub.add_parser("demo", help="generate a small dataset, extract, classify, rank "
@@ -95,10 +104,44 @@ def cmd_extract(args) -> int:
     return EXIT_FAILURES if m["n_failed"] else EXIT_OK
 
 
+def cmd_export(args) -> int:
+    from .config import Config
+    from .export import describe_export, export_frontend
+
+    cfg = Config.from_file(args.config)
+    path = export_frontend(cfg, args.seed, args.out, input_samples=args.input_samples)
+    d = describe_export(path)
+    print(f"{path}: SavedModel + model.keras of {d['architecture']} (seed {d['seed']}), "
+          f"waveform {d['input']['shape']} at {d['sampling_rate']} Hz -> "
+          f"features (batch, {d['feature_length']})")
+    return EXIT_OK
+
+
+def _info_export(path) -> int:
+    from .export import describe_export
+
+    d = describe_export(path)
+    cfg = d["config"]
+    print(f"export:   {path}")
+    print(f"model:    {d['architecture']} nf={cfg['num_filters']} taps={cfg['selected_features_list']} "
+          f"seed {d['seed']}")
+    print(f"input:    waveform {d['input']['shape']} float32 at {d['sampling_rate']} Hz; "
+          f"{d['input']['rule']}")
+    print(f"output:   features (batch, {d['feature_length']})")
+    print("layout:   " + ", ".join(f"{e['name']}[{e['offset']}:{e['offset'] + e['width']}]"
+                                   + (f"+{e['padding']} zeros" if e["padding"] else "")
+                                   for e in d["layout"]))
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in d["versions"].items()))
+    print(f"usage:    {d['usage']}")
+    return EXIT_OK
+
+
 def cmd_info(args) -> int:
     from .store import load_store
 
     path = args.path
+    if (path / "assets" / "elmarc.json").is_file():
+        return _info_export(path)
     if (path / "chunks").is_dir() and not (path / "manifest.json").is_file():
         total = len(json.loads((path / "all_items.json").read_text()))
         print(f"{path}: extraction in progress or interrupted, "
@@ -173,7 +216,7 @@ def cmd_reproduce(args) -> int:
 
 
 COMMANDS = {"extract": cmd_extract, "run": cmd_run, "compare": cmd_compare,
-            "reproduce": cmd_reproduce, "info": cmd_info, "demo": cmd_demo}
+            "reproduce": cmd_reproduce, "export": cmd_export, "info": cmd_info, "demo": cmd_demo}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -70,7 +70,8 @@ def input_rules(config, input_samples: int | None = None) -> dict:
                 f"{N_FFT // 2}; longer clips are cropped to their first {config.n_frames} frames")
     else:
         minimum = stft_min
-        rule = (f"at least {minimum} samples (the STFT needs more than {N_FFT // 2}); the log-mel of the whole clip is brought to n_frames="
+        rule = (f"at least {minimum} samples (the STFT needs more than {N_FFT // 2}); the log-mel "
+                f"of the whole clip is brought to n_frames="
                 f"{config.n_frames} frames by '{config.fix_length_by}'")
     if input_samples is not None:
         if int(input_samples) < minimum:

@@ -89,3 +89,13 @@ def test_demo_end_to_end(tmp_path, capsys):
     results = json.loads((tmp_path / "demo" / "demo_results.json").read_text())
     assert len(results) == 6 and all(0.25 <= r["accuracy"] <= 1 for r in results)
     assert np.mean([r["accuracy"] for r in results]) > 0.5  # well above chance (0.25) on 4 classes
+
+
+def test_export_and_info_of_an_export(tmp_path, capsys):
+    cfg = write_config(tmp_path / "e.yaml", architecture="7x86", num_filters=8, n_frames=60)
+    assert main(["export", str(cfg), "--seed", "2", "--out", str(tmp_path / "exp")]) == 0
+    assert "features (batch, 8)" in capsys.readouterr().out
+    assert main(["info", str(tmp_path / "exp")]) == 0
+    info = capsys.readouterr().out
+    assert "cnn_single nf=8 taps=[1] seed 2" in info and "at least 15104 samples" in info
+    assert (tmp_path / "exp" / "model.keras").is_file()

@@ -1,6 +1,6 @@
 """Exported front-ends: a SavedModel usable without elmarc_tf, the seeded weights, the .keras file.
 
-Every small front-end of conftest.SMALL is exported once (module fixture); ONE fresh Python
+Every small front-end of conftest.SMALL (and VGG with batch norm) is exported once (module fixture); ONE fresh Python
 process, which cannot import elmarc_tf, loads all the SavedModels with plain
 ``tf.saved_model.load`` and computes features of the same waveforms as the in-process model.
 
@@ -26,6 +26,9 @@ from elmarc_tf.errors import ConfigError
 from elmarc_tf.export import describe_export, export_frontend, input_rules, load_keras
 
 SEED = 7
+# Every small front-end, plus VGG with the batch-statistics normalisation of the ablation.
+EXPORTED = {**{name: (name, {}) for name in SMALL},
+            "cnn_small_filters_bn": ("cnn_small_filters", {"batch_norm": True})}
 
 # Run in a fresh interpreter: elmarc_tf cannot even be imported there.
 RELOAD_SCRIPT = textwrap.dedent("""
@@ -76,8 +79,8 @@ def exports(tmp_path_factory):
     """name -> (config, export folder, waveforms (2, n), in-process features (2, feature_len))."""
     root = tmp_path_factory.mktemp("exports")
     out = {}
-    for name in sorted(SMALL):
-        cfg = small_config(name)
+    for name, (small, changes) in sorted(EXPORTED.items()):
+        cfg = small_config(small, **changes)
         folder = export_frontend(cfg, SEED, root / name)
         x = _waveforms(cfg)
         ref = build_extractor(cfg, SEED, inputs="waveform")(_model_input(cfg, x)).numpy()
@@ -111,7 +114,7 @@ def test_reloading_needs_no_elmarc_tf(reloaded):
     assert report["elmarc_tf_imported"] is False
 
 
-@pytest.mark.parametrize("name", sorted(SMALL))
+@pytest.mark.parametrize("name", sorted(EXPORTED))
 def test_savedmodel_in_fresh_process_gives_the_same_features(name, exports, reloaded):
     cfg, folder, x, ref = exports[name]
     report, features = reloaded
