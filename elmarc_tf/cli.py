@@ -30,6 +30,8 @@ def parse_args(argv=None) -> argparse.Namespace:
                                             "or elmarc_out/features)")
     p.add_argument("--batch-size", type=int, help="clips per forward pass (default: batch_size)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable clip")
+    p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio, shared "
+                                                    "by configurations and seeds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("run", help="extract + evaluate a config for several seeds "
@@ -42,6 +44,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                             "elmarc_out/results)")
     p.add_argument("--features-out", type=Path, help="feature store root")
     p.add_argument("--jobs", type=int, default=None, help="parallel grid-search jobs")
+    p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("compare", help="table, t-tests and bar chart of results "
@@ -62,6 +65,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--only", nargs="*", help="run only experiments whose name contains one of these")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "paper")
     p.add_argument("--jobs", type=int, default=None)
+    p.add_argument("--audio-cache", type=Path, help="decoded-audio cache folder "
+                                                    "(default: OUT/DATASET/audio_cache)")
+    p.add_argument("--no-audio-cache", action="store_true", help="decode every clip per configuration")
     p.add_argument("--quiet", action="store_true")
 
     p = sub.add_parser("export", help="SavedModel (+ .keras) of a frozen front-end: raw 12 kHz "
@@ -71,6 +77,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--out", type=Path, required=True, help="export folder")
     p.add_argument("--input-samples", type=int, default=None,
                    help="spectrogram front-ends: fix the input length (default: any length)")
+
+    p = sub.add_parser("bench", help="FLOPs, forward and end-to-end speed vs the machine's matmul "
+                                     "peak, memory (elmarc_tf.bench.run_bench)")
+    p.add_argument("--arch", nargs="*", help="configurations to measure (default: all paper ones)")
+    p.add_argument("--quick", action="store_true", help="a few configurations, short timings")
+    p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end extraction from files")
+    p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
     p = sub.add_parser("info", help="summary of a feature store or an export "
                                     "(elmarc_tf.store.load_store, elmarc_tf.export.describe_export)")
@@ -95,7 +108,7 @@ def cmd_extract(args) -> int:
         raise ElmarcError(f"--batch-size must be a positive integer, got {args.batch_size}")
     items = items_from_config(cfg)  # missing lists / files fail here, before any work
     result = extract(cfg, items, seed=args.seed, out=args.out, batch_size=args.batch_size,
-                     strict=args.strict, progress=not args.quiet)
+                     strict=args.strict, progress=not args.quiet, audio_cache=args.audio_cache)
     m = result.manifest
     print(f"{result.folder}: {m['n_ok']} clips x {m['feature_length']} features "
           f"({result.n_computed} computed now, {m['n_failed']} failed)")
@@ -190,7 +203,8 @@ def cmd_run(args) -> int:
         cfg = Config.from_file(args.config)
         name = args.config.stem
     run_experiment(cfg, seeds=range(args.seeds), out=args.out, name=name,
-                   features_out=args.features_out, n_jobs=args.jobs, progress=not args.quiet)
+                   features_out=args.features_out, n_jobs=args.jobs, progress=not args.quiet,
+                   audio_cache=args.audio_cache)
     return EXIT_OK
 
 
@@ -211,11 +225,19 @@ def cmd_reproduce(args) -> int:
     reproduce(args.dataset, args.audio_root, splits=args.splits, seeds=range(args.seeds),
               out=args.out, sizes=tuple(SIZES) if args.size == "both" else (args.size,),
               classifiers=CLASSIFIERS if args.classifier == "both" else (args.classifier,),
-              only=args.only, n_jobs=args.jobs, progress=not args.quiet)
+              only=args.only, n_jobs=args.jobs, progress=not args.quiet,
+              audio_cache=False if args.no_audio_cache else args.audio_cache)
     return EXIT_OK
 
 
-COMMANDS = {"extract": cmd_extract, "run": cmd_run, "compare": cmd_compare,
+def cmd_bench(args) -> int:
+    from .bench import run_bench
+
+    run_bench(args.arch, quick=args.quick, out=args.out, e2e=not args.no_e2e)
+    return EXIT_OK
+
+
+COMMANDS = {"bench": cmd_bench, "extract": cmd_extract, "run": cmd_run, "compare": cmd_compare,
             "reproduce": cmd_reproduce, "export": cmd_export, "info": cmd_info, "demo": cmd_demo}
 
 

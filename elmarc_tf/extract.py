@@ -44,12 +44,15 @@ def _feature_fn(cfg, seed):
 
 
 def extract(cfg, items, seed: int = 0, out=None, batch_size: int | None = None,
-            strict: bool = False, progress: bool = True) -> ExtractionResult:
+            strict: bool = False, progress: bool = True, audio_cache=None) -> ExtractionResult:
     """Extract features of ``items`` (list of :class:`~elmarc_tf.datasets.Item`) into a store.
 
     Resumes an interrupted store (same config, seed and file list) without recomputing finished
     clips; returns at once if it is complete. Unreadable clips are recorded in the manifest and
     skipped; with ``strict`` the first one raises :class:`AudioError` (finished batches are kept).
+    ``audio_cache`` (an :class:`~elmarc_tf.audio_cache.AudioCache` or a folder; ``None``: none)
+    serves clips already decoded by another config or seed; it saves work only and does not
+    change the features or the store's folder.
     """
     from .pipeline import make_dataset
 
@@ -71,7 +74,8 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | None = None,
                    desc=f"{cfg.architecture if cfg.features_type == 'CNN' else 'mfcc'} seed {seed}",
                    dynamic_ncols=True)
     if todo:
-        dataset = make_dataset([it.path for it in items], todo, cfg, batch_size)
+        dataset = make_dataset([it.path for it in items], todo, cfg, batch_size,
+                               audio_cache=audio_cache)
         start = time.perf_counter()
         for inputs, indices, errors in dataset:
             features = np.asarray(fn(inputs))

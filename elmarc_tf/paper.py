@@ -74,18 +74,23 @@ def figure_of(experiment: dict) -> list[int]:
 
 def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmarc_out/paper",
               sizes=tuple(SIZES), classifiers=CLASSIFIERS, only=None, n_jobs=None,
-              progress=True, log=print) -> dict:
+              progress=True, log=print, audio_cache=None) -> dict:
     """Run every experiment of a dataset's figures on the user's copy, then compare per figure.
 
     ``audio_root`` replaces ``audio_path``; for GTZAN, ``splits`` is the folder with the
     fault-filtered lists (without it, the 1000-clip layout under 10-fold CV). Stores and finished
     seeds are reused, so an interrupted run resumes. ``only``: substrings of experiment names.
+    ``audio_cache``: where decoded clips are kept so that the whole figure decodes each clip once
+    — ``None`` (default): ``<out>/<dataset>/audio_cache``; a folder or an
+    :class:`~elmarc_tf.audio_cache.AudioCache`: that one; ``False``: no cache (decode per config).
     """
+    from .audio_cache import as_audio_cache
     from .config import Config
     from .report import compare
     from .study import run_experiment
 
     out = Path(out) / dataset
+    audio_cache = as_audio_cache(out / "audio_cache" if audio_cache is None else audio_cache)
     summaries_by_figure: dict[int, list] = {}
     for exp, fields in paper_configs(dataset).items():
         if fields.get("model_type") not in classifiers or (only and not any(o in exp for o in only)):
@@ -101,7 +106,8 @@ def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmar
                 fields[key] = (str(Path(splits) / Path(fields[key]).name) if splits else None)
         cfg = Config.from_dict(fields)
         summary = run_experiment(cfg, seeds=seeds, out=out / "results", name=exp,
-                                 features_out=out / "features", n_jobs=n_jobs, progress=progress, log=log)
+                                 features_out=out / "features", n_jobs=n_jobs, progress=progress,
+                                 log=log, audio_cache=audio_cache)
         for f in figures:
             summaries_by_figure.setdefault(f, []).append(summary)
     report = {}

@@ -10,6 +10,10 @@ decode + mono + resample to 12 kHz (:func:`elmarc_tf.audio.load_audio`), then
 - the MFCC baseline (``features_type: MFCC``): the 120 MFCC statistics of the clip, zero- or
   repeat-padded to at least ``mfcc_fixed_length`` samples as the original -> ``(6 * mfcc_number,)``.
 
+With an ``audio_cache`` (:class:`elmarc_tf.audio_cache.AudioCache` or its folder), the decoded
+12 kHz clip comes from the cache when the same file content was decoded before (by any config),
+so a study decodes each clip once; the inputs are identical.
+
 A clip that cannot be decoded or brought to length is not fatal: its input is zeros and its
 error message travels with it, so the caller records it and drops its row.
 """
@@ -25,14 +29,15 @@ from .mfcc import mfcc_features
 from .melspec import HOP_LENGTH, N_FFT, FixLength, LogMelSpectrogram, n_frames_for
 
 
-def _decode_fn(paths, cfg):
+def _decode_fn(paths, cfg, audio_cache=None):
     """A NumPy function ``index -> (waveform float32, error bytes)`` for ``tf.numpy_function``."""
     spectrogram = cfg.signal == "spectrogram"
+    load = audio_cache.load if audio_cache is not None else load_audio
 
     def decode(index):
         path = paths[int(index)]
         try:
-            y = load_audio(path, cfg.sampling_rate, cfg.res_type)
+            y = load(path, cfg.sampling_rate, cfg.res_type)
             if cfg.features_type == "MFCC":
                 if len(y) < cfg.mfcc_fixed_length and cfg.fix_length_by != "crop":
                     y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
@@ -60,13 +65,18 @@ def input_shape(cfg) -> tuple:
     return (cfg.n_frames, cfg.n_mels) if cfg.signal == "spectrogram" else (cfg.n_samples, 1)
 
 
-def make_dataset(paths, indices, cfg, batch_size: int | None = None) -> tf.data.Dataset:
+def make_dataset(paths, indices, cfg, batch_size: int | None = None,
+                 audio_cache=None) -> tf.data.Dataset:
     """Batches ``(inputs, indices, errors)`` for ``paths[i]``, ``i`` in ``indices`` (in order).
 
     ``inputs``: ``(b, n_frames, n_mels)`` log-mel or ``(b, n_samples, 1)`` waveforms, float32;
     ``errors``: ``(b,)`` strings, empty for clips that decoded (rows of failed clips are zeros).
+    ``audio_cache``: an :class:`~elmarc_tf.audio_cache.AudioCache` or a folder for one (``None``
+    or ``False``: decode every clip) — the decoded clips are read from / saved to it.
     """
-    decode = _decode_fn(list(paths), cfg)
+    from .audio_cache import as_audio_cache
+
+    decode = _decode_fn(list(paths), cfg, as_audio_cache(audio_cache))
     shape = input_shape(cfg)
     if cfg.features_type == "MFCC":
         def to_input(y):

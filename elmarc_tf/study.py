@@ -54,13 +54,14 @@ def model_label(cfg, feature_length: int | None = None) -> str:
     return f"{name} ({feature_length})" if feature_length else name
 
 
-def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress) -> dict:
+def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None) -> dict:
     from .classifiers import classifier_grid
     from .extract import extract
     from .protocols import evaluate
 
     store_seed = 0 if cfg.features_type == "MFCC" else seed  # MFCCs have no random weights
-    extraction = extract(cfg, items, seed=store_seed, out=features_out, progress=progress)
+    extraction = extract(cfg, items, seed=store_seed, out=features_out, progress=progress,
+                         audio_cache=audio_cache)
     X, y, ids, manifest = load_store(extraction.folder)
     by_id = {it.id: it for it in items}
     splits = [by_id[i].split for i in ids]
@@ -76,14 +77,18 @@ def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress) -> dict:
 
 def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
                    features_out=None, n_jobs: int | None = None, progress: bool = True,
-                   log=print) -> dict:
+                   log=print, audio_cache=None) -> dict:
     """Extract + evaluate ``cfg`` for each seed; write ``<out>/<name>/results.{json,csv}``.
 
     Finished seeds are kept in ``seed<k>.json`` and not recomputed when the experiment is rerun
     with the same config (stores are reused too), so an interrupted run resumes.
+    ``audio_cache`` (an :class:`~elmarc_tf.audio_cache.AudioCache` or a folder; ``None``: none):
+    decoded clips shared by every seed and by other experiments given the same cache.
     """
+    from .audio_cache import as_audio_cache
     from .datasets import items_from_config
 
+    audio_cache = as_audio_cache(audio_cache)
     items = items if items is not None else items_from_config(cfg)
     name = name or cfg.experiment_name
     folder = Path(out or cfg.results_folder or DEFAULT_RESULTS) / name
@@ -96,7 +101,7 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
             if cached.get("config") == cfg.to_dict():
                 per_seed.append(cached["result"])
                 continue
-        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress)
+        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache)
         atomic_write_json(cache, {"config": cfg.to_dict(), "result": result})
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f} ({result['protocol']}, "

@@ -1,0 +1,28 @@
+"""The analytic FLOP count of `elmarc bench`, checked by hand on small models."""
+
+from conftest import small_config
+from elmarc_tf import build_extractor
+from elmarc_tf.flops import model_flops
+
+
+def test_sample_level_flops_by_hand():
+    # nf=5, 4400 samples: conv0 k3 s3 valid -> 1466 steps, then 6 x [k3 'same' conv -> pool 3]
+    cfg = small_config("sample_level")
+    n = (4400 - 3) // 3 + 1
+    expected = 2 * n * 3 * 1 * 5
+    for _ in range(6):
+        expected += 2 * n * 3 * 5 * 5  # 'same' conv keeps the length
+        n //= 3
+    assert model_flops(build_extractor(cfg)) == expected == 2 * 5 * (3 * 1466 + 15 * (1466 + 488 + 162 + 54 + 18 + 6))
+
+
+def test_frame_level_and_pruned_cnn_music_flops_by_hand():
+    cfg = small_config("frame_level")  # nf=6, 3000 samples
+    t = (3000 - 512) // 32 + 1  # 78 frames
+    expected = 2 * t * 512 * 6 + 2 * (t - 6) * 7 * 6 * 6 * 2 + 2 * ((t - 6) // 2) * 7 * 6 * 6
+    assert model_flops(build_extractor(cfg)) == expected
+    temporal = small_config("cnn_music", selected_features_list=[1])  # nf=4, r=1, 40 frames
+    expected = sum(2 * 40 * k * 1 * (4 * m - 1) for k, m in zip((165, 128, 64, 32), (1, 2, 4, 8)))
+    assert model_flops(build_extractor(temporal)) == expected
+    full = model_flops(build_extractor(small_config("cnn_music")))
+    assert full > 10 * expected  # the timbral branch dominates; it is not built when not selected
