@@ -26,3 +26,16 @@ def test_frame_level_and_pruned_cnn_music_flops_by_hand():
     assert model_flops(build_extractor(temporal)) == expected
     full = model_flops(build_extractor(small_config("cnn_music")))
     assert full > 10 * expected  # the timbral branch dominates; it is not built when not selected
+
+
+def test_bench_forward_rate_and_table_on_a_small_model():
+    """A smoke test of the measuring code (timings are reported, never asserted)."""
+    from elmarc_tf.bench import forward_rate, markdown
+
+    cfg = small_config("cnn_single_7x96")
+    row = forward_rate(cfg, batch_sizes=(1, 2), seconds=0.2)
+    assert row["flops"] == model_flops(build_extractor(cfg)) and set(row["rates"]) == {1, 2}
+    table = markdown({"peak_gflops": 100.0, "machine": {"cpus": 2}, "versions": {"tensorflow": "x"},
+                      "rows": [{"name": "7x96-6", **row, "ratio": row["gflops"] / 100.0,
+                                "peak_rss_mib": 1.0}], "decode_clips_per_s": {}})
+    assert "| 7x96-6 |" in table and "% of peak" in table
