@@ -9,7 +9,6 @@ resampling to 12 kHz are exercised), generated deterministically from a seed.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np

@@ -1,6 +1,5 @@
 """tf.data pipeline and extraction into the feature store: real file formats, bad files, resume."""
 
-import json
 import os
 import signal
 import subprocess
@@ -15,7 +14,7 @@ import soundfile as sf
 from conftest import music_like
 from elmarc_tf import Config, build_extractor
 from elmarc_tf.audio import fix_length, load_audio
-from elmarc_tf.datasets import Item, folder_per_class
+from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extract import extract
 from elmarc_tf.melspec import LogMelSpectrogram
 from elmarc_tf.store import load_store

@@ -94,6 +94,31 @@ def list_lines(list_path) -> list[tuple[int, str]]:
     return lines
 
 
+def csv_records(csv_path, required, what: str = "CSV") -> list[tuple[int, dict]]:
+    """``(line number, record)`` of each non-empty row of a CSV whose header must hold ``required``.
+
+    Header names are stripped; a missing file or column raises :class:`ConfigError` naming it.
+    """
+    import csv
+
+    csv_path = Path(csv_path)
+    if not csv_path.is_file():
+        raise ConfigError(f"{csv_path}: {what} not found")
+    with open(csv_path, newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        header = [name.strip() for name in reader.fieldnames or []]
+        for column in required:
+            if column not in header:
+                raise ConfigError(f"{csv_path}: column '{column}' missing from the header "
+                                  f"(found {', '.join(header) or 'nothing'})")
+        reader.fieldnames = header
+        records = [(reader.line_num, record) for record in reader
+                   if any((v or "").strip() for v in record.values() if isinstance(v, str))]
+    if not records:
+        raise ConfigError(f"{csv_path}: no rows below the header")
+    return records
+
+
 def parent_folder(rel: str) -> str:
     """The original's label rule for list files: the folder that holds the file."""
     parent = Path(rel).parent.name

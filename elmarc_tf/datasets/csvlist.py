@@ -7,12 +7,11 @@ positive integer (for a predefined cross-validation, as UrbanSound8K's); ``split
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import Optional
 
 from ..errors import ConfigError
-from .base import SPLITS, Item, check_unique
+from .base import SPLITS, Item, check_unique, csv_records
 
 REQUIRED_COLUMNS = ("path", "label")
 
@@ -20,21 +19,9 @@ REQUIRED_COLUMNS = ("path", "label")
 def csv_list(csv_path, audio_root=None) -> list[Item]:
     """Items of a ``path,label[,fold][,split]`` CSV; errors name the CSV and line."""
     csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise ConfigError(f"{csv_path}: dataset CSV not found")
+    records = csv_records(csv_path, REQUIRED_COLUMNS, "dataset CSV")
     root = Path(audio_root) if audio_root is not None else csv_path.parent
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = [name.strip() for name in reader.fieldnames or []]
-        for column in REQUIRED_COLUMNS:
-            if column not in header:
-                raise ConfigError(f"{csv_path}: column '{column}' missing from the header "
-                                  f"(found {', '.join(header) or 'nothing'})")
-        reader.fieldnames = header
-        items = [_item(csv_path, reader.line_num, record, root) for record in reader
-                 if any((v or "").strip() for v in record.values() if isinstance(v, str))]
-    if not items:
-        raise ConfigError(f"{csv_path}: no rows below the header")
+    items = [_item(csv_path, line, record, root) for line, record in records]
     return check_unique(items, csv_path)
 
 

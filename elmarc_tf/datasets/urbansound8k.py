@@ -8,12 +8,11 @@ bit depth (some 24-bit WAVE_FORMAT_EXTENSIBLE) and channels; soundfile reads the
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import NamedTuple, Optional
 
 from ..errors import ConfigError
-from .base import Item, check_unique, from_list_file
+from .base import Item, check_unique, csv_records, from_list_file
 
 METADATA = Path("metadata") / "UrbanSound8K.csv"
 REQUIRED_COLUMNS = ("slice_file_name", "fold", "class")
@@ -42,20 +41,8 @@ def dataset_root(root) -> Path:
 def read_metadata(csv_path) -> list[Row]:
     """The rows of ``UrbanSound8K.csv``; errors name the CSV and, for a bad value, the line."""
     csv_path = Path(csv_path)
-    if not csv_path.is_file():
-        raise ConfigError(f"{csv_path}: UrbanSound8K metadata CSV not found")
-    with open(csv_path, newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = [name.strip() for name in reader.fieldnames or []]
-        for column in REQUIRED_COLUMNS:
-            if column not in header:
-                raise ConfigError(f"{csv_path}: column '{column}' missing from the header "
-                                  f"(found {', '.join(header) or 'nothing'})")
-        reader.fieldnames = header
-        rows = [_row(csv_path, reader.line_num, record) for record in reader]
-    if not rows:
-        raise ConfigError(f"{csv_path}: no rows below the header")
-    return rows
+    records = csv_records(csv_path, REQUIRED_COLUMNS, "UrbanSound8K metadata CSV")
+    return [_row(csv_path, line, record) for line, record in records]
 
 
 def _row(csv_path: Path, line: int, record: dict) -> Row:
