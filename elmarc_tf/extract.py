@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,12 @@ class ExtractionResult:
     n_computed: int  # clips computed by this call (0 when the store was already complete)
     n_failed: int
     manifest: dict
+    batch_seconds: list = field(default_factory=list)  # (clips, seconds) of each batch computed
+
+    def steady_rate(self) -> float:
+        """clips/s after the first batch (which also pays for start-up: pipeline, tracing)."""
+        rest = self.batch_seconds[1:]
+        return sum(n for n, _ in rest) / sum(t for _, t in rest) if rest else float("nan")
 
 
 def _feature_fn(cfg, seed):
@@ -76,12 +82,13 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | None = None,
     if todo:
         dataset = make_dataset([it.path for it in items], todo, cfg, batch_size,
                                audio_cache=audio_cache)
-        start = time.perf_counter()
+        start, timings = time.perf_counter(), []
         for inputs, indices, errors in dataset:
             features = np.asarray(fn(inputs))
             errors = [e.decode() for e in errors.numpy()]
             now = time.perf_counter()
             writer.write_chunk(indices.numpy(), features, errors, now - start)
+            timings.append((len(errors), now - start))
             start = now
             if bar is not None:
                 bar.update(len(errors))
@@ -92,4 +99,5 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | None = None,
     if bar is not None:
         bar.close()
     manifest = writer.finish(layout, length)
-    return ExtractionResult(folder, len(items), len(todo), manifest["n_failed"], manifest)
+    return ExtractionResult(folder, len(items), len(todo), manifest["n_failed"], manifest,
+                            timings if todo else [])
