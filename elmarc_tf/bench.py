@@ -26,35 +26,28 @@ import tempfile
 import time
 from pathlib import Path
 
-PAPER_CONFIGS = {  # name -> config fields at full input length (n_frames 1376 / n_samples 350000)
-    "sample_level-23": dict(architecture="sample_level", num_filters=23),
-    "sample_level-512": dict(architecture="sample_level", num_filters=512),
-    "frame_level-40": dict(architecture="frame_level", num_filters=40),
-    "frame_level-896": dict(architecture="frame_level", num_filters=896),
-    "frame_level_many-20": dict(architecture="frame_level_many", num_filters=20),
-    "frame_level_many-448": dict(architecture="frame_level_many", num_filters=448),
-    "7x96-160": dict(architecture="7x96", num_filters=160),
-    "7x96-3585": dict(architecture="7x96", num_filters=3585),
-    "7x86-160": dict(architecture="7x86", num_filters=160),
-    "7x86-3585": dict(architecture="7x86", num_filters=3585),
-    "timbral+temporal-4": dict(architecture="cnn_music", num_filters=4),
-    "timbral+temporal-128": dict(architecture="cnn_music", num_filters=128),
-    "temporal-128": dict(architecture="cnn_music", num_filters=128, selected_features_list=[1]),
-    "vgg-32": dict(architecture="vgg", num_filters=32),
-    "vgg-717": dict(architecture="vgg", num_filters=717),
-}
-LENGTHS = dict(n_frames=1376, n_samples=350000)
+_DATA_FIELDS = ("figure", "experiment_name", "dataset", "audio_path", "train_set_list",
+                "val_set_list", "test_set_list", "model_type")
+
+
+def paper_frontends() -> dict[str, dict]:
+    """The paper's front-end configurations (Figures 6-7 matrix, without data and classifier):
+    ``{"vgg-717": {config fields}, ...}``."""
+    from .paper import paper_configs
+
+    return {exp.removesuffix("_SVM"): {k: v for k, v in fields.items() if k not in _DATA_FIELDS}
+            for exp, fields in paper_configs("gtzan").items()
+            if exp.endswith("_SVM") and fields.get("features_type") != "MFCC"}
 
 
 def paper_config(name: str):
     from .config import Config
     from .errors import ConfigError
 
-    if name not in PAPER_CONFIGS:
-        raise ConfigError(f"unknown bench configuration {name!r}; valid: {', '.join(PAPER_CONFIGS)}")
-    fields = PAPER_CONFIGS[name]
-    length = "n_frames" if fields["architecture"] in ("7x96", "7x86", "cnn_music", "vgg") else "n_samples"
-    return Config(**fields, **{length: LENGTHS[length]})
+    frontends = paper_frontends()
+    if name not in frontends:
+        raise ConfigError(f"unknown bench configuration {name!r}; valid: {', '.join(frontends)}")
+    return Config.from_dict(frontends[name])
 
 
 def peak_rss_mib() -> float:
@@ -208,7 +201,7 @@ def run_bench(names=None, quick: bool = False, out="elmarc_out/bench", e2e: bool
     from .store import atomic_write_json, versions
 
     names = list(names or (["sample_level-23", "7x96-160", "vgg-32", "sample_level-512", "vgg-717"]
-                           if quick else PAPER_CONFIGS))
+                           if quick else paper_frontends()))
     for name in names:
         paper_config(name)  # unknown names fail before any work
     out = Path(out)
