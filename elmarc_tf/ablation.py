@@ -32,8 +32,7 @@ def load_inputs(items, cfg, cache: Path, progress: bool = True):
     """
     from .pipeline import make_dataset
 
-    key = {"config": cfg.replace(batch_norm=False, architecture="vgg").to_dict(),
-           "items": [it.to_dict() for it in items]}
+    key = {"config": cfg.to_dict(), "items": [it.to_dict() for it in items]}
     meta_path, data_path = cache / "inputs.json", cache / "inputs.npy"
     if meta_path.is_file() and data_path.is_file():
         meta = json.loads(meta_path.read_text())

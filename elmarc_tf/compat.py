@@ -24,11 +24,11 @@ from .errors import WeightsError
 _CONV2D_IN_ORIGINAL = re.compile(r"^\dcnnOut$")
 
 
-def _weighted_layers(model: keras.Layer):
+def weighted_layers(model: keras.Layer):
     """Every layer with weights, nested models included, in build order."""
     for layer in model.layers:
         if hasattr(layer, "layers"):
-            yield from _weighted_layers(layer)
+            yield from weighted_layers(layer)
         elif layer.weights:
             yield layer
 
@@ -46,7 +46,7 @@ def _tf1_name(layer_name: str, variable) -> str:
 def original_variables(model: keras.Model) -> dict[str, np.ndarray]:
     """Our model's variables keyed by TF1 name, in the original's shapes."""
     out = {}
-    for layer in _weighted_layers(model):
+    for layer in weighted_layers(model):
         for v in layer.weights:
             value = np.asarray(v.numpy())
             out[_tf1_name(layer.name, v)] = value.reshape(_original_shape(layer.name, value.shape))
@@ -83,7 +83,7 @@ def load_original_weights(model: keras.Model, path_or_dict) -> list[str]:
         except (OSError, ValueError) as e:
             raise WeightsError(f"{source}: cannot read weights ({e})") from None
     used = set()
-    for layer in _weighted_layers(model):
+    for layer in weighted_layers(model):
         for v in layer.weights:
             name = _tf1_name(layer.name, v)
             if name not in stored:

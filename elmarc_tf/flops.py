@@ -23,10 +23,7 @@ def conv_flops(layer: keras.layers.Layer) -> int:
 
 def model_flops(model: keras.Model) -> int:
     """FLOPs of one clip through every convolution of ``model`` (nested models included)."""
-    total = 0
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            total += model_flops(layer)
-        elif isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D):
-            total += conv_flops(layer)
-    return total
+    from .compat import weighted_layers
+
+    return sum(conv_flops(layer) for layer in weighted_layers(model)
+               if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D))
