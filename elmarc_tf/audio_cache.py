@@ -41,7 +41,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
@@ -202,25 +201,14 @@ class AudioCache:
         Returns whether it was saved: a cache that cannot be written (disk full, read-only folder)
         only loses the saving, the clip is still returned.
         """
-        tmp = None
+        from .store import atomic_save
+
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{file.stem}.", suffix=".tmp", dir=file.parent)
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, np.ascontiguousarray(y, dtype=np.float32), allow_pickle=False)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, file)
-            tmp = None
+            atomic_save(file, np.save, np.ascontiguousarray(y, dtype=np.float32), allow_pickle=False)
             return True
         except OSError:
             return False
-        finally:
-            if tmp is not None:
-                try:
-                    os.unlink(tmp)
-                except OSError:
-                    pass
 
 
 def as_audio_cache(audio_cache) -> AudioCache | None:

@@ -59,10 +59,10 @@ def save_original_weights(model: keras.Model, path) -> list[str]:
     An extractor pruned to some taps holds only the layers those taps need; build it with all taps
     selected to export every variable of the original graph.
     """
+    from .store import atomic_save
+
     variables = original_variables(model)
-    tmp = f"{os.fspath(path)}.tmp.npz"
-    np.savez(tmp, **variables)
-    os.replace(tmp, path)
+    atomic_save(path, np.savez, **variables)
     return list(variables)
 
 

@@ -43,14 +43,25 @@ class StoredFeatures(NamedTuple):
 
 
 def atomic_save(path, save, *args, **kwargs) -> None:
-    """``save(file, *args)`` into a temporary file beside ``path``, synced, then renamed over it."""
+    """``save(file, *args)`` into a unique temporary file beside ``path``, synced, then renamed
+    over it: readers see the old file or the new one, never a partial one, and concurrent writers
+    (threads or processes) never share a temporary file. The temporary file is removed on error."""
+    import tempfile
+
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        save(f, *args, **kwargs)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            save(f, *args, **kwargs)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
 
 
 def atomic_write_json(path, obj) -> None:
