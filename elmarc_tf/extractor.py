@@ -68,7 +68,7 @@ class TapPooling(keras.layers.Layer):
                 "tap_widths": self.tap_widths, "row_width": self.row_width}
 
 
-def build_extractor(config, seed: int = 0, inputs: str = "logmel") -> keras.Model:
+def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = True) -> keras.Model:
     """The frozen feature extractor of ``config``: ``(batch, input) -> (batch, feature_len)``.
 
     ``inputs``:
@@ -77,12 +77,14 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel") -> keras.Mode
       - ``"waveform"``: every front-end takes 12 kHz waveforms. Spectrogram front-ends then take a
         whole clip ``(batch, any_length)``, compute the log-mel in the graph (top-dB floor relative
         to the whole clip, as the original) and fix it to ``n_frames`` with ``fix_length_by``.
-    Same ``seed`` -> same weights -> same features.
+    Same ``seed`` -> same weights -> same features. ``fast=False`` builds Keras' plain layers
+    instead of the faster equivalent ones (:class:`~elmarc_tf.frontends.common.BandConv2D`): the
+    reference the fast path is tested against (same weights, features equal to ~1e-6).
     """
     if inputs not in INPUT_MODES:
         raise ConfigError(f"inputs must be one of {', '.join(INPUT_MODES)}, got {inputs!r}")
     spec = FRONTENDS[config.architecture]
-    frontend = spec.build(config, seed)
+    frontend = spec.build(config, seed, fast=fast)
     selected = list(config.selected_features_list)
     widths = [int(t.shape[-1]) for t in frontend.outputs]
     row_width = widths[0] if config.backend_taps == "original" else None

@@ -17,7 +17,10 @@ import keras
 def conv_flops(layer: keras.layers.Layer) -> int:
     """FLOPs of one clip through a built Conv1D/Conv2D layer of a functional model."""
     kernel = tuple(layer.kernel.shape)
-    out_positions = math.prod(int(d) for d in layer.output.shape[1:-1])
+    # the convolution's own output, also where a pooling is fused into the layer
+    output_shape = keras.layers.Conv2D.compute_output_shape if layer.rank == 2 \
+        else keras.layers.Conv1D.compute_output_shape
+    out_positions = math.prod(int(d) for d in output_shape(layer, layer.input.shape)[1:-1])
     return 2 * out_positions * math.prod(kernel)
 
 

@@ -1,4 +1,4 @@
-"""Registry of front-ends: name -> :class:`FrontEndSpec` -> ``builder(config, seed) -> keras.Model``.
+"""Registry of front-ends: name -> :class:`FrontEndSpec` -> ``builder(config, seed, fast) -> keras.Model``.
 
 Every builder returns a frozen (``trainable=False``) functional model whose outputs are *all* the
 architecture's taps, in the original's order. :func:`elmarc_tf.extractor.build_extractor` keeps the
@@ -24,7 +24,7 @@ class FrontEndSpec:
 
     name: str
     signal: str  # 'spectrogram' (input (batch, n_frames, n_mels)) or 'waveform' ((batch, n_samples, 1))
-    build: Callable  # (config, seed) -> keras.Model with one output per tap
+    build: Callable  # (config, seed, fast=True) -> keras.Model with one output per tap
     taps: tuple  # tap names, in the original's order
     check: Callable  # (config) -> None; raises ConfigError
     default_selection: tuple = ()
@@ -82,9 +82,11 @@ def resolve(name: str) -> tuple[FrontEndSpec, dict]:
     raise ConfigError(f"unknown architecture {name!r}; valid names: {valid}")
 
 
-def build_frontend(config, seed: int = 0):
-    """The front-end of ``config.architecture`` with all its taps as outputs (a ``keras.Model``)."""
-    return FRONTENDS[config.architecture].build(config, seed)
+def build_frontend(config, seed: int = 0, fast: bool = True):
+    """The front-end of ``config.architecture`` with all its taps as outputs (a ``keras.Model``).
+
+    ``fast=False``: Keras' plain layers instead of the faster equivalent ones (same weights)."""
+    return FRONTENDS[config.architecture].build(config, seed, fast=fast)
 
 
 __all__ = ["FRONTENDS", "ALIASES", "FrontEndSpec", "resolve", "build_frontend"]

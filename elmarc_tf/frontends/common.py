@@ -52,11 +52,18 @@ class LayerNamer:
 
 
 class ConvFactory:
-    """Creates frozen, seeded Conv1D/Conv2D layers named as in the original TF1 graph."""
+    """Creates frozen, seeded Conv1D/Conv2D layers named as in the original TF1 graph.
 
-    def __init__(self, seed: int, activation: str = "relu") -> None:
+    With ``fast`` (the default), 'valid' Conv2Ds are :class:`FrequencyMaxConv2D`, so that a
+    max over all frequency positions fuses with them (:func:`max_over_frequency`; same weights,
+    faster); ``fast=False`` keeps Keras' own layers, the reference the fast path is tested
+    against.
+    """
+
+    def __init__(self, seed: int, activation: str = "relu", fast: bool = True) -> None:
         self.seed = seed
         self.activation = activation
+        self.fast = fast
         self.namer = LayerNamer()
 
     def _kwargs(self, name: str) -> dict:
@@ -77,8 +84,60 @@ class ConvFactory:
     def conv2d(self, filters, kernel_size, padding="valid", name=None):
         """``(batch, time, freq, channels) -> (batch, time', freq', filters)``."""
         name = name or self.namer("conv2d")
-        return keras.layers.Conv2D(filters, tuple(kernel_size), padding=padding,
-                                   **self._kwargs(name))
+        cls = FrequencyMaxConv2D if self.fast and padding == "valid" else keras.layers.Conv2D
+        return cls(filters, tuple(kernel_size), padding=padding, **self._kwargs(name))
+
+
+def max_over_frequency(conv: keras.layers.Conv2D, x, name: str):
+    """``conv(x)`` max-pooled over all its frequency positions: ``(batch, T', 1, filters)``.
+
+    One fused :class:`FrequencyMaxConv2D` call when ``conv`` is one (``fast``), else Keras'
+    Conv2D followed by ``MaxPooling2D`` named ``name``."""
+    if isinstance(conv, FrequencyMaxConv2D):
+        return conv(x, max_over_frequency=True)
+    y = conv(x)
+    return keras.layers.MaxPooling2D((1, y.shape[2]), name=name)(y)
+
+
+@keras.saving.register_keras_serializable(package="elmarc_tf")
+class FrequencyMaxConv2D(keras.layers.Conv2D):
+    """A 'valid' Conv2D that can fuse a max over all its frequency positions.
+
+    ``layer(x)``: exactly :class:`keras.layers.Conv2D` ``(batch, T, F, C) -> (batch, T', F', filters)``
+    (same kernel ``(kt, kf, C, filters)``, weights and names). ``layer(x, max_over_frequency=True)``
+    on a one-channel image ``(batch, T, F, 1)``: the same numbers as that map followed by
+    ``MaxPooling2D((1, F'))``, i.e. ``(batch, T', 1, filters)``, without materialising the
+    ``(batch, T', F', filters)`` map (up to 216 MB per clip for the paper's 7x86 filter, which
+    makes the pair memory-bound): each frequency position is a Conv1D over time whose ``kf``
+    input channels are the bands it covers, folded into a running maximum; the bias and the
+    (monotonic) activation are applied once after the maximum, which gives identical results.
+    The paper's timbral branches and its 7x86 filter with a 1x11 pool are this pattern.
+    """
+
+    def call(self, inputs, max_over_frequency: bool = False):
+        if not max_over_frequency:
+            return super().call(inputs)
+        kt, kf, _, filters = self.kernel.shape
+        image = inputs[..., 0]  # (b, T, F)
+        kernel = tf.reshape(self.kernel, (kt, kf, filters))
+        out = None
+        for j in range(image.shape[2] - kf + 1):
+            y = tf.nn.conv1d(image[:, :, j:j + kf], kernel, 1, "VALID")  # (b, T', filters)
+            out = y if out is None else tf.maximum(out, y)
+        out = out[:, :, None, :]
+        if self.use_bias:
+            out = out + self.bias
+        return self.activation(out) if self.activation is not None else out
+
+    def compute_output_spec(self, inputs, max_over_frequency: bool = False):
+        shape = list(self.compute_output_shape(inputs.shape))
+        if max_over_frequency:
+            if inputs.shape[-1] != 1 or self.padding != "valid" or self.strides != (1, 1) \
+                    or self.dilation_rate != (1, 1) or self.data_format != "channels_last":
+                raise ValueError(f"{self.name}: max_over_frequency needs a 'valid', unstrided "
+                                 f"channels-last convolution of a one-channel image")
+            shape[2] = 1
+        return keras.KerasTensor(tuple(shape), dtype=self.compute_dtype)
 
 
 @keras.saving.register_keras_serializable(package="elmarc_tf")

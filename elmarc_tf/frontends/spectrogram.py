@@ -2,6 +2,9 @@
 
 Every builder takes a log-mel spectrogram ``(batch, n_frames, n_mels)``, views it as an image
 ``(batch, n_frames, n_mels, 1)`` and returns a frozen ``keras.Model`` with one output per tap.
+``fast=False`` builds Keras' plain Conv2D + MaxPooling2D where the fast model fuses a max over
+frequency into its convolution (:class:`~elmarc_tf.frontends.common.FrequencyMaxConv2D`: same
+weights, same features to float32 rounding).
 Layer names are the variable scopes of the authors' TF1 graph (``1CNN`` ... ``5CNN``,
 ``conv2d`` ... ``conv2d_5``, ``conv1d`` ... ``conv1d_3``) so their weights load by name.
 """
@@ -11,7 +14,7 @@ from __future__ import annotations
 import keras
 
 from ..errors import ConfigError
-from .common import BatchStatsNormalization, ConvFactory
+from .common import BatchStatsNormalization, ConvFactory, max_over_frequency
 
 VGG_POOLS = ((4, 2), (4, 3), (5, 2), (4, 2), (4, 4))
 MUSIC_TEMPORAL_KERNELS = (165, 128, 64, 32)  # cnn_music: temporal features
@@ -31,7 +34,7 @@ def _frozen(inputs, taps, name):
 
 
 # ----------------------------------------------------------------------------- VGG
-def build_cnn_small_filters(cfg, seed: int = 0) -> keras.Model:
+def build_cnn_small_filters(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     """VGG-like: 5 x [Conv2D 3x3 'same', ELU -> MaxPool], pools 4x2, 4x3, 5x2, 4x2, 4x4.
 
     With ``batch_norm: true`` every block gets a :class:`BatchStatsNormalization`, before the ELU
@@ -43,7 +46,7 @@ def build_cnn_small_filters(cfg, seed: int = 0) -> keras.Model:
     """
     inputs, x = _image_input(cfg)
     bn = cfg.batch_norm
-    convs = ConvFactory(seed, activation=None if bn else "elu")
+    convs = ConvFactory(seed, activation=None if bn else "elu", fast=fast)
     taps = []
     for i, pool in enumerate(VGG_POOLS, start=1):
         x = convs.conv2d(cfg.num_filters, (3, 3), padding="same", name=f"{i}CNN")(x)
@@ -71,7 +74,7 @@ def check_cnn_small_filters(cfg) -> None:
 
 
 # ----------------------------------------------------------------------------- single filter
-def build_cnn_single(cfg, seed: int = 0) -> keras.Model:
+def build_cnn_single(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     """One Conv2D ``filter_shape`` 'valid' + ReLU, then MaxPool ``pool_shape``.
 
     Taps: ``[conv, pool]``; 7x96 with pool 1x1 gives ``(b, n_frames-6, 1, nf)`` twice (identical
@@ -79,8 +82,14 @@ def build_cnn_single(cfg, seed: int = 0) -> keras.Model:
     The paper uses the pool tap only (``selected_features_list: [1]``).
     """
     inputs, x = _image_input(cfg)
-    conv = ConvFactory(seed).conv2d(cfg.num_filters, cfg.filter_shape, name="1CNN")(x)
-    pool = keras.layers.MaxPooling2D(cfg.pool_shape, strides=cfg.pool_shape, name="pool")(conv)
+    layer = ConvFactory(seed, fast=fast).conv2d(cfg.num_filters, cfg.filter_shape, name="1CNN")
+    conv = layer(x)
+    if fast and tuple(cfg.pool_shape) == (1, 1):
+        pool = conv  # a 1x1 max-pool is the identity (7x96): both taps are the same map
+    elif tuple(cfg.pool_shape) == (1, conv.shape[2]):  # max over all frequencies (7x86 + 1x11)
+        pool = max_over_frequency(layer, x, name="pool")  # only the selected taps are computed
+    else:
+        pool = keras.layers.MaxPooling2D(cfg.pool_shape, strides=cfg.pool_shape, name="pool")(conv)
     return _frozen(inputs, [conv, pool], "cnn_single")
 
 
@@ -102,10 +111,10 @@ def check_cnn_single(cfg) -> None:
 
 
 # ----------------------------------------------------------------------------- musically motivated
-def _build_timbral_temporal(cfg, seed, temporal_kernels, name) -> keras.Model:
+def _build_timbral_temporal(cfg, seed, temporal_kernels, name, fast) -> keras.Model:
     nf, n_frames, n_mels = cfg.num_filters, cfg.n_frames, cfg.n_mels
     inputs, image = _image_input(cfg)
-    convs = ConvFactory(seed)
+    convs = ConvFactory(seed, fast=fast)
     # Time-only zero padding (0 dB in the log domain, as the original) for a 'same' output length.
     padded = {
         7: keras.layers.ZeroPadding2D(((3, 3), (0, 0)), name="pad7")(image),
@@ -115,8 +124,8 @@ def _build_timbral_temporal(cfg, seed, temporal_kernels, name) -> keras.Model:
     branches = []
     for height in (int(0.9 * n_mels), int(0.4 * n_mels)):
         for length, mult in ((7, 1), (3, 2), (1, 4)):
-            x = convs.conv2d(nf * mult, (length, height))(padded[length])  # (b, T, n_mels-h+1, .)
-            x = keras.layers.MaxPooling2D((1, n_mels - height + 1))(x)  # max over frequency
+            conv = convs.conv2d(nf * mult, (length, height))
+            x = max_over_frequency(conv, padded[length], name=f"{conv.name}_max")  # (b, T, 1, .)
             branches.append(keras.layers.Reshape((n_frames, nf * mult))(x))
     timbral = keras.layers.Concatenate(name="timbral")(branches)  # (b, T, 14 nf)
 
@@ -132,7 +141,7 @@ def _build_timbral_temporal(cfg, seed, temporal_kernels, name) -> keras.Model:
     return _frozen(inputs, [timbral, temporal], name)
 
 
-def build_cnn_music(cfg, seed: int = 0) -> keras.Model:
+def build_cnn_music(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     """Timbral + temporal front-end (Pons et al.), taps ``[timbral, temporal]``, each ``(b, T, 14 nf)``.
 
     Timbral: Conv2D 7x86 (nf), 3x86 (2nf), 1x86 (4nf), 7x38 (nf), 3x38 (2nf), 1x38 (4nf) for 96
@@ -140,12 +149,12 @@ def build_cnn_music(cfg, seed: int = 0) -> keras.Model:
     Temporal: band mean, then Conv1D 'same' kernels 165, 128, 64, 32 with nf-r, 2nf-r, 4nf-r,
     8nf-r filters, r = nf/4.
     """
-    return _build_timbral_temporal(cfg, seed, MUSIC_TEMPORAL_KERNELS, "cnn_music")
+    return _build_timbral_temporal(cfg, seed, MUSIC_TEMPORAL_KERNELS, "cnn_music", fast)
 
 
-def build_cnn_audio(cfg, seed: int = 0) -> keras.Model:
+def build_cnn_audio(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     """As :func:`build_cnn_music` with temporal kernels 64, 32, 16, 8 (taps ``[timbral, time]``)."""
-    return _build_timbral_temporal(cfg, seed, AUDIO_TEMPORAL_KERNELS, "cnn_audio")
+    return _build_timbral_temporal(cfg, seed, AUDIO_TEMPORAL_KERNELS, "cnn_audio", fast)
 
 
 def check_cnn_music(cfg) -> None:

@@ -31,14 +31,14 @@ def _frozen(inputs, taps, name):
 
 
 # ----------------------------------------------------------------------------- sample level
-def build_sample_level(cfg, seed: int = 0) -> keras.Model:
+def build_sample_level(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     """SampleCNN (Lee et al. 2017): Conv1D k3 s3 'valid', then 6 x [Conv1D k3 'same' -> MaxPool 3].
 
     Taps: conv0 ``(b, n/3, nf)`` and the six pooled maps (each a third of the previous, floored):
     7*nf features (nf 23 -> 161, 512 -> 3584).
     """
     inputs = _waveform_input(cfg)
-    convs = ConvFactory(seed)
+    convs = ConvFactory(seed, fast=fast)
     x = convs.conv1d(cfg.num_filters, 3, strides=3)(inputs)
     taps = [x]
     for i in range(1, SAMPLE_LEVEL_BLOCKS + 1):
@@ -87,12 +87,12 @@ def _backend_min_frames() -> int:
 
 
 # ----------------------------------------------------------------------------- frame level
-def build_frame_level(cfg, seed: int = 0) -> keras.Model:
+def build_frame_level(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     """Conv1D k512 s32 'valid' (nf) -> back-end. Taps ``[conv, b1, b2, b3]``: 4*nf features, of
     which 3*(nf-1) are structural zeros with the original back-end taps (nf 40 -> 160, 896 -> 3584).
     """
     inputs = _waveform_input(cfg)
-    convs = ConvFactory(seed)
+    convs = ConvFactory(seed, fast=fast)
     frames = convs.conv1d(cfg.num_filters, FRAME_KERNELS[0], strides=FRAME_STRIDE)(inputs)
     return _frozen(inputs, [frames, *backend(frames, cfg, convs)], "frame_level")
 
@@ -105,14 +105,14 @@ def check_frame_level(cfg) -> None:
 
 
 # ----------------------------------------------------------------------------- frame level, many
-def build_frame_level_many(cfg, seed: int = 0) -> keras.Model:
+def build_frame_level_many(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     """Five Conv1D k512/256/128/64/32, stride 32, 'same' (nf each), concatenated -> back-end.
 
     Taps ``[c512, c256, c128, c64, c32, b1, b2, b3]``, each conv ``(b, ceil(n/32), nf)``; the
     back-end's first conv spans all 5*nf channels. 8*nf features (nf 20 -> 160, 448 -> 3584).
     """
     inputs = _waveform_input(cfg)
-    convs = ConvFactory(seed)
+    convs = ConvFactory(seed, fast=fast)
     maps = [convs.conv1d(cfg.num_filters, k, strides=FRAME_STRIDE, padding="same")(inputs)
             for k in FRAME_KERNELS]
     many = keras.layers.Concatenate(name="many")(maps)  # (b, T, 5 nf)
