@@ -28,7 +28,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0, help="random-weights seed (default 0)")
     p.add_argument("--out", type=Path, help="store root (default: save_extracted_features_folder "
                                             "or elmarc_out/features)")
-    p.add_argument("--batch-size", type=int, help="clips per forward pass (default: batch_size)")
+    p.add_argument("--batch-size", type=int, help="clips per forward pass (default: the config's batch_size; "
+                                                   "'auto' sizes it from the model's cost and memory)")
     p.add_argument("--strict", action="store_true", help="stop at the first unreadable clip")
     p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio, shared "
                                                     "by configurations and seeds")

@@ -72,7 +72,7 @@ class Config:
     n_frames: Optional[int] = None
     n_mels: int = 96
     n_samples: Optional[int] = None
-    batch_size: int = 5
+    batch_size: Any = "auto"  # clips per forward pass, or "auto" (elmarc_tf.batching)
 
     # --- MFCC baseline (original config_main['MFCC'] keys 'number', 'fixed_length') ---
     mfcc_number: int = 20
@@ -221,7 +221,9 @@ def _validate(cfg: Config) -> None:
     for name in ("standardize", "nested_cv", "batch_norm"):
         if not isinstance(getattr(cfg, name), bool):
             raise ConfigError(f"'{name}' must be true or false, got {getattr(cfg, name)!r}")
-    for name in ("sampling_rate", "batch_size", "n_mels", "mfcc_number", "mfcc_fixed_length", "n_folds"):
+    if cfg.batch_size != "auto":
+        _positive_int(cfg, "batch_size")
+    for name in ("sampling_rate", "n_mels", "mfcc_number", "mfcc_fixed_length", "n_folds"):
         _positive_int(cfg, name)
     for name in ("n_frames", "n_samples"):
         _positive_int(cfg, name, required=False)

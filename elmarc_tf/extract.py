@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .batching import resolve_batch_size
 from .errors import AudioError
 from .store import StoreWriter, load_store, store_dir
 
@@ -31,13 +32,14 @@ class ExtractionResult:
 
 
 def _feature_fn(cfg, seed):
-    """``inputs -> features`` and the layout; identity for the MFCC baseline."""
+    """``inputs -> features``, the layout, the length and the extractor (``None`` for the MFCC
+    baseline, whose function is the identity)."""
     if cfg.features_type == "MFCC":
         n = 6 * cfg.mfcc_number
         names = [f"{s}_{k}" for k in ("mfcc", "d_mfcc", "dd_mfcc") for s in ("mean", "std")]
         layout = [{"name": name, "index": i, "offset": i * cfg.mfcc_number, "width": cfg.mfcc_number,
                    "span": cfg.mfcc_number, "padding": 0} for i, name in enumerate(names)]
-        return (lambda x: x), layout, n
+        return (lambda x: x), layout, n, None
     import tensorflow as tf
 
     from .extractor import build_extractor, feature_layout
@@ -46,17 +48,19 @@ def _feature_fn(cfg, seed):
     model = build_extractor(cfg, seed=seed, inputs="logmel")
     fn = tf.function(lambda x: model(x, training=False),
                      input_signature=[tf.TensorSpec((None, *input_shape(cfg)), tf.float32)])
-    return fn, feature_layout(model), int(model.output.shape[-1])
+    return fn, feature_layout(model), int(model.output.shape[-1]), model
 
 
-def extract(cfg, items, seed: int = 0, out=None, batch_size: int | None = None,
+def extract(cfg, items, seed: int = 0, out=None, batch_size: int | str | None = None,
             strict: bool = False, progress: bool = True, audio_cache=None) -> ExtractionResult:
     """Extract features of ``items`` (list of :class:`~elmarc_tf.datasets.Item`) into a store.
 
     Resumes an interrupted store (same config, seed and file list) without recomputing finished
     clips; returns at once if it is complete. Unreadable clips are recorded in the manifest and
     skipped; with ``strict`` the first one raises :class:`AudioError` (finished batches are kept).
-    ``audio_cache`` (an :class:`~elmarc_tf.audio_cache.AudioCache` or a folder; ``None``: none)
+    ``batch_size``: clips per forward pass (default: ``cfg.batch_size``; ``'auto'``: see
+    :mod:`elmarc_tf.batching`). ``audio_cache`` (an :class:`~elmarc_tf.audio_cache.AudioCache` or
+    a folder; ``None``: none)
     serves clips already decoded by another config or seed; it saves work only and does not
     change the features or the store's folder.
     """
@@ -70,7 +74,8 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | None = None,
     writer.begin()
     done = writer.done()
     todo = [i for i in range(len(items)) if i not in done]
-    fn, layout, length = _feature_fn(cfg, seed)
+    fn, layout, length, model = _feature_fn(cfg, seed)
+    batch_size = resolve_batch_size(cfg, model, batch_size)
 
     bar = None
     if progress:

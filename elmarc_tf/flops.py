@@ -14,14 +14,17 @@ import math
 import keras
 
 
+def conv_output_shape(layer: keras.layers.Layer) -> tuple:
+    """Output shape of a built Conv1D/Conv2D layer of a functional model: the convolution's own
+    map, also where a pooling is fused into the layer (``FrequencyMaxConv2D``)."""
+    base = keras.layers.Conv2D if layer.rank == 2 else keras.layers.Conv1D
+    return tuple(base.compute_output_shape(layer, layer.input.shape))
+
+
 def conv_flops(layer: keras.layers.Layer) -> int:
     """FLOPs of one clip through a built Conv1D/Conv2D layer of a functional model."""
-    kernel = tuple(layer.kernel.shape)
-    # the convolution's own output, also where a pooling is fused into the layer
-    output_shape = keras.layers.Conv2D.compute_output_shape if layer.rank == 2 \
-        else keras.layers.Conv1D.compute_output_shape
-    out_positions = math.prod(int(d) for d in output_shape(layer, layer.input.shape)[1:-1])
-    return 2 * out_positions * math.prod(kernel)
+    out_positions = math.prod(int(d) for d in conv_output_shape(layer)[1:-1])
+    return 2 * out_positions * math.prod(tuple(layer.kernel.shape))
 
 
 def model_flops(model: keras.Model) -> int:

@@ -38,7 +38,7 @@ DATASETS = {
                                      fix_length_by="repeat-pad"),
                          music="cnn_audio", temporal="time", figures={"small": 10, "large": 11}),
 }
-INPUT_LENGTH = dict(n_frames=1376, n_samples=350000, n_mels=96, sampling_rate=12000, batch_size=5)
+INPUT_LENGTH = dict(n_frames=1376, n_samples=350000, n_mels=96, sampling_rate=12000, batch_size="auto")
 
 
 def paper_configs(dataset: str) -> dict[str, dict]:

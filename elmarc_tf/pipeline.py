@@ -65,8 +65,7 @@ def input_shape(cfg) -> tuple:
     return (cfg.n_frames, cfg.n_mels) if cfg.signal == "spectrogram" else (cfg.n_samples, 1)
 
 
-def make_dataset(paths, indices, cfg, batch_size: int | None = None,
-                 audio_cache=None) -> tf.data.Dataset:
+def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None) -> tf.data.Dataset:
     """Batches ``(inputs, indices, errors)`` for ``paths[i]``, ``i`` in ``indices`` (in order).
 
     ``inputs``: ``(b, n_frames, n_mels)`` log-mel or ``(b, n_samples, 1)`` waveforms, float32;
@@ -99,4 +98,4 @@ def make_dataset(paths, indices, cfg, batch_size: int | None = None,
 
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(indices, dtype=np.int64))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-    return ds.batch(batch_size or cfg.batch_size).prefetch(tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -28,14 +28,26 @@ def test_frame_level_and_pruned_cnn_music_flops_by_hand():
     assert full > 10 * expected  # the timbral branch dominates; it is not built when not selected
 
 
+def test_fused_convolution_counts_its_whole_map():
+    # 7x86 with its 1x11 pool fused into the convolution: still 11 frequency positions x 24 frames
+    cfg = small_config("cnn_single_7x86", selected_features_list=[1])  # nf=6, 30 frames
+    assert model_flops(build_extractor(cfg)) == 2 * 24 * 11 * 7 * 86 * 6
+    assert model_flops(build_extractor(cfg, fast=False)) == 2 * 24 * 11 * 7 * 86 * 6
+
+
 def test_bench_forward_rate_and_table_on_a_small_model():
     """A smoke test of the measuring code (timings are reported, never asserted)."""
     from elmarc_tf.bench import forward_rate, markdown
 
+    from elmarc_tf.batching import auto_batch_size
+
     cfg = small_config("cnn_single_7x96")
-    row = forward_rate(cfg, batch_sizes=(1, 2), seconds=0.2)
-    assert row["flops"] == model_flops(build_extractor(cfg)) and set(row["rates"]) == {1, 2}
+    row = forward_rate(cfg, batch_sizes=(1, 2, "auto"), seconds=0.2)
+    auto = auto_batch_size(build_extractor(cfg))
+    assert row["flops"] == model_flops(build_extractor(cfg)) and set(row["rates"]) == {1, 2, auto}
+    assert row["auto_batch_size"] == auto
+    row.update(name="7x96-6", auto_clips_per_s=row["rates"][auto], peak_gflops=100.0,
+               ratio=row["gflops"] / 100.0, tf_ratio=row["gflops"] / 50.0, peak_rss_mib=2.0, default_peak_rss_mib=1.0)
     table = markdown({"peak_gflops": 100.0, "machine": {"cpus": 2}, "versions": {"tensorflow": "x"},
-                      "rows": [{"name": "7x96-6", **row, "ratio": row["gflops"] / 100.0,
-                                "peak_rss_mib": 1.0}], "decode_clips_per_s": {}})
-    assert "| 7x96-6 |" in table and "% of peak" in table
+                      "rows": [row], "decode_clips_per_s": {}})
+    assert f"| 7x96-6 | 0.00 | {auto} |" in table and "% of peak" in table
