@@ -7,10 +7,12 @@ and its largest feature map ranges from 1 MB to 380 MB (VGG-717's first layer).
 
 The automatic size batches just enough clips to hide the per-call overhead of a forward pass
 (about a millisecond) behind :data:`WORK_PER_BATCH` of arithmetic, and never so many that the
-largest map of a batch exceeds :data:`MEMORY_PER_BATCH`. Larger batches do not run faster on a
-CPU: once the convolutions are large matrix products, extra clips only spill the caches
-(measured on 2 cores: 7x86-3585 at 83 % of the matmul peak with batch 1, 69 % with batch 4) and
-grow the resident memory (sample_level-512 exceeds 4 GiB at batch 8).
+largest map of a batch exceeds :data:`MEMORY_PER_BATCH`, about a server CPU's last-level cache.
+Larger batches do not run faster on a CPU: once the convolutions are large matrix products,
+extra clips only spill the caches and grow the resident memory. Measured with ``elmarc bench``
+on 2 cores (clips/s by batch size): 7x86-3585 2.35 at 1, 1.88 at 4; VGG-32 71 at 1, 89 at 2,
+50 at 10; the temporal branch at 256 filters 94 at 1, 44 at 7; sample_level-512 needs > 4 GiB
+at batch 8 and 1.5 GiB at 1.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import keras
 
 AUTO = "auto"
 WORK_PER_BATCH = 4e9  # FLOPs: ~25 ms of compute even at 160 GFLOP/s, so ~1 ms of overhead is < 5 %
-MEMORY_PER_BATCH = 512 * 2**20  # bytes of the largest feature map of a whole batch
+MEMORY_PER_BATCH = 32 * 2**20  # bytes of the largest feature map of a whole batch
 MAX_BATCH = 64
 
 
@@ -41,7 +43,8 @@ def largest_map_bytes(model: keras.Model) -> int:
 def auto_batch_size(model: keras.Model) -> int:
     """Clips per forward pass for ``model`` (an extractor): see the module docstring.
 
-    e.g. on the paper's 29 s inputs: 1 for every large configuration, 5 for VGG-32, 14 for 7x96-160.
+    e.g. on the paper's 29 s inputs: 1 for every large configuration and VGG-32, 2 for
+    sample_level-23, 14 for 7x96-160.
     """
     from .flops import model_flops
 
