@@ -71,11 +71,11 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | str | None = 
     if writer.complete:
         manifest = load_store(folder).manifest
         return ExtractionResult(folder, len(items), 0, manifest["n_failed"], manifest)
+    fn, layout, length, model = _feature_fn(cfg, seed)
+    batch_size = resolve_batch_size(cfg, model, batch_size)  # a config error stops before any work
     writer.begin()
     done = writer.done()
     todo = [i for i in range(len(items)) if i not in done]
-    fn, layout, length, model = _feature_fn(cfg, seed)
-    batch_size = resolve_batch_size(cfg, model, batch_size)
 
     bar = None
     if progress:

@@ -15,6 +15,7 @@ from conftest import music_like
 from elmarc_tf import Config, build_extractor
 from elmarc_tf.audio import fix_length, load_audio
 from elmarc_tf.datasets import folder_per_class
+from elmarc_tf.errors import ConfigError
 from elmarc_tf.extract import extract
 from elmarc_tf.melspec import LogMelSpectrogram
 from elmarc_tf.store import load_store
@@ -110,12 +111,24 @@ def test_pipeline_is_independent_of_batch_size(mixed_folder, tmp_path):
     a = extract(Config(**{**SPEC, "batch_size": 1}), items, out=tmp_path / "a", progress=False)
     b = extract(Config(**{**SPEC, "batch_size": 4}), items, out=tmp_path / "b", progress=False)
     np.testing.assert_allclose(load_store(a.folder).X, load_store(b.folder).X, rtol=1e-5, atol=1e-6)
+    auto = extract(Config(**{**SPEC, "batch_size": "auto"}), items, out=tmp_path / "c", progress=False)
+    assert [n for n, _ in auto.batch_seconds] == [len(items)]  # a tiny model: one batch of all
+    np.testing.assert_allclose(load_store(auto.folder).X, load_store(a.folder).X, rtol=1e-5, atol=1e-6)
+
+
+def test_batch_norm_with_auto_batch_size_fails_before_any_work(mixed_folder, tmp_path):
+    items = folder_per_class(mixed_folder)
+    cfg = Config(architecture="vgg", num_filters=4, n_frames=1280, batch_norm=True)
+    with pytest.raises(ConfigError, match="batch_size 'auto' with batch_norm"):
+        extract(cfg, items, out=tmp_path, progress=False)
+    assert not any(tmp_path.rglob("*.npy"))
 
 
 KILL_SCRIPT = """
 import sys
 from elmarc_tf import Config
 from elmarc_tf.datasets import folder_per_class
+from elmarc_tf.errors import ConfigError
 from elmarc_tf.extract import extract
 cfg = Config(architecture="sample_level", num_filters=16, n_samples=60000, batch_size=1)
 r = extract(cfg, folder_per_class(sys.argv[1]), seed=5, out=sys.argv[2], progress=False)
