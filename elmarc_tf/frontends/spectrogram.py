@@ -86,8 +86,8 @@ def build_cnn_single(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     conv = layer(x)
     if fast and tuple(cfg.pool_shape) == (1, 1):
         pool = conv  # a 1x1 max-pool is the identity (7x96): both taps are the same map
-    elif tuple(cfg.pool_shape) == (1, conv.shape[2]):  # max over all frequencies (7x86 + 1x11)
-        pool = max_over_frequency(layer, x, name="pool")  # only the selected taps are computed
+    elif fast and tuple(cfg.pool_shape) == (1, conv.shape[2]):  # all frequencies (7x86 + 1x11)
+        pool = layer(x, max_over_frequency=True)  # fused; only the selected taps are computed
     else:
         pool = keras.layers.MaxPooling2D(cfg.pool_shape, strides=cfg.pool_shape, name="pool")(conv)
     return _frozen(inputs, [conv, pool], "cnn_single")
