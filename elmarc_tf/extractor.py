@@ -77,9 +77,10 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
       - ``"waveform"``: every front-end takes 12 kHz waveforms. Spectrogram front-ends then take a
         whole clip ``(batch, any_length)``, compute the log-mel in the graph (top-dB floor relative
         to the whole clip, as the original) and fix it to ``n_frames`` with ``fix_length_by``.
-    Same ``seed`` -> same weights -> same features. ``fast=False`` builds Keras' plain layers
-    instead of the faster equivalent ones (:class:`~elmarc_tf.frontends.common.BandConv2D`): the
-    reference the fast path is tested against (same weights, features equal to ~1e-6).
+    Same ``seed`` -> same weights -> same features. ``fast=False`` builds Keras' plain Conv2D +
+    MaxPooling2D where the fast model fuses them
+    (:class:`~elmarc_tf.frontends.common.FrequencyMaxConv2D`): the reference the fast path is
+    tested against (same weights, features equal to float32 rounding).
     """
     if inputs not in INPUT_MODES:
         raise ConfigError(f"inputs must be one of {', '.join(INPUT_MODES)}, got {inputs!r}")
