@@ -22,10 +22,17 @@ FIX_LENGTH_MODES = ("crop", "zero-pad", "repeat-pad")
 def load_audio(path, sr: int = 12000, res_type: str = "soxr_hq") -> np.ndarray:
     """Decode any format libsndfile/audioread reads, average channels, resample to ``sr``.
 
+    The same samples as ``librosa.load(path, sr=sr, mono=True, res_type=res_type)``, faster:
+    libsndfile decodes, the channels are summed column by column (NumPy's mean over the
+    channels of an interleaved buffer costs more than decoding a 30 s WAV), then
+    ``librosa.resample`` as in ``librosa.load``. Formats libsndfile cannot read go through
+    ``librosa.load`` itself (audioread).
+
     Returns a float32 array ``(n_samples,)``. Raises :class:`AudioError` naming the file for a
     missing, unreadable or empty file.
     """
     import librosa  # imported here: importing librosa is slow and not every caller needs it
+    import soundfile as sf
 
     path = os.fspath(path)
     if not os.path.exists(path):
@@ -36,7 +43,14 @@ def load_audio(path, sr: int = 12000, res_type: str = "soxr_hq") -> np.ndarray:
         with warnings.catch_warnings():  # librosa warns when it falls back to audioread
             warnings.simplefilter("ignore", UserWarning)
             warnings.simplefilter("ignore", FutureWarning)
-            y, _ = librosa.load(path, sr=sr, mono=True, res_type=res_type)
+            try:
+                frames, sr_native = sf.read(path, dtype="float32", always_2d=True)
+            except sf.SoundFileRuntimeError:
+                y, _ = librosa.load(path, sr=sr, mono=True, res_type=res_type)
+            else:
+                y = downmix(frames)
+                if y.size and np.all(np.isfinite(y)):
+                    y = librosa.resample(y, orig_sr=sr_native, target_sr=sr, res_type=res_type)
     except Exception as e:  # soundfile, audioread and resampler errors have many types
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise AudioError(f"{path}: cannot decode audio ({reason})") from None
@@ -45,6 +59,17 @@ def load_audio(path, sr: int = 12000, res_type: str = "soxr_hq") -> np.ndarray:
     if not np.all(np.isfinite(y)):
         raise AudioError(f"{path}: decoded audio contains NaN or infinite samples")
     return y.astype(np.float32, copy=False)
+
+
+def downmix(frames: np.ndarray) -> np.ndarray:
+    """``(n, channels)`` -> ``(n,)``: the channels' mean, summed in channel order as NumPy's mean
+    over the channel axis (``librosa.to_mono``)."""
+    y = frames[:, 0].copy()
+    for c in range(1, frames.shape[1]):
+        y += frames[:, c]
+    if frames.shape[1] > 1:
+        y /= np.float32(frames.shape[1])
+    return y
 
 
 def fix_length(x: np.ndarray, length: int, mode: str = "crop", name: str = "input") -> np.ndarray:

@@ -23,6 +23,27 @@ def test_stereo_44k_file_is_decoded_to_12k_mono(tmp_path):
     np.testing.assert_array_equal(y, expected)
 
 
+@pytest.mark.parametrize("fmt,channels,res_type", [
+    ("mp3", 2, "soxr_hq"), ("flac", 1, "soxr_hq"), ("wav", 2, "kaiser_best"), ("ogg", 2, "soxr_hq"),
+    ("wav", 5, "soxr_hq")])
+def test_decoding_gives_librosa_loads_samples_exactly(tmp_path, fmt, channels, res_type):
+    """load_audio decodes and downmixes itself (faster); the samples must be librosa.load's."""
+    y = np.stack([music_like(1.5, sr=44100, seed=c) * (1 - 0.1 * c) for c in range(channels)], axis=1)
+    path = tmp_path / f"clip.{fmt}"
+    sf.write(path, y, 44100)
+    expected, _ = librosa.load(path, sr=12000, mono=True, res_type=res_type)
+    np.testing.assert_array_equal(load_audio(path, 12000, res_type), expected)
+
+
+def test_non_finite_audio_is_refused_naming_the_file(tmp_path):
+    y = music_like(0.5, sr=12000)
+    y[100] = np.nan
+    path = tmp_path / "nan.wav"
+    sf.write(path, y, 12000, subtype="FLOAT")
+    with pytest.raises(AudioError, match=r"nan.wav: decoded audio contains NaN or infinite samples"):
+        load_audio(path)
+
+
 def test_authors_resampler_is_available(tmp_path):
     path = tmp_path / "clip.wav"
     sf.write(path, music_like(1.0, sr=22050), 22050)
