@@ -37,7 +37,7 @@ def test_fused_convolution_counts_its_whole_map():
 
 def test_bench_forward_rate_and_table_on_a_small_model():
     """A smoke test of the measuring code (timings are reported, never asserted)."""
-    from elmarc_tf.bench import forward_rate, markdown
+    from elmarc_tf.bench import forward_rate, markdown, steady_forward_rate
 
     from elmarc_tf.batching import auto_batch_size
 
@@ -48,6 +48,14 @@ def test_bench_forward_rate_and_table_on_a_small_model():
     assert row["auto_batch_size"] == auto
     row.update(name="7x96-6", auto_clips_per_s=row["rates"][auto], peak_gflops=100.0,
                ratio=row["gflops"] / 100.0, tf_ratio=row["gflops"] / 50.0, peak_rss_mib=2.0, default_peak_rss_mib=1.0)
+    steady = steady_forward_rate(cfg, batch_size=2, n_clips=6)
+    assert steady > 0
+    e2e = dict(row, name="7x96-e2e", e2e_clips_per_s=steady / 2, e2e_batch_size=2,
+               steady_forward_clips_per_s=steady, e2e_over_forward=0.5,
+               e2e_over_best_forward=steady / 2 / row["rates"][2])
     table = markdown({"peak_gflops": 100.0, "machine": {"cpus": 2}, "versions": {"tensorflow": "x"},
-                      "rows": [row], "decode_clips_per_s": {}})
+                      "rows": [row, e2e], "decode_clips_per_s": {}})
     assert f"| 7x96-6 | 0.00 | {auto} |" in table and "% of peak" in table
+    lines = [line for line in table.splitlines() if line.startswith("|")]
+    assert len({line.count("|") for line in lines}) == 1  # every row has the header's columns
+    assert f"| {steady / 2:.2f} (2) | {steady:.2f} | 50 % |" in lines[-1]
