@@ -14,19 +14,11 @@ With an ``audio_cache`` (:class:`elmarc_tf.audio_cache.AudioCache` or its folder
 12 kHz clip comes from the cache when the same file content was decoded before (by any config),
 so a study decodes each clip once; the inputs are identical.
 
-Decoding runs in tf.data's threads at a lower CPU priority (Linux: ``DECODE_NICENESS`` above the
-process's), so on a machine whose cores the network keeps busy it fills their idle time instead of
-stalling the network's threads (a parallel op waits for its slowest thread).
-
 A clip that cannot be decoded or brought to length is not fatal: its input is zeros and its
 error message travels with it, so the caller records it and drops its row.
 """
 
 from __future__ import annotations
-
-import os
-import sys
-import threading
 
 import numpy as np
 import tensorflow as tf
@@ -36,26 +28,6 @@ from .errors import AudioError
 from .mfcc import mfcc_features
 from .melspec import HOP_LENGTH, N_FFT, FixLength, LogMelSpectrogram, n_frames_for
 
-DECODE_NICENESS = 10
-_lowered = threading.local()
-
-
-def lower_thread_priority(niceness: int = DECODE_NICENESS) -> None:
-    """Set the calling thread's nice value to the process's plus ``niceness`` (at most 19).
-
-    Linux only (there a thread's native id names it to ``setpriority``); elsewhere, and on the
-    main thread (which runs the network), a no-op.
-    """
-    if (getattr(_lowered, "done", False) or not sys.platform.startswith("linux")
-            or threading.current_thread() is threading.main_thread()):
-        return
-    _lowered.done = True
-    try:  # relative to the process's (main thread's) value: tf.data threads inherit a raised one
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                       min(19, os.getpriority(os.PRIO_PROCESS, os.getpid()) + niceness))
-    except OSError:  # not permitted in some sandboxes: decoding still works, only less politely
-        pass
-
 
 def _decode_fn(paths, cfg, audio_cache=None):
     """A NumPy function ``index -> (waveform float32, error bytes)`` for ``tf.numpy_function``."""
@@ -63,7 +35,6 @@ def _decode_fn(paths, cfg, audio_cache=None):
     load = audio_cache.load if audio_cache is not None else load_audio
 
     def decode(index):
-        lower_thread_priority()
         path = paths[int(index)]
         try:
             y = load(path, cfg.sampling_rate, cfg.res_type)

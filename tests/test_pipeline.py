@@ -175,30 +175,6 @@ def test_killed_extraction_resumes_to_the_same_store(tmp_path):
     assert "computed 0" in again.stdout  # a finished store is not recomputed
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
-def test_decoding_runs_at_a_lower_priority_than_the_network(mixed_folder, monkeypatch):
-    """Decoding threads yield the cores to the network: their nice value is raised, the main
-    thread's (which runs the network) is not."""
-    import threading
-
-    import elmarc_tf.pipeline as pipeline
-    from elmarc_tf.pipeline import DECODE_NICENESS, make_dataset
-
-    base = os.getpriority(os.PRIO_PROCESS, 0)
-    seen = []
-
-    def load(path, *args):
-        seen.append(os.getpriority(os.PRIO_PROCESS, threading.get_native_id()))
-        return load_audio(path, *args)
-
-    monkeypatch.setattr(pipeline, "load_audio", load)
-    paths = sorted(p for p in mixed_folder.rglob("*.wav") if p.stat().st_size > 1000)
-    list(make_dataset(paths, range(len(paths)), Config(**WAVE), batch_size=2))
-    assert len(seen) == len(paths)
-    assert set(seen) == {min(19, base + DECODE_NICENESS)}
-    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == base
-
-
 def test_store_refuses_a_different_file_list(tmp_path, mixed_folder):
     from elmarc_tf import ElmarcError
     from elmarc_tf.store import StoreWriter
