@@ -8,7 +8,10 @@ That padding is only non-empty for the frame-level back-end taps (one value each
 zeros, see :func:`elmarc_tf.frontends.waveform.backend`); ``backend_taps: per_channel`` gives
 one mean per filter instead and no padding.
 
-Only the selected taps are computed: the model is pruned to the layers they need.
+Only the selected taps are computed: the model is pruned to the layers they need. A tap that
+concatenates maps along channels (cnn_music's timbral and temporal, frame_level_many's ``many``)
+is averaged part by part and the means concatenated — the same numbers without writing the
+concatenated map (at batch 3, temporal-256's four Conv1D maps: 18 ms instead of 50 ms).
 """
 
 from __future__ import annotations
@@ -29,22 +32,27 @@ class TapPooling(keras.layers.Layer):
 
     Each tap is averaged over every axis but batch and channels (``GlobalAveragePooling``) into
     ``(batch, C_i)``; with ``row_width`` set, zero-padded to ``(batch, row_width)``.
+    ``tap_parts``: how many consecutive inputs make each tap (default one each): a tap given as
+    parts ``(batch, ..., c_j)`` that concatenate along channels to it is their means concatenated.
     ``tap_names`` / ``tap_indices`` only describe the layout (:meth:`layout`).
     """
 
-    def __init__(self, tap_names, tap_indices, tap_widths, row_width=None, **kwargs):
+    def __init__(self, tap_names, tap_indices, tap_widths, row_width=None, tap_parts=None, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
         self.tap_names = list(tap_names)
         self.tap_indices = [int(i) for i in tap_indices]
         self.tap_widths = [int(w) for w in tap_widths]
         self.row_width = None if row_width is None else int(row_width)
+        self.tap_parts = [1] * len(self.tap_widths) if tap_parts is None else [int(n) for n in tap_parts]
 
     def call(self, taps):
-        rows = []
-        for tap, width in zip(taps, self.tap_widths):
-            axes = list(range(1, len(tap.shape) - 1))
-            row = tf.reduce_mean(tap, axis=axes)  # (batch, C_i)
+        rows, start = [], 0
+        for n_parts, width in zip(self.tap_parts, self.tap_widths):
+            means = [tf.reduce_mean(part, axis=list(range(1, len(part.shape) - 1)))
+                     for part in taps[start:start + n_parts]]
+            start += n_parts
+            row = means[0] if n_parts == 1 else tf.concat(means, axis=-1)  # (batch, C_i)
             if self.row_width is not None and width < self.row_width:
                 row = tf.pad(row, [[0, 0], [0, self.row_width - width]])
             rows.append(row)
@@ -65,7 +73,8 @@ class TapPooling(keras.layers.Layer):
 
     def get_config(self):
         return {**super().get_config(), "tap_names": self.tap_names, "tap_indices": self.tap_indices,
-                "tap_widths": self.tap_widths, "row_width": self.row_width}
+                "tap_widths": self.tap_widths, "row_width": self.row_width,
+                "tap_parts": self.tap_parts}
 
 
 def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = True) -> keras.Model:
@@ -79,8 +88,9 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
         to the whole clip, as the original) and fix it to ``n_frames`` with ``fix_length_by``.
     Same ``seed`` -> same weights -> same features. ``fast=False`` builds Keras' plain Conv2D +
     MaxPooling2D where the fast model fuses them
-    (:class:`~elmarc_tf.frontends.common.FrequencyMaxConv2D`): the reference the fast path is
-    tested against (same weights, features equal to float32 rounding).
+    (:class:`~elmarc_tf.frontends.common.FrequencyMaxConv2D`) and averages concatenated taps
+    whole (:func:`channel_parts`): the reference the fast path is tested against (same weights,
+    features equal to float32 rounding).
     """
     if inputs not in INPUT_MODES:
         raise ConfigError(f"inputs must be one of {', '.join(INPUT_MODES)}, got {inputs!r}")
@@ -96,7 +106,8 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
                     f"tap {i} ('{spec.taps[i]}') of {spec.name} has {widths[i]} maps, more than the "
                     f"first tap's {row_width}: the original layout cannot hold it "
                     f"(set backend_taps: per_channel)")
-    taps_model = keras.Model(frontend.inputs, [frontend.outputs[i] for i in selected],
+    parts = [channel_parts(frontend.outputs[i]) if fast else [frontend.outputs[i]] for i in selected]
+    taps_model = keras.Model(frontend.inputs, [p for tap in parts for p in tap],
                              name=f"{spec.name}_taps")
     taps_model.trainable = False
 
@@ -112,10 +123,20 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
     if not isinstance(taps, (list, tuple)):
         taps = [taps]
     features = TapPooling([spec.taps[i] for i in selected], selected,
-                          [widths[i] for i in selected], row_width, name="features")(list(taps))
+                          [widths[i] for i in selected], row_width,
+                          tap_parts=[len(tap) for tap in parts], name="features")(list(taps))
     model = keras.Model(x, features, name=f"{spec.name}_extractor")
     model.trainable = False
     return model
+
+
+def channel_parts(tap) -> list:
+    """The inputs of ``tap`` if a Keras ``Concatenate`` along channels made it, else ``[tap]``."""
+    history = tap._keras_history
+    layer = history.operation
+    if isinstance(layer, keras.layers.Concatenate) and layer.axis in (-1, len(tap.shape) - 1):
+        return list(layer._inbound_nodes[history.node_index].input_tensors)
+    return [tap]
 
 
 def feature_layout(model: keras.Model) -> list[dict]:

@@ -70,3 +70,14 @@ def test_fused_layer_never_builds_the_full_map():
     fast = build_extractor(cfg, seed=0)
     assert full_map not in _graph_shapes(fast, cfg)
     assert sum(isinstance(layer, FrequencyMaxConv2D) for layer in fast.layers[1].layers) == 1
+
+
+def test_concatenated_taps_are_averaged_part_by_part():
+    """cnn_music's timbral and temporal taps concatenate branches along channels: the fast graph
+    averages each branch and never writes the concatenated (b, T, 14 nf) map; the plain one does."""
+    cfg = _config("cnn_music")
+    concatenated = (2, cfg.n_frames, 14 * cfg.num_filters)
+    assert concatenated in _graph_shapes(build_extractor(cfg, seed=0, fast=False), cfg)
+    fast = build_extractor(cfg, seed=0)
+    assert concatenated not in _graph_shapes(fast, cfg)
+    assert fast.get_layer("features").tap_parts == [6, 4]  # six timbral branches, four temporal
