@@ -9,8 +9,9 @@ All measured in one run, with the same TensorFlow build and thread settings:
   (:mod:`elmarc_tf.batching`) and at the best batch size found, achieved GFLOP/s and its ratio
   to the peak, the peak resident memory at the automatic batch size and over all sizes tried;
 - end to end: ``extract`` clips/s on real-format files (WAV and MP3, 44.1 kHz stereo, so decoding
-  and resampling are exercised) vs the forward-only rate timed the same way (a mean over as many
-  clips, :func:`steady_forward_rate`) and vs the best forward call;
+  and resampling are exercised) with the default resampler vs the forward-only rate timed the
+  same way (a mean over as many clips, :func:`steady_forward_rate`) and vs the best forward call;
+  and with the authors' resampler (kaiser_best);
 - decode + resample clips/s per resampler (soxr_hq, the default, and kaiser_best, the authors').
 
 Writes ``bench.json`` and ``bench.md`` (a Markdown table).
@@ -218,7 +219,8 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
     """One front-end, measured in its own process (so its peak memory is its own).
 
     In order: the matmul peak (the ratios use the higher of it and the run's), the
-    forward rate at the default (auto) batch size, the end-to-end rate, the peak memory so far
+    forward rate at the default (auto) batch size, the end-to-end rates (between two timings of
+    the forward pass alone for the default resampler, then kaiser_best), the peak memory so far
     (the default batch size's), then the other batch sizes for the best forward rate."""
     cfg = paper_config(name)
     seconds = 2.0 if quick else 6.0
@@ -238,6 +240,8 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
         result["e2e_clips_per_s"] = end_to_end_rate(cfg, items, Path(e2e_folder).parent, batch)
         after = steady_forward_rate(cfg, batch, len(items))
         result["steady_forward_clips_per_s"] = (before + after) / 2
+        result["e2e_kaiser_best_clips_per_s"] = end_to_end_rate(
+            cfg.replace(res_type="kaiser_best"), items, Path(e2e_folder).parent, batch)
         sizes.append(batch)
     result["default_peak_rss_mib"] = peak_rss_mib()
     sweep = forward_rate(cfg, sizes, seconds=seconds)
@@ -329,24 +333,26 @@ def markdown(result: dict) -> str:
                "stricter) and of the best TensorFlow path (*TF peak*, the same build and threads "
                "as extraction). Rates are the best of "
                ">= 3 calls; end-to-end rates are steady-state (start-up excluded) and read 30 s "
-               "44.1 kHz stereo WAV/MP3 files. *e2e / forward* compares them with the forward pass "
+               "44.1 kHz stereo WAV/MP3 files with the default resampler (soxr_hq; the authors' "
+               "kaiser_best in its own column). *e2e / forward* compares them with the forward pass "
                "alone timed the same way (a mean over the same number of clips, measured just "
                "before and after); *e2e / best* with the best call's rate.",
              "", "| front-end | GFLOP/clip | auto batch | clips/s at auto | best batch | clips/s | "
              "GFLOP/s | peak | % of peak | % of TF peak | end-to-end clips/s (batch) | forward clips/s, "
-             "same timing | e2e / forward | e2e / best | "
+             "same timing | e2e / forward | e2e / best | end-to-end clips/s, kaiser_best | "
              "RSS MiB at auto batch | peak RSS MiB (all batches) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         e2e = f"{r['e2e_clips_per_s']:.2f} ({r['e2e_batch_size']})" if "e2e_clips_per_s" in r else "-"
-        steady = f"{r['steady_forward_clips_per_s']:.2f}" if "e2e_clips_per_s" in r else "-"
+        steady, kaiser = (f"{r[k]:.2f}" if k in r else "-"
+                          for k in ("steady_forward_clips_per_s", "e2e_kaiser_best_clips_per_s"))
         ratio, best = (f"{100 * r[k]:.0f} %" if k in r else "-"
                        for k in ("e2e_over_forward", "e2e_over_best_forward"))
         lines.append(f"| {r['name']} | {r['flops'] / 1e9:.2f} | {r['auto_batch_size']} | "
                      f"{r['auto_clips_per_s']:.2f} | {r['batch_size']} | {r['clips_per_s']:.2f} "
                      f"| {r['gflops']:.1f} | {r['peak_gflops']:.0f} | {100 * r['ratio']:.1f} | "
                      f"{100 * r['tf_ratio']:.1f} | {e2e} | {steady} | "
-                     f"{ratio} | {best} | {r['default_peak_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} |")
+                     f"{ratio} | {best} | {kaiser} | {r['default_peak_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} |")
     if result["decode_clips_per_s"]:
         lines += ["", "Decode + resample of a 30 s 44.1 kHz stereo file (WAV/MP3) to 12 kHz mono:", ""]
         lines += [f"- `{k}`: {v:.2f} clips/s" for k, v in result["decode_clips_per_s"].items()]
