@@ -3,7 +3,7 @@
 
 ``librosa.load(path, sr=12000)`` is what the authors ran; they had librosa <= 0.5, whose
 resampler was resampy's ``kaiser_best``. librosa >= 0.10 defaults to ``soxr_hq``, which is about
-10x faster and is our default; ``res_type='kaiser_best'`` reproduces the authors' (it needs the
+10-20x faster and is our default; ``res_type='kaiser_best'`` reproduces the authors' (it needs the
 ``resampy`` package). The choice changes low-energy bands by up to ~20 dB (README.md).
 """
 

@@ -1,9 +1,9 @@
 """A disk cache of decoded audio, so that a study decodes each clip once, not once per config.
 
 A study (:func:`elmarc_tf.paper.reproduce`, or several :func:`elmarc_tf.study.run_experiment`)
-runs many front-ends and seeds over the same files. Decoding + resampling a 30 s clip to 12 kHz
-costs ~0.03 s with ``soxr_hq`` and ~0.3 s with the authors' ``kaiser_best``, more than a small
-front-end's forward pass, so :class:`AudioCache` keeps what
+runs many front-ends and seeds over the same files. Decoding + resampling a 30 s 44.1 kHz stereo
+clip to 12 kHz costs ~0.04 s with ``soxr_hq`` and ~0.6 s with the authors' ``kaiser_best``, more
+than a small front-end's forward pass, so :class:`AudioCache` keeps what
 :func:`elmarc_tf.audio.load_audio` returns: the **whole** decoded mono clip (the log-mel top-dB
 floor is relative to the whole clip, so the length is fixed later, per config).
 
