@@ -25,8 +25,8 @@ def load_audio(path, sr: int = 12000, res_type: str = "soxr_hq") -> np.ndarray:
     The same samples as ``librosa.load(path, sr=sr, mono=True, res_type=res_type)``, faster:
     libsndfile decodes, the channels are summed column by column (NumPy's mean over the
     channels of an interleaved buffer costs more than decoding a 30 s WAV), then
-    ``librosa.resample`` as in ``librosa.load``. Formats libsndfile cannot read go through
-    ``librosa.load`` itself (audioread).
+    ``librosa.resample`` as in ``librosa.load``. Formats libsndfile cannot read are decoded by
+    ``librosa.load`` at their own rate (audioread), then resampled the same way.
 
     Returns a float32 array ``(n_samples,)``. Raises :class:`AudioError` naming the file for a
     missing, unreadable or empty file.
@@ -45,19 +45,19 @@ def load_audio(path, sr: int = 12000, res_type: str = "soxr_hq") -> np.ndarray:
             warnings.simplefilter("ignore", FutureWarning)
             try:
                 frames, sr_native = sf.read(path, dtype="float32", always_2d=True)
-            except sf.SoundFileRuntimeError:
-                y, _ = librosa.load(path, sr=sr, mono=True, res_type=res_type)
-            else:
                 y = downmix(frames)
-                if y.size and np.all(np.isfinite(y)):
-                    y = librosa.resample(y, orig_sr=sr_native, target_sr=sr, res_type=res_type)
+            except sf.SoundFileRuntimeError:
+                y, sr_native = librosa.load(path, sr=None, mono=True)
+            if y.size == 0:
+                raise AudioError(f"{path}: no audio samples after decoding")
+            if not np.all(np.isfinite(y)):
+                raise AudioError(f"{path}: decoded audio contains NaN or infinite samples")
+            y = librosa.resample(y, orig_sr=sr_native, target_sr=sr, res_type=res_type)
+    except AudioError:
+        raise
     except Exception as e:  # soundfile, audioread and resampler errors have many types
         reason = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise AudioError(f"{path}: cannot decode audio ({reason})") from None
-    if y.size == 0:
-        raise AudioError(f"{path}: no audio samples after decoding")
-    if not np.all(np.isfinite(y)):
-        raise AudioError(f"{path}: decoded audio contains NaN or infinite samples")
     return y.astype(np.float32, copy=False)
 
 

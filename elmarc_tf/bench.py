@@ -233,15 +233,15 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
     if e2e_folder:
         from .datasets import folder_per_class
 
-        items = folder_per_class(e2e_folder)
+        items, work = folder_per_class(e2e_folder), Path(e2e_folder).parent
         batch = max(1, min(default["auto_batch_size"], len(items) // 3))  # >= 3 batches: 1 start-up
         result["e2e_batch_size"] = batch
         before = steady_forward_rate(cfg, batch, len(items))
-        result["e2e_clips_per_s"] = end_to_end_rate(cfg, items, Path(e2e_folder).parent, batch)
+        result["e2e_clips_per_s"] = end_to_end_rate(cfg, items, work, batch)
         after = steady_forward_rate(cfg, batch, len(items))
         result["steady_forward_clips_per_s"] = (before + after) / 2
         result["e2e_kaiser_best_clips_per_s"] = end_to_end_rate(
-            cfg.replace(res_type="kaiser_best"), items, Path(e2e_folder).parent, batch)
+            cfg.replace(res_type="kaiser_best"), items, work, batch)
         sizes.append(batch)
     result["default_peak_rss_mib"] = peak_rss_mib()
     sweep = forward_rate(cfg, sizes, seconds=seconds)
