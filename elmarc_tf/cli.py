@@ -84,6 +84,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--arch", nargs="*", help="configurations to measure (default: all paper ones)")
     p.add_argument("--quick", action="store_true", help="a few configurations, short timings")
     p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end extraction from files")
+    p.add_argument("--profile", action="store_true",
+                   help="instead: time every layer of each configuration alone, against the matmul "
+                        "peak (elmarc_tf.profile.run_profile; writes profile.json / profile.md)")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
     p = sub.add_parser("info", help="summary of a feature store or an export "
@@ -232,9 +235,13 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import run_bench
+    from .bench import paper_frontends, run_bench
+    from .profile import run_profile
 
-    run_bench(args.arch, quick=args.quick, out=args.out, e2e=not args.no_e2e)
+    if args.profile:
+        run_profile(args.arch or list(paper_frontends()), quick=args.quick, out=args.out)
+    else:
+        run_bench(args.arch, quick=args.quick, out=args.out, e2e=not args.no_e2e)
     return EXIT_OK
 
 
