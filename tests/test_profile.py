@@ -39,8 +39,9 @@ def test_profile_counts_every_convolution_once_and_renders_a_table():
     assert {r["type"] for r in convs} == {"FrequencyMaxConv2D", "Conv1D"} and len(convs) == 10
     assert all(r["ms"] > 0 and r["gflops"] == pytest.approx(r["flops"] / r["ms"] / 1e6)
                for r in convs)
-    temporal = next(r for r in profile["layers"] if r["layer"].endswith("/band_mean"))
-    assert temporal["input_shape"] == [cfg.n_frames, cfg.n_mels, 1]
+    band_mean = next(r for r in profile["layers"] if r["layer"].endswith("/band_mean"))
+    assert band_mean["input_shape"] == [cfg.n_frames, cfg.n_mels]
+    assert band_mean["output_shape"] == [cfg.n_frames]
 
     table = markdown("cnn_music-6", profile, peak_gflops=100.0)
     rows = [line for line in table.splitlines() if line.startswith("|")]

@@ -130,7 +130,11 @@ def _build_timbral_temporal(cfg, seed, temporal_kernels, name, fast) -> keras.Mo
     timbral = keras.layers.Concatenate(name="timbral")(branches)  # (b, T, 14 nf)
 
     # Temporal: mean over all bands -> envelope (b, T, 1) -> four 'same' Conv1D, no pooling.
-    envelope = keras.layers.AveragePooling2D((1, n_mels), name="band_mean")(image)
+    if fast:  # the same mean, ~13x faster than a (1, n_mels) average pool
+        envelope = keras.layers.GlobalAveragePooling1D(data_format="channels_first",
+                                                       name="band_mean")(inputs)
+    else:
+        envelope = keras.layers.AveragePooling2D((1, n_mels), name="band_mean")(image)
     envelope = keras.layers.Reshape((n_frames, 1), name="envelope")(envelope)
     remove = nf // 4  # fewer temporal filters so both taps have 14 nf maps
     temporal = [
