@@ -87,6 +87,24 @@ def matmul_peak(n: int = 4096, seconds: float = 3.0) -> dict:
     return out
 
 
+def best_call_seconds(fn, args, seconds: float) -> float:
+    """Best wall-clock seconds of ``fn(*args)`` (outputs fetched) over at least three calls and
+    ``seconds`` in all, after one untimed call (tracing, warm-up)."""
+    import numpy as np
+    import tensorflow as tf
+
+    def call():
+        tf.nest.map_structure(np.asarray, fn(*args))
+
+    call()
+    best, calls, start = float("inf"), 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        call()
+        best, calls = min(best, time.perf_counter() - t), calls + 1
+    return best
+
+
 def forward_rate(cfg, batch_sizes=(1, 2, 4, 8), seconds: float = 4.0, jit: bool = False) -> dict:
     """Forward-only clips/s of the extractor at each batch size (``'auto'``: the size extraction
     uses by default, :mod:`elmarc_tf.batching`), each the best of at least three calls after a
@@ -108,13 +126,7 @@ def forward_rate(cfg, batch_sizes=(1, 2, 4, 8), seconds: float = 4.0, jit: bool 
     rates = {}
     for bs in dict.fromkeys(auto if b == "auto" else b for b in batch_sizes):
         x = tf.constant(np.random.RandomState(0).uniform(-1, 0, (bs, *shape)).astype(np.float32))
-        fn(x).numpy()  # trace + warm up
-        best, calls, start = float("inf"), 0, time.perf_counter()
-        while calls < 3 or time.perf_counter() - start < seconds / len(batch_sizes):
-            t = time.perf_counter()
-            fn(x).numpy()
-            best, calls = min(best, time.perf_counter() - t), calls + 1
-        rates[bs] = bs / best
+        rates[bs] = bs / best_call_seconds(fn, (x,), seconds / len(batch_sizes))
     best = max(rates, key=rates.get)
     return {"flops": flops, "clips_per_s": rates[best], "batch_size": best, "auto_batch_size": auto,
             "gflops": flops * rates[best] / 1e9, "rates": rates, "jit": jit}

@@ -11,29 +11,11 @@ computation, fused layers included.
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import keras
 
 DEFAULT_SECONDS = 1.0  # per layer: at least three calls and this long
-
-
-def _best_seconds(fn, args, seconds: float) -> float:
-    """Best wall-clock seconds of ``fn(*args)`` over >= 3 calls lasting >= ``seconds`` in all."""
-    import numpy as np
-    import tensorflow as tf
-
-    def run():
-        tf.nest.map_structure(np.asarray, fn(*args))
-
-    run()  # trace + warm up
-    best, calls, start = float("inf"), 0, time.perf_counter()
-    while calls < 3 or time.perf_counter() - start < seconds:
-        t = time.perf_counter()
-        run()
-        best, calls = min(best, time.perf_counter() - t), calls + 1
-    return best
 
 
 def _nodes_in_order(model: keras.Model):
@@ -91,6 +73,7 @@ def profile_layers(cfg, batch_size=None, seconds: float = DEFAULT_SECONDS, seed:
     import tensorflow as tf
 
     from .batching import auto_batch_size
+    from .bench import best_call_seconds
     from .extractor import build_extractor
     from .flops import conv_flops, model_flops
     from .pipeline import input_shape
@@ -103,7 +86,7 @@ def profile_layers(cfg, batch_size=None, seconds: float = DEFAULT_SECONDS, seed:
 
     def visit(name, layer, args, kwargs, outputs):
         fn = tf.function(lambda *a: layer(*a, **kwargs))
-        ms = 1e3 * _best_seconds(fn, args, seconds) / batch
+        ms = 1e3 * best_call_seconds(fn, args, seconds) / batch
         flops = (conv_flops(layer) if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D)
                  else None)
         layers.append({"layer": name, "type": type(layer).__name__,
@@ -114,7 +97,7 @@ def profile_layers(cfg, batch_size=None, seconds: float = DEFAULT_SECONDS, seed:
     replay(model, x, visit)
     whole = tf.function(lambda v: model(v, training=False))
     return {"batch_size": batch, "flops": model_flops(model), "layers": layers,
-            "model_ms": 1e3 * _best_seconds(whole, (x,), 3 * seconds) / batch}
+            "model_ms": 1e3 * best_call_seconds(whole, (x,), 3 * seconds) / batch}
 
 
 def markdown(name: str, profile: dict, peak_gflops: float | None = None) -> str:
