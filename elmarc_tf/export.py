@@ -119,7 +119,10 @@ def _make_module(model, config, rules: dict, description_file: str):
             """``(batch, n)`` 12 kHz waveforms -> ``(batch, feature_length)`` features."""
             if waveform_model:
                 return self.model(waveform[:, :, None], training=False)
-            tf.debugging.assert_greater_equal(tf.shape(waveform)[1], min_samples, message=message)
+            check = tf.debugging.assert_greater_equal(tf.shape(waveform)[1], min_samples,
+                                                      message=message)
+            with tf.control_dependencies([check]):  # nothing runs on a too-short input first
+                waveform = tf.identity(waveform)
             return self.model(waveform, training=False)
 
         @tf.function(input_signature=[tf.TensorSpec(rules["shape"], tf.float32, name=INPUT_NAME)])
