@@ -82,7 +82,8 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = sub.add_parser("bench", help="FLOPs, forward and end-to-end speed vs the machine's matmul "
                                      "peak, memory (elmarc_tf.bench.run_bench)")
     p.add_argument("--arch", nargs="*", help="configurations to measure (default: all paper ones)")
-    p.add_argument("--quick", action="store_true", help="a few configurations, short timings")
+    p.add_argument("--quick", action="store_true", help="a few configurations, short timings "
+                                                         "(with --profile: short timings only)")
     p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end extraction from files")
     p.add_argument("--profile", action="store_true",
                    help="instead: time every layer of each configuration alone, against the matmul "
