@@ -2,7 +2,7 @@
 
 A study (:func:`elmarc_tf.paper.reproduce`, or several :func:`elmarc_tf.study.run_experiment`)
 runs many front-ends and seeds over the same files. Decoding + resampling a 30 s 44.1 kHz stereo
-clip to 12 kHz costs ~0.04 s with ``soxr_hq`` and ~0.6 s with the authors' ``kaiser_best``, more
+clip to 12 kHz costs ~0.04 s of a core (with ``soxr_hq`` or the authors' ``kaiser_best``), more
 than a small front-end's forward pass, so :class:`AudioCache` keeps what
 :func:`elmarc_tf.audio.load_audio` returns: the **whole** decoded mono clip (the log-mel top-dB
 floor is relative to the whole clip, so the length is fixed later, per config).
@@ -50,7 +50,7 @@ import numpy as np
 from . import audio as _audio
 from .errors import AudioError
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: kaiser_best/kaiser_fast computed by elmarc_tf.resample, not resampy's loop
 RACY_SECONDS = 2.0  # a file modified more recently than this is re-hashed on every call
 _CHUNK = 1 << 20
 _DECODER_PACKAGES = ("librosa", "soundfile", "audioread", "soxr", "resampy", "scipy", "numpy")

@@ -27,12 +27,18 @@ def test_stereo_44k_file_is_decoded_to_12k_mono(tmp_path):
     ("mp3", 2, "soxr_hq"), ("flac", 1, "soxr_hq"), ("wav", 2, "kaiser_best"), ("ogg", 2, "soxr_hq"),
     ("wav", 5, "soxr_hq")])
 def test_decoding_gives_librosa_loads_samples_exactly(tmp_path, fmt, channels, res_type):
-    """load_audio decodes and downmixes itself (faster); the samples must be librosa.load's."""
+    """load_audio decodes and downmixes itself (faster); the samples must be librosa.load's
+    (for kaiser_best, up to the float32 rounding of a different order of summation)."""
     y = np.stack([music_like(1.5, sr=44100, seed=c) * (1 - 0.1 * c) for c in range(channels)], axis=1)
     path = tmp_path / f"clip.{fmt}"
     sf.write(path, y, 44100)
     expected, _ = librosa.load(path, sr=12000, mono=True, res_type=res_type)
-    np.testing.assert_array_equal(load_audio(path, 12000, res_type), expected)
+    y = load_audio(path, 12000, res_type)
+    if res_type == "kaiser_best":  # our polyphase form of resampy: equal up to float32 rounding
+        assert y.dtype == expected.dtype and y.shape == expected.shape
+        np.testing.assert_allclose(y, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
+    else:
+        np.testing.assert_array_equal(y, expected)
 
 
 def test_non_finite_audio_is_refused_naming_the_file(tmp_path):
