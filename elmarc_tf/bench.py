@@ -186,19 +186,17 @@ RESAMPY_LOOP = "kaiser_best (resampy's loop)"
 def decode_rate(items, res_type: str) -> float:
     """Decode + resample clips/s of ``load_audio`` on one core; ``RESAMPY_LOOP``: the same with
     resampy's own kaiser_best loop (what ``librosa.resample`` runs), for comparison."""
-    from functools import partial
-
     from . import audio
 
-    load = partial(audio.load_audio, sr=12000, res_type=res_type)
-    if res_type == RESAMPY_LOOP:
+    def load(path):
+        if res_type != RESAMPY_LOOP:
+            return audio.load_audio(path, 12000, res_type)
         import librosa
         import soundfile as sf
 
-        def load(path):
-            frames, sr = sf.read(path, dtype="float32", always_2d=True)
-            return librosa.resample(audio.downmix(frames), orig_sr=sr, target_sr=12000,
-                                    res_type="kaiser_best")
+        frames, sr = sf.read(path, dtype="float32", always_2d=True)
+        return librosa.resample(audio.downmix(frames), orig_sr=sr, target_sr=12000,
+                                res_type="kaiser_best")
 
     load(items[0].path)  # imports and JIT compilation are not timed
     start = time.perf_counter()
