@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from .timing import allocator_page_faults
+
 _DATA_FIELDS = ("figure", "experiment_name", "dataset", "audio_path", "train_set_list",
                 "val_set_list", "test_set_list", "model_type")
 
@@ -309,6 +311,10 @@ def run_bench(names=None, quick: bool = False, out="elmarc_out/bench", e2e: bool
     matmul = matmul_peak(seconds=3.0 if quick else 9.0)
     peak = matmul["peak"]
     log("float32 matmul: " + ", ".join(f"{k} {v:.1f}" for k, v in matmul.items()) + " GFLOP/s")
+    faults = allocator_page_faults()
+    if faults:
+        log(f"page faults per call of a 64 MiB intermediate: {faults['bfc']:.0f} with the BFC "
+            f"allocator, {faults['default']:.0f} with TensorFlow's default one")
     rows = []
     for name in names:
         cmd = [sys.executable, "-m", "elmarc_tf.bench", "--worker", name]
@@ -342,6 +348,7 @@ def run_bench(names=None, quick: bool = False, out="elmarc_out/bench", e2e: bool
             f"audio cache ({study['speedup']:.1f}x)")
     result = {"peak_gflops": peak, "matmul_gflops": matmul, "rows": rows, "decode_clips_per_s": decode,
               "studies": studies,
+              "allocator_page_faults": faults,
               "quick": quick,
               "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
               "versions": versions()}
@@ -382,6 +389,14 @@ def markdown(result: dict) -> str:
                      f"| {r['gflops']:.1f} | {r['peak_gflops']:.0f} | {100 * r['ratio']:.1f} | "
                      f"{100 * r['tf_ratio']:.1f} | {e2e} | {steady} | "
                      f"{ratio} | {best} | {kaiser} | {r['default_peak_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} |")
+    faults = result.get("allocator_page_faults")
+    if faults:
+        lines += ["", f"CPU allocator: a computation with a 64 MiB intermediate ({faults['pages']} "
+                      f"pages) page-faults {faults['bfc']:.0f} times per call with TensorFlow's BFC "
+                      f"allocator (what importing elmarc_tf selects) and {faults['default']:.0f} "
+                      f"times with its default one"
+                      + (" (no difference on this machine)." if faults["default"] < 0.05 * faults["pages"]
+                         else ".")]
     if result["decode_clips_per_s"]:
         lines += ["", "Decode + resample of a 30 s 44.1 kHz stereo file (WAV/MP3) to 12 kHz mono:", ""]
         lines += [f"- `{k}`: {v:.2f} clips/s" for k, v in result["decode_clips_per_s"].items()]

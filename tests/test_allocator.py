@@ -1,9 +1,10 @@
 """Importing elmarc_tf selects TensorFlow's BFC CPU allocator unless the user chose otherwise.
 
-With TensorFlow's default allocator every large tensor is returned to the operating system when
-freed, and the next forward pass page-faults it in again; the BFC allocator reuses the memory.
-Checked by counting the minor page faults of a repeated 64 MiB computation (Linux/macOS
-``getrusage``), in fresh processes since TensorFlow reads the setting once.
+TensorFlow reads ``TF_CPU_ALLOCATOR_USE_BFC`` once, at its first allocation, which can only
+happen after ``tensorflow`` is imported. So what is checked, in fresh processes, is what holds on
+every machine: the value the variable has at the moment ``tensorflow`` is first imported. How much
+the allocator helps (page faults, speed) depends on the machine and is measured by
+``elmarc bench`` (:func:`elmarc_tf.timing.allocator_page_faults`), never asserted here.
 """
 
 import json
@@ -13,29 +14,34 @@ import sys
 
 import pytest
 
+# Records the variable's value when the first `import tensorflow` starts, then imports elmarc_tf.
 PROBE = """
-import json, resource
+import importlib.abc, json, os, sys
+seen = []
+class Watch(importlib.abc.MetaPathFinder):
+    def find_spec(self, name, path=None, target=None):
+        if name == "tensorflow" and not seen:
+            seen.append(os.environ.get("TF_CPU_ALLOCATOR_USE_BFC"))
+        return None
+sys.meta_path.insert(0, Watch())
+assert "tensorflow" not in sys.modules
 import elmarc_tf
-import tensorflow as tf
-x = tf.ones((4096, 4096))
-fn = tf.function(lambda x: tf.reduce_sum(x * 2.0 + 1.0))
-fn(x).numpy()
-before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-for _ in range(3):
-    fn(x).numpy()
-print(json.dumps({"faults": (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 3}))
+print(json.dumps({"at_tensorflow_import": seen, "after": os.environ.get("TF_CPU_ALLOCATOR_USE_BFC")}))
 """
 
 
-def _faults_per_call(**env) -> float:
+def _probe(**env) -> dict:
     environ = {k: v for k, v in os.environ.items() if k != "TF_CPU_ALLOCATOR_USE_BFC"}
     done = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True,
                           env={**environ, **env}, check=True)
-    return json.loads(done.stdout.strip().splitlines()[-1])["faults"]
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-@pytest.mark.skipif(sys.platform == "win32", reason="counts page faults with getrusage")
-def test_import_selects_the_reusing_allocator_and_respects_an_explicit_choice():
-    pages = 4096 * 4096 * 4 / 4096  # of the 64 MiB intermediate, per call
-    assert _faults_per_call() < 0.05 * pages
-    assert _faults_per_call(TF_CPU_ALLOCATOR_USE_BFC="false") > 0.5 * pages
+def test_import_selects_the_reusing_allocator_before_tensorflow_is_imported():
+    assert _probe() == {"at_tensorflow_import": ["true"], "after": "true"}
+
+
+@pytest.mark.parametrize("choice", ["false", "true"])
+def test_an_explicit_choice_is_left_alone(choice):
+    assert _probe(TF_CPU_ALLOCATOR_USE_BFC=choice) == {"at_tensorflow_import": [choice],
+                                                        "after": choice}

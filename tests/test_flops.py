@@ -54,8 +54,11 @@ def test_bench_forward_rate_and_table_on_a_small_model():
                steady_forward_clips_per_s=steady, e2e_over_forward=0.5,
                e2e_over_best_forward=steady / 2 / row["rates"][2], e2e_kaiser_best_clips_per_s=1.25)
     table = markdown({"peak_gflops": 100.0, "machine": {"cpus": 2}, "versions": {"tensorflow": "x"},
-                      "rows": [row, e2e], "decode_clips_per_s": {}})
+                      "rows": [row, e2e], "decode_clips_per_s": {},
+                      "allocator_page_faults": {"pages": 16384, "bfc": 0.2, "default": 16384.0}})
     assert f"| 7x96-6 | 0.00 | {auto} |" in table and "% of peak" in table
     lines = [line for line in table.splitlines() if line.startswith("|")]
     assert len({line.count("|") for line in lines}) == 1  # every row has the header's columns
     assert f"| {steady / 2:.2f} (2) | {steady:.2f} | 50 % |" in lines[-1] and "| 1.25 |" in lines[-1]
+    assert "page-faults 0 times per call with TensorFlow's BFC allocator" in table
+    assert "16384 times with its default one." in table

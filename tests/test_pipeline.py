@@ -4,7 +4,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -125,11 +124,18 @@ def test_batch_norm_with_auto_batch_size_fails_before_any_work(mixed_folder, tmp
 
 
 KILL_SCRIPT = """
-import sys
+import os, signal, sys
 from elmarc_tf import Config
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.errors import ConfigError
 from elmarc_tf.extract import extract
+from elmarc_tf.store import StoreWriter
+if len(sys.argv) > 3:  # SIGKILL this process right after its n-th batch is written
+    kill_after, write_chunk = int(sys.argv[3]), StoreWriter.write_chunk
+    def write_then_die(self, *args, **kwargs):
+        write_chunk(self, *args, **kwargs)
+        if len(list(self.chunks.glob("*.npz"))) >= kill_after:
+            os.kill(os.getpid(), signal.SIGKILL)
+    StoreWriter.write_chunk = write_then_die
 cfg = Config(architecture="sample_level", num_filters=16, n_samples=60000, batch_size=1)
 r = extract(cfg, folder_per_class(sys.argv[1]), seed=5, out=sys.argv[2], progress=False)
 print("computed", r.n_computed)
@@ -145,22 +151,15 @@ def test_killed_extraction_resumes_to_the_same_store(tmp_path):
     cmd = [sys.executable, str(script), str(root)]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
 
-    proc = subprocess.Popen(cmd + [str(tmp_path / "killed")], env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 120
-    chunks = []
-    while time.time() < deadline and len(chunks) < 3 and proc.poll() is None:
-        chunks = list((tmp_path / "killed").rglob("chunks/*.npz"))
-        time.sleep(0.01)
-    proc.send_signal(signal.SIGKILL)
-    proc.wait()
+    killed = subprocess.run(cmd + [str(tmp_path / "killed"), "3"], env=env, capture_output=True)
+    assert killed.returncode == -signal.SIGKILL
     done_before = len(list((tmp_path / "killed").rglob("chunks/*.npz")))
-    assert 3 <= done_before < 40, "the process was not killed half way"
+    assert done_before == 3  # killed after its third batch, as arranged
     assert not list((tmp_path / "killed").rglob("manifest.json"))
 
     resumed = subprocess.run(cmd + [str(tmp_path / "killed")], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert f"computed {40 - done_before}" in resumed.stdout
+    assert "computed 37" in resumed.stdout
     clean = subprocess.run(cmd + [str(tmp_path / "clean")], env=env, capture_output=True, text=True)
     assert "computed 40" in clean.stdout
 
