@@ -6,27 +6,40 @@ Quick use::
     cfg = Config.from_original(config_main)                 # the original nested dict
     model = build_extractor(cfg, seed=0, inputs="logmel")  # or inputs="waveform" (12 kHz)
     features = model(x)                                     # (batch, feature_len) float32
+
+The package in layers; a module imports only its own layer and those above it in this list
+(``tests/test_structure.py`` checks it):
+
+- foundation: ``errors``, ``fileio`` (atomic writes, versions), ``keras_graph`` (Keras internals)
+- core model: ``config``, ``frontends/`` (the registry and one module per family), ``melspec``,
+  ``extractor`` (taps -> features, ``compile_extractor``), ``flops``, ``tf1_weights``, ``export``
+- audio I/O: ``audio`` (decode, fix length), ``resample``, ``audio_cache``, ``mfcc``, ``datasets/``
+- extraction: ``pipeline`` (tf.data, input kinds), ``batching``, ``store``, ``extract``
+- study: ``classifiers``, ``protocols``, ``study``, ``report``, ``paper``, ``demo``, ``ablation``
+- tooling: ``timing``, ``bench``, ``profile``, ``cli``
 """
 
 import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
-# TensorFlow's default CPU allocator hands every large tensor back to the operating system when it
-# is freed, so each forward pass page-faults its feature maps in again (a 380 MB map: ~90 000
-# faults, longer than the convolution that fills it). Its BFC allocator keeps and reuses them.
-# TensorFlow reads this when it first allocates; set it to "false" beforehand to opt out.
+# On some machines TensorFlow's default CPU allocator hands every large tensor back to the operating
+# system when it is freed, so each forward pass page-faults its feature maps in again (a 380 MB map:
+# ~90 000 faults, longer than the convolution that fills it); its BFC allocator keeps and reuses
+# them (`elmarc bench` measures both). TensorFlow reads this when it first allocates; set it to
+# "false" beforehand to opt out.
 _os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
-from .compat import load_original_weights, save_original_weights
 from .config import Config
 from .errors import AudioError, ConfigError, ElmarcError, ElmarcWarning, WeightsError
-from .extractor import build_extractor, feature_layout
+from .extractor import build_extractor, compile_extractor, feature_layout
 from .frontends import FRONTENDS, build_frontend, resolve
+from .tf1_weights import load_original_weights, save_original_weights
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "Config", "build_extractor", "feature_layout", "build_frontend", "FRONTENDS", "resolve",
+    "Config", "build_extractor", "compile_extractor", "feature_layout", "build_frontend",
+    "FRONTENDS", "resolve",
     "load_original_weights", "save_original_weights",
     "ElmarcError", "ConfigError", "AudioError", "WeightsError", "ElmarcWarning",
 ]

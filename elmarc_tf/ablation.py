@@ -15,11 +15,25 @@ table (mean ± std over runs), a one-way ANOVA across batch sizes per condition 
 from __future__ import annotations
 
 import json
+import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
+from scipy.stats import f_oneway
+from tqdm import tqdm
 
-from .store import StoreWriter, atomic_save, atomic_write_json, load_store
+from .classifiers import classifier_grid
+from .config import Config
+from .datasets import load_dataset
+from .demo import make_demo_dataset
+from .errors import ElmarcError
+from .extractor import compile_extractor
+from .fileio import atomic_save, atomic_write_json
+from .pipeline import make_dataset
+from .protocols import evaluate
+from .report import format_table
+from .store import StoreWriter, load_store
 
 CONDITIONS = [("BN", "sorted"), ("BN", "shuffled"), ("no BN", "sorted"), ("no BN", "shuffled")]
 
@@ -30,8 +44,6 @@ def load_inputs(items, cfg, cache: Path, progress: bool = True):
     Returns ``(inputs, kept items, failures)``; unreadable clips are left out *before* batching
     (a zero input would change its batch companions' statistics).
     """
-    from .pipeline import make_dataset
-
     key = {"config": cfg.to_dict(), "items": [it.to_dict() for it in items]}
     meta_path, data_path = cache / "inputs.json", cache / "inputs.npy"
     if meta_path.is_file() and data_path.is_file():
@@ -42,10 +54,6 @@ def load_inputs(items, cfg, cache: Path, progress: bool = True):
     cache.mkdir(parents=True, exist_ok=True)
     bar = None
     if progress:
-        import sys
-
-        from tqdm import tqdm
-
         bar = tqdm(total=len(items), unit="clip", desc="decode + log-mel", file=sys.stderr)
     inputs, kept, failures = [], [], []
     for x, indices, errors in make_dataset([it.path for it in items], range(len(items)), cfg, 16):
@@ -94,26 +102,10 @@ def batch_dependence(fn_bn, fn_plain, inputs, companions: int = 3) -> dict:
     return out
 
 
-def _compiled(cfg, seed):
-    import tensorflow as tf
-
-    from .extractor import build_extractor
-
-    model = build_extractor(cfg, seed=seed, inputs="logmel")
-    return tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-
-
 def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffled"), runs=3,
                  num_filters=32, n_frames=1376, position="before_elu", folds=10,
                  res_type="soxr_hq", progress=True, log=print) -> dict:
     """The whole ablation on ``items``; results in ``out`` (resumable). Returns the summary."""
-    from scipy.stats import f_oneway
-
-    from .classifiers import classifier_grid
-    from .config import Config
-    from .protocols import evaluate
-    from .report import format_table
-
     out = Path(out)
     base = Config(architecture="cnn_small_filters", num_filters=num_filters, n_frames=n_frames,
                   batch_norm_position=position, res_type=res_type)
@@ -123,7 +115,8 @@ def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffl
     labels = np.array([it.label for it in kept])
     log(f"{len(kept)} clips, {len(set(labels))} classes; VGG-{num_filters}, BN {position}")
 
-    check = batch_dependence(_compiled(base.replace(batch_norm=True), 0), _compiled(base, 0), inputs)
+    check = batch_dependence(compile_extractor(base.replace(batch_norm=True), 0),
+                             compile_extractor(base, 0), inputs)
     log(f"same clip, two different batches: max |feature difference| with BN = {check['BN']:.3g}, "
         f"without BN = {check['no BN']:.3g}")
 
@@ -141,7 +134,7 @@ def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffl
                 result_path = folder / "accuracy.json"
                 if not result_path.is_file():
                     if not (folder / "manifest.json").is_file():
-                        fn = fn or _compiled(cfg, run)
+                        fn = fn or compile_extractor(cfg, run)
                         X = features_in_batches(fn, inputs, batch_order(labels, order, run), bs)
                         writer = StoreWriter(folder, cfg.replace(batch_size=bs), kept, run)
                         writer.begin()
@@ -163,12 +156,9 @@ def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffl
             accs = 100 * np.array(by_bs[bs])
             row[f"bs{bs}"] = f"{accs.mean():.2f} ± {accs.std():.2f}"
         groups = [by_bs[bs] for bs in batch_sizes]
-        with np.errstate(all="ignore"):
-            import warnings
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                f, p = f_oneway(*groups) if len(groups) > 1 and runs > 1 else (float("nan"),) * 2
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f, p = f_oneway(*groups) if len(groups) > 1 and runs > 1 else (float("nan"),) * 2
         anova[condition] = {"F": float(f), "p": float(p)}
         row["anova"] = f"F={f:.3g}, p={p:.3g}"
         rows.append(row)
@@ -185,6 +175,28 @@ def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffl
     atomic_write_json(out / "ablation.json", summary)
     log(f"\nchart: {chart}\nresults: {out / 'ablation.json'}")
     return summary
+
+
+DEFAULT_OUT = Path("elmarc_out") / "batchnorm_ablation"
+
+
+def run_ablation_study(demo: bool = False, dataset: str | None = None, audio_root=None, out=None,
+                       batch_sizes=(1, 10, 100), runs: int = 3, **options) -> dict:
+    """:func:`run_ablation` on the embedded demo data (``demo``) or on a dataset
+    (:func:`elmarc_tf.datasets.load_dataset` of ``dataset`` under ``audio_root``): what
+    ``elmarc ablation`` and ``scripts/batchnorm_ablation.py`` run. ``out`` defaults to
+    :data:`DEFAULT_OUT` (its ``demo`` sub-folder for the demo data)."""
+    if any(b < 1 for b in batch_sizes) or runs < 1:
+        raise ElmarcError("--batch-sizes and --runs must be positive")
+    if demo:
+        out = Path(out) if out is not None else DEFAULT_OUT / "demo"
+        items = load_dataset("folder", make_demo_dataset(out / "audio", clips_per_class=10))
+    else:
+        if dataset is None or audio_root is None:
+            raise ElmarcError("give --demo, or --dataset with --audio-root")
+        out = Path(out) if out is not None else DEFAULT_OUT
+        items = load_dataset(dataset, audio_root)
+    return run_ablation(items, out, batch_sizes=batch_sizes, runs=runs, **options)
 
 
 def figure5(accuracies, batch_sizes, path) -> Path:

@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import warnings
 
+import librosa
 import numpy as np
+import soundfile as sf
 
+from .config import FIX_LENGTH_MODES
 from .errors import AudioError
 from .resample import FILTERS as KAISER_FILTERS, resample_kaiser
 
-FIX_LENGTH_MODES = ("crop", "zero-pad", "repeat-pad")
 
 
 def load_audio(path, sr: int = 12000, res_type: str = "soxr_hq") -> np.ndarray:
@@ -35,9 +37,6 @@ def load_audio(path, sr: int = 12000, res_type: str = "soxr_hq") -> np.ndarray:
     Returns a float32 array ``(n_samples,)``. Raises :class:`AudioError` naming the file for a
     missing, unreadable or empty file.
     """
-    import librosa  # imported here: importing librosa is slow and not every caller needs it
-    import soundfile as sf
-
     path = os.fspath(path)
     if not os.path.exists(path):
         raise AudioError(f"{path}: file not found")

@@ -49,30 +49,14 @@ import numpy as np
 
 from . import audio as _audio
 from .errors import AudioError
+from .fileio import atomic_save, versions
 
 FORMAT_VERSION = 2  # 2: kaiser_best/kaiser_fast computed by elmarc_tf.resample, not resampy's loop
 RACY_SECONDS = 2.0  # a file modified more recently than this is re-hashed on every call
 _CHUNK = 1 << 20
-_DECODER_PACKAGES = ("librosa", "soundfile", "audioread", "soxr", "resampy", "scipy", "numpy")
-
-
-def decoder_versions() -> dict:
-    """Versions of the packages (and libsndfile) whose changes may change decoded samples."""
-    import importlib.metadata as md
-
-    out = {}
-    for pkg in _DECODER_PACKAGES:
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            out[pkg] = None
-    try:
-        import soundfile
-
-        out["libsndfile"] = soundfile.__libsndfile_version__
-    except (ImportError, OSError, AttributeError):
-        out["libsndfile"] = None
-    return out
+# Packages (and the C library) whose changes may change decoded samples: part of every key.
+DECODER_PACKAGES = ("librosa", "soundfile", "audioread", "soxr", "resampy", "scipy", "numpy",
+                    "libsndfile")
 
 
 def file_digest(path) -> str:
@@ -99,7 +83,7 @@ class AudioCache:
 
     def __init__(self, folder) -> None:
         self.folder = Path(folder)
-        self._versions = decoder_versions()
+        self._versions = versions(DECODER_PACKAGES)
         self._digests: dict[str, tuple[tuple, str]] = {}
         self._lock = threading.Lock()
         self.hits = 0
@@ -201,8 +185,6 @@ class AudioCache:
         Returns whether it was saved: a cache that cannot be written (disk full, read-only folder)
         only loses the saving, the clip is still returned.
         """
-        from .store import atomic_save
-
         try:
             file.parent.mkdir(parents=True, exist_ok=True)
             atomic_save(file, np.save, np.ascontiguousarray(y, dtype=np.float32), allow_pickle=False)

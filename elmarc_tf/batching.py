@@ -21,6 +21,10 @@ import math
 
 import keras
 
+from .errors import ConfigError
+from .flops import conv_output_shape, model_flops
+from .keras_graph import weighted_layers
+
 AUTO = "auto"
 WORK_PER_BATCH = 4e9  # FLOPs: ~25 ms of compute even at 160 GFLOP/s, so ~1 ms of overhead is < 5 %
 MEMORY_PER_BATCH = 32 * 2**20  # bytes of the largest feature map of a whole batch
@@ -32,9 +36,6 @@ def largest_map_bytes(model: keras.Model) -> int:
 
     Counted from the layer shapes, as the full map even where a pooling is fused into the
     convolution (an upper bound)."""
-    from .compat import weighted_layers
-    from .flops import conv_output_shape
-
     sizes = [math.prod(int(d) for d in conv_output_shape(layer)[1:]) for layer in weighted_layers(model)
              if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D)]
     return 4 * max(sizes, default=1)
@@ -46,24 +47,21 @@ def auto_batch_size(model: keras.Model) -> int:
     e.g. on the paper's 29 s inputs: 1 for every large configuration and VGG-32, 2 for
     sample_level-23, 14 for 7x96-160.
     """
-    from .flops import model_flops
-
     by_work = math.ceil(WORK_PER_BATCH / max(model_flops(model), 1))
     by_memory = MEMORY_PER_BATCH // largest_map_bytes(model)
     return int(max(1, min(by_work, by_memory, MAX_BATCH)))
 
 
-def resolve_batch_size(cfg, model: keras.Model | None, requested: int | None = None) -> int:
+def resolve_batch_size(cfg, model: keras.Model, requested: int | None = None) -> int:
     """The batch size to extract with: ``requested`` if given, else ``cfg.batch_size``, where
-    ``'auto'`` means :func:`auto_batch_size` (``MAX_BATCH`` for the MFCC baseline, ``model=None``).
+    ``'auto'`` means :func:`auto_batch_size` of the extractor ``model`` (``MAX_BATCH`` for a
+    model without convolutions, such as the MFCC baseline's).
 
     With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
-    from .errors import ConfigError
-
     size = requested or cfg.batch_size
     if size != AUTO:
         return int(size)
     if cfg.batch_norm:
         raise ConfigError("batch_size 'auto' with batch_norm: true: the features depend on the "
                           "batch, so set batch_size to a number")
-    return MAX_BATCH if model is None else auto_batch_size(model)
+    return auto_batch_size(model)

@@ -20,148 +20,33 @@ Writes ``bench.json`` and ``bench.md`` (a Markdown table).
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from .timing import allocator_page_faults
+import librosa
+import numpy as np
+import soundfile as sf
 
-_DATA_FIELDS = ("figure", "experiment_name", "dataset", "audio_path", "train_set_list",
-                "val_set_list", "test_set_list", "model_type")
-
-
-def paper_frontends() -> dict[str, dict]:
-    """The paper's front-end configurations (Figures 6-7 matrix, without data and classifier):
-    ``{"vgg-717": {config fields}, ...}``."""
-    from .paper import paper_configs
-
-    return {exp.removesuffix("_SVM"): {k: v for k, v in fields.items() if k not in _DATA_FIELDS}
-            for exp, fields in paper_configs("gtzan").items()
-            if exp.endswith("_SVM") and fields.get("features_type") != "MFCC"}
-
-
-def paper_config(name: str):
-    from .config import Config
-    from .errors import ConfigError
-
-    frontends = paper_frontends()
-    if name not in frontends:
-        raise ConfigError(f"unknown bench configuration {name!r}; valid: {', '.join(frontends)}")
-    return Config.from_dict(frontends[name])
-
-
-def peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def matmul_peak(n: int = 4096, seconds: float = 3.0) -> dict:
-    """GFLOP/s of a float32 ``n x n`` matmul: TensorFlow's kernel, the same under XLA, and NumPy's
-    BLAS. ``tensorflow_peak`` is the best TensorFlow path (the same build and thread settings as
-    extraction); ``peak`` is the best of all three, the stricter reference (TensorFlow's own
-    MatMul kernel is not the fastest path on every CPU, and its convolutions can beat it)."""
-    import numpy as np
-    import tensorflow as tf
-
-    a = np.random.default_rng(1).random((n, n), dtype=np.float32)
-    b = np.random.default_rng(2).random((n, n), dtype=np.float32)
-    ta, tb = tf.constant(a), tf.constant(b)
-    candidates = {
-        "tensorflow": tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(ta, tb))),
-        "tensorflow_xla": tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(ta, tb)), jit_compile=True),
-        "numpy": lambda: (a @ b).sum(),
-    }
-    out = {}
-    for name, fn in candidates.items():
-        np.asarray(fn())  # trace / warm up
-        best, end = float("inf"), time.perf_counter() + seconds / len(candidates)
-        while time.perf_counter() < end:
-            start = time.perf_counter()
-            np.asarray(fn())
-            best = min(best, time.perf_counter() - start)
-        out[name] = 2 * n**3 / best / 1e9
-    out["tensorflow_peak"] = max(out["tensorflow"], out["tensorflow_xla"])
-    out["peak"] = max(out.values())
-    return out
-
-
-def best_call_seconds(fn, args, seconds: float) -> float:
-    """Best wall-clock seconds of ``fn(*args)`` (outputs fetched) over at least three calls and
-    ``seconds`` in all, after one untimed call (tracing, warm-up)."""
-    import numpy as np
-    import tensorflow as tf
-
-    def call():
-        tf.nest.map_structure(np.asarray, fn(*args))
-
-    call()
-    best, calls, start = float("inf"), 0, time.perf_counter()
-    while calls < 3 or time.perf_counter() - start < seconds:
-        t = time.perf_counter()
-        call()
-        best, calls = min(best, time.perf_counter() - t), calls + 1
-    return best
-
-
-def forward_rate(cfg, batch_sizes=(1, 2, 4, 8), seconds: float = 4.0, jit: bool = False) -> dict:
-    """Forward-only clips/s of the extractor at each batch size (``'auto'``: the size extraction
-    uses by default, :mod:`elmarc_tf.batching`), each the best of at least three calls after a
-    warm-up (as the matmul peak); the fastest size is reported."""
-    import numpy as np
-    import tensorflow as tf
-
-    from .batching import auto_batch_size
-    from .extractor import build_extractor
-    from .flops import model_flops
-    from .pipeline import input_shape
-
-    model = build_extractor(cfg, seed=0, inputs="logmel")
-    flops = model_flops(model)
-    auto = auto_batch_size(model)
-    shape = input_shape(cfg)
-    fn = tf.function(lambda x: model(x, training=False), jit_compile=jit,
-                     input_signature=[tf.TensorSpec((None, *shape), tf.float32)])
-    rates = {}
-    for bs in dict.fromkeys(auto if b == "auto" else b for b in batch_sizes):
-        x = tf.constant(np.random.RandomState(0).uniform(-1, 0, (bs, *shape)).astype(np.float32))
-        rates[bs] = bs / best_call_seconds(fn, (x,), seconds / len(batch_sizes))
-    best = max(rates, key=rates.get)
-    return {"flops": flops, "clips_per_s": rates[best], "batch_size": best, "auto_batch_size": auto,
-            "gflops": flops * rates[best] / 1e9, "rates": rates, "jit": jit}
-
-
-def steady_forward_rate(cfg, batch_size: int, n_clips: int) -> float:
-    """Forward-only clips/s timed as :func:`end_to_end_rate` times extraction: the extractor
-    function of ``extract`` over ``n_clips`` clips in memory, in batches of ``batch_size``, every
-    batch after the first, total clips over total seconds (a mean, where :func:`forward_rate`
-    reports the best call)."""
-    import numpy as np
-
-    from .extract import _feature_fn
-    from .pipeline import input_shape
-
-    fn = _feature_fn(cfg, 0)[0]
-    x = np.random.RandomState(0).uniform(-1, 0, (batch_size, *input_shape(cfg))).astype(np.float32)
-    np.asarray(fn(x))  # the first batch: start-up, not timed
-    n_batches = max(1, -(-n_clips // batch_size) - 1)
-    start = time.perf_counter()
-    for _ in range(n_batches):
-        np.asarray(fn(x))
-    return n_batches * batch_size / (time.perf_counter() - start)
+from . import audio
+from .audio_cache import AudioCache
+from .config import Config
+from .datasets import folder_per_class
+from .extract import extract
+from .fileio import atomic_write_json, versions
+from .paper import paper_config, paper_configs, paper_frontends
+from .timing import (allocator_page_faults, forward_rate, matmul_peak, peak_rss_mib,
+                     steady_forward_rate)
 
 
 def make_audio_folder(folder: Path, n_clips: int, seconds: float = 30.0) -> list:
     """Real-format test files: half WAV, half MP3, 44.1 kHz stereo, in class folders."""
-    import numpy as np
-    import soundfile as sf
-
-    from .datasets import folder_per_class
-
     for k in range(n_clips):
         path = folder / f"class{k % 2}" / f"clip{k:03d}.{'wav' if k % 2 == 0 else 'mp3'}"
         if not path.exists():
@@ -175,8 +60,6 @@ def make_audio_folder(folder: Path, n_clips: int, seconds: float = 30.0) -> list
 
 def end_to_end_rate(cfg, items, work: Path, batch_size: int) -> float:
     """Steady-state clips/s of :func:`elmarc_tf.extract.extract` from files (a fresh store)."""
-    from .extract import extract
-
     with tempfile.TemporaryDirectory(dir=work) as out:
         return extract(cfg, items, seed=0, out=out, batch_size=batch_size,
                        progress=False).steady_rate()
@@ -188,14 +71,10 @@ RESAMPY_LOOP = "kaiser_best (resampy's loop)"
 def decode_rate(items, res_type: str) -> float:
     """Decode + resample clips/s of ``load_audio`` on one core; ``RESAMPY_LOOP``: the same with
     resampy's own kaiser_best loop (what ``librosa.resample`` runs), for comparison."""
-    from . import audio
 
     def load(path):
         if res_type != RESAMPY_LOOP:
             return audio.load_audio(path, 12000, res_type)
-        import librosa
-        import soundfile as sf
-
         frames, sr = sf.read(path, dtype="float32", always_2d=True)
         return librosa.resample(audio.downmix(frames), orig_sr=sr, target_sr=12000,
                                 res_type="kaiser_best")
@@ -211,11 +90,6 @@ def study_rate(items, work: Path, seeds=(0, 1, 2), names=None, res_type: str = "
     """Steady-state clip-configurations/s of a whole figure's small matrix (every front-end at
     ~120 features, each seed) from files, decoding per configuration vs once (audio cache), and
     the wall-clock seconds of each whole run (start-up included)."""
-    from .audio_cache import AudioCache
-    from .config import Config
-    from .extract import extract
-    from .paper import paper_configs
-
     configs = {}
     for exp, fields in paper_configs("gtzan").items():
         if fields.get("figure") != 6 or fields["model_type"] != "SVM":
@@ -261,8 +135,6 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
                   auto_clips_per_s=default["clips_per_s"])
     sizes = [1, 4] if quick else [1, 2, 4, 8]
     if e2e_folder:
-        from .datasets import folder_per_class
-
         items, work = folder_per_class(e2e_folder), Path(e2e_folder).parent
         batch = max(1, min(default["auto_batch_size"], len(items) // 3))  # >= 3 batches: 1 start-up
         result["e2e_batch_size"] = batch
@@ -298,8 +170,6 @@ def _against_peak(row: dict, matmul: dict) -> dict:
 def run_bench(names=None, quick: bool = False, out="elmarc_out/bench", e2e: bool = True,
               log=print) -> dict:
     """Measure everything; write ``bench.json`` and ``bench.md`` in ``out``; return the results."""
-    from .store import atomic_write_json, versions
-
     names = list(names or (["sample_level-23", "7x96-160", "vgg-32", "sample_level-512", "vgg-717"]
                            if quick else paper_frontends()))
     for name in names:
@@ -412,8 +282,6 @@ def markdown(result: dict) -> str:
 
 
 def main(argv=None) -> int:
-    import argparse
-
     p = argparse.ArgumentParser(prog="python -m elmarc_tf.bench")
     p.add_argument("--worker", required=True)
     p.add_argument("--quick", action="store_true")

@@ -11,7 +11,20 @@ import os
 import sys
 from pathlib import Path
 
+from .ablation import run_ablation_study
+from .bench import run_bench
+from .config import Config
+from .datasets import items_from_config
+from .demo import run_demo
 from .errors import ElmarcError
+from .export import describe_export, export_frontend
+from .extract import extract
+from .frontends import frontend_of
+from .paper import CLASSIFIERS, SIZES, paper_frontends, reproduce
+from .profile import run_profile
+from .report import compare, load_results
+from .store import load_store
+from .study import read_original_config, run_experiment
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -90,6 +103,33 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "peak (elmarc_tf.profile.run_profile; writes profile.json / profile.md)")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
+    p = sub.add_parser("profile", help="time every layer of each configuration alone, against the "
+                                       "matmul peak (elmarc_tf.profile.run_profile; the same as "
+                                       "'elmarc bench --profile')")
+    p.add_argument("--arch", nargs="*", help="configurations to profile (default: all paper ones)")
+    p.add_argument("--quick", action="store_true", help="short timings")
+    p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
+
+    p = sub.add_parser("ablation", help="the batch-normalisation ablation of the paper's Section 3.4 "
+                                        "/ Figure 5 (elmarc_tf.ablation.run_ablation_study; also "
+                                        "scripts/batchnorm_ablation.py)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--demo", action="store_true", help="generate and use the embedded demo data")
+    src.add_argument("--dataset", help="gtzan, ballroom, extended_ballroom, urbansound8k, folder or csv")
+    p.add_argument("--audio-root", type=Path, help="dataset root (or the CSV for --dataset csv)")
+    p.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 10, 100])
+    p.add_argument("--order", nargs="+", choices=["sorted", "shuffled"], default=["sorted", "shuffled"])
+    p.add_argument("--runs", type=int, default=3, help="random-weight seeds per condition")
+    p.add_argument("--num-filters", type=int, default=32)
+    p.add_argument("--bn-position", choices=["before_elu", "after_elu"], default="before_elu",
+                   help="conv -> BN -> ELU (Choi et al., default) or conv -> ELU -> BN")
+    p.add_argument("--folds", type=int, default=10)
+    p.add_argument("--res-type", default="soxr_hq", help="resampler (kaiser_best: the authors')")
+    p.add_argument("--out", type=Path, default=None,
+                   help="results folder (default: elmarc_out/batchnorm_ablation, its demo/ "
+                        "sub-folder with --demo)")
+    p.add_argument("--quiet", action="store_true")
+
     p = sub.add_parser("info", help="summary of a feature store or an export "
                                     "(elmarc_tf.store.load_store, elmarc_tf.export.describe_export)")
     p.add_argument("path", type=Path)
@@ -104,10 +144,6 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def cmd_extract(args) -> int:
-    from .config import Config
-    from .datasets import items_from_config
-    from .extract import extract
-
     cfg = Config.from_file(args.config)
     if args.batch_size is not None and args.batch_size < 1:
         raise ElmarcError(f"--batch-size must be a positive integer, got {args.batch_size}")
@@ -123,9 +159,6 @@ def cmd_extract(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from .config import Config
-    from .export import describe_export, export_frontend
-
     cfg = Config.from_file(args.config)
     path = export_frontend(cfg, args.seed, args.out, input_samples=args.input_samples)
     d = describe_export(path)
@@ -135,28 +168,32 @@ def cmd_export(args) -> int:
     return EXIT_OK
 
 
-def _info_export(path) -> int:
-    from .export import describe_export
+def _describe(config_dict: dict) -> str:
+    """One line naming the front-end of a stored config (``FrontEndSpec.describe``)."""
+    config = Config.from_dict(config_dict)
+    return frontend_of(config).describe(config)
 
+
+def _layout_line(layout) -> str:
+    return "layout:   " + ", ".join(f"{e['name']}[{e['offset']}:{e['offset'] + e['width']}]"
+                                    + (f"+{e['padding']} zeros" if e["padding"] else "")
+                                    for e in layout)
+
+
+def _info_export(path) -> int:
     d = describe_export(path)
-    cfg = d["config"]
     print(f"export:   {path}")
-    print(f"model:    {d['architecture']} nf={cfg['num_filters']} taps={cfg['selected_features_list']} "
-          f"seed {d['seed']}")
+    print(f"model:    {_describe(d['config'])} seed {d['seed']}")
     print(f"input:    waveform {d['input']['shape']} float32 at {d['sampling_rate']} Hz; "
           f"{d['input']['rule']}")
     print(f"output:   features (batch, {d['feature_length']})")
-    print("layout:   " + ", ".join(f"{e['name']}[{e['offset']}:{e['offset'] + e['width']}]"
-                                   + (f"+{e['padding']} zeros" if e["padding"] else "")
-                                   for e in d["layout"]))
+    print(_layout_line(d["layout"]))
     print("versions: " + ", ".join(f"{k} {v}" for k, v in d["versions"].items()))
     print(f"usage:    {d['usage']}")
     return EXIT_OK
 
 
 def cmd_info(args) -> int:
-    from .store import load_store
-
     path = args.path
     if (path / "assets" / "elmarc.json").is_file():
         return _info_export(path)
@@ -168,18 +205,14 @@ def cmd_info(args) -> int:
         return EXIT_OK
     X, y, _, m = load_store(path)
     cfg = m["config"]
-    what = "MFCC baseline" if cfg["features_type"] == "MFCC" else (
-        f"{cfg['architecture']} nf={cfg['num_filters']} taps={cfg['selected_features_list']}")
     print(f"store:    {path}")
-    print(f"features: {X.shape[0]} clips x {X.shape[1]} ({what}, seed {m['seed']})")
+    print(f"features: {X.shape[0]} clips x {X.shape[1]} ({_describe(cfg)}, seed {m['seed']})")
     print(f"labels:   {len(m['labels'])} classes: {', '.join(m['labels'])}")
     print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples']} "
           f"({cfg['fix_length_by']}, {cfg['sampling_rate']} Hz, res_type {cfg['res_type']})")
     print(f"time:     {m['seconds']:.1f} s; versions: "
           + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
-    print("layout:   " + ", ".join(f"{e['name']}[{e['offset']}:{e['offset'] + e['width']}]"
-                                   + (f"+{e['padding']} zeros" if e["padding"] else "")
-                                   for e in m["layout"]))
+    print(_layout_line(m["layout"]))
     print(f"failed:   {m['n_failed']} of {m['n_items']}")
     for failure in m["failures"]:
         print(f"  {failure['error']}")
@@ -187,16 +220,11 @@ def cmd_info(args) -> int:
 
 
 def cmd_demo(args) -> int:
-    from .demo import run_demo
-
     run_demo(args.out, clips_per_class=args.clips_per_class, seed=args.seed, progress=not args.quiet)
     return EXIT_OK
 
 
 def cmd_run(args) -> int:
-    from .config import Config
-    from .study import read_original_config, run_experiment
-
     if (args.config is None) == (args.original_config is None):
         raise ElmarcError("give either CONFIG or --original-config CONFIG_FILE_PY")
     if args.seeds < 1:
@@ -214,8 +242,6 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    from .report import compare, load_results
-
     result = compare(load_results(args.results), chart=args.chart, title=args.title)
     print(result["table"])
     print("\nPairwise Welch's t-tests on per-seed accuracies (H0: equal means):")
@@ -225,8 +251,6 @@ def cmd_compare(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    from .paper import CLASSIFIERS, SIZES, reproduce
-
     reproduce(args.dataset, args.audio_root, splits=args.splits, seeds=range(args.seeds),
               out=args.out, sizes=tuple(SIZES) if args.size == "both" else (args.size,),
               classifiers=CLASSIFIERS if args.classifier == "both" else (args.classifier,),
@@ -236,18 +260,28 @@ def cmd_reproduce(args) -> int:
 
 
 def cmd_bench(args) -> int:
-    from .bench import paper_frontends, run_bench
-    from .profile import run_profile
-
     if args.profile:
-        run_profile(args.arch or list(paper_frontends()), quick=args.quick, out=args.out)
-    else:
-        run_bench(args.arch, quick=args.quick, out=args.out, e2e=not args.no_e2e)
+        return cmd_profile(args)
+    run_bench(args.arch, quick=args.quick, out=args.out, e2e=not args.no_e2e)
     return EXIT_OK
 
 
-COMMANDS = {"bench": cmd_bench, "extract": cmd_extract, "run": cmd_run, "compare": cmd_compare,
-            "reproduce": cmd_reproduce, "export": cmd_export, "info": cmd_info, "demo": cmd_demo}
+def cmd_profile(args) -> int:
+    run_profile(args.arch or list(paper_frontends()), quick=args.quick, out=args.out)
+    return EXIT_OK
+
+
+def cmd_ablation(args) -> int:
+    run_ablation_study(demo=args.demo, dataset=args.dataset, audio_root=args.audio_root,
+                       out=args.out, batch_sizes=args.batch_sizes, orders=args.order,
+                       runs=args.runs, num_filters=args.num_filters, position=args.bn_position,
+                       folds=args.folds, res_type=args.res_type, progress=not args.quiet)
+    return EXIT_OK
+
+
+COMMANDS = {"bench": cmd_bench, "profile": cmd_profile, "extract": cmd_extract, "run": cmd_run,
+            "compare": cmd_compare, "reproduce": cmd_reproduce, "export": cmd_export,
+            "info": cmd_info, "demo": cmd_demo, "ablation": cmd_ablation}
 
 
 def run(args: argparse.Namespace) -> int:

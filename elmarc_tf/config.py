@@ -16,21 +16,38 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
 
-from .errors import ConfigError
+import yaml
 
-FEATURES_TYPES = ("CNN", "MFCC")
+from .errors import ConfigError
+from .frontends import resolve
+
+# The vocabularies of the config's keys, each defined here once.
+# features_type -> the front-end it names (None: the one `architecture` names).
+FEATURES_TYPES = {"CNN": None, "MFCC": "mfcc"}
 SIGNALS = ("spectrogram", "waveform")
 FIX_LENGTH_MODES = ("crop", "zero-pad", "repeat-pad")
-MODEL_TYPES = ("SVM", "linearSVM", "ELM", "MLP", "KNN", "linear")
+MODEL_TYPES = ("SVM", "linearSVM", "ELM", "MLP", "KNN", "linear")  # elmarc_tf.classifiers builds each
 RES_TYPES = ("soxr_hq", "kaiser_best", "soxr_vhq", "soxr_mq", "kaiser_fast", "polyphase", "fft")
 PAD_MODES = ("reflect", "constant")
 BACKEND_TAPS = ("original", "per_channel")
 BATCH_NORM_POSITIONS = ("before_elu", "after_elu")
 PROTOCOLS = ("predefined_split", "stratified_kfold", "predefined_folds")
+
+
+def _not_feature(default):
+    """A field that does not change the features (classifier, protocol, where results go, speed):
+    left out of the feature store's identity (:func:`elmarc_tf.store.store_key`)."""
+    return field(default=default, metadata={"features": False})
+
+
+def feature_fields(config) -> dict:
+    """The fields of ``config`` (as in :meth:`Config.to_dict`) that its features depend on."""
+    values = config.to_dict()
+    return {f.name: values[f.name] for f in fields(config) if f.metadata.get("features", True)}
 
 # Keys of the original nested dict that map to differently named flat fields.
 _MFCC_KEYS = {"number": "mfcc_number", "fixed_length": "mfcc_fixed_length"}
@@ -46,16 +63,16 @@ class Config:
     """
 
     # --- experiment (original top-level keys) ---
-    experiment_name: str = "v0"
+    experiment_name: str = _not_feature("v0")
     features_type: str = "CNN"
-    model_type: str = "SVM"
-    SVM_verbose: int = 0
-    load_extracted_features: Any = False
+    model_type: str = _not_feature("SVM")
+    SVM_verbose: int = _not_feature(0)
+    load_extracted_features: Any = _not_feature(False)
     sampling_rate: int = 12000
     dataset: Optional[str] = None
     audio_path: Optional[str] = None
-    save_extracted_features_folder: Optional[str] = None
-    results_folder: Optional[str] = None
+    save_extracted_features_folder: Optional[str] = _not_feature(None)
+    results_folder: Optional[str] = _not_feature(None)
     train_set_list: Optional[str] = None
     val_set_list: Optional[str] = None
     test_set_list: Optional[str] = None
@@ -72,7 +89,7 @@ class Config:
     n_frames: Optional[int] = None
     n_mels: int = 96
     n_samples: Optional[int] = None
-    batch_size: Any = "auto"  # clips per forward pass, or "auto" (elmarc_tf.batching)
+    batch_size: Any = _not_feature("auto")  # clips per forward pass, or "auto" (elmarc_tf.batching)
 
     # --- MFCC baseline (original config_main['MFCC'] keys 'number', 'fixed_length') ---
     mfcc_number: int = 20
@@ -86,10 +103,10 @@ class Config:
     batch_norm_position: str = "before_elu"
 
     # --- evaluation options beyond the original (off by default; see elmarc_tf.protocols) ---
-    protocol: Optional[str] = None  # None: chosen from the data (splits / folds / k-fold)
-    n_folds: int = 10
-    standardize: bool = False
-    nested_cv: bool = False
+    protocol: Optional[str] = _not_feature(None)  # None: chosen from the data (splits / folds / k-fold)
+    n_folds: int = _not_feature(10)
+    standardize: bool = _not_feature(False)
+    nested_cv: bool = _not_feature(False)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -130,8 +147,6 @@ class Config:
             if path.suffix.lower() == ".json":
                 data = json.loads(text)
             else:
-                import yaml
-
                 data = yaml.safe_load(text)
         except Exception as e:  # parser errors carry multi-line messages
             first = str(e).splitlines()[0] if str(e) else type(e).__name__
@@ -155,9 +170,9 @@ class Config:
 
     # ----------------------------------------------------------------- derived
     @property
-    def input_length(self) -> int:
-        """``n_frames`` for spectrogram front-ends, ``n_samples`` for waveform ones."""
-        return self.n_frames if self.signal == "spectrogram" else self.n_samples
+    def frontend(self) -> str:
+        """The name of the front-end in :data:`elmarc_tf.frontends.FRONTENDS` this config uses."""
+        return FEATURES_TYPES[self.features_type] or self.architecture
 
 
 def _flatten(d: dict) -> dict:
@@ -205,8 +220,6 @@ def _choice(cfg: Config, name: str, allowed) -> None:
 
 
 def _validate(cfg: Config) -> None:
-    from .frontends import resolve  # local import: the registry imports this module's type
-
     _choice(cfg, "features_type", FEATURES_TYPES)
     _choice(cfg, "model_type", MODEL_TYPES)
     _choice(cfg, "res_type", RES_TYPES)
@@ -229,7 +242,7 @@ def _validate(cfg: Config) -> None:
         _positive_int(cfg, name, required=False)
     _pair(cfg, "filter_shape")
     _pair(cfg, "pool_shape")
-    if cfg.features_type == "MFCC":  # the baseline has no front-end to check
+    if FEATURES_TYPES[cfg.features_type] is not None:  # a fixed front-end (the MFCC baseline)
         return
 
     spec, preset = resolve(cfg.architecture)

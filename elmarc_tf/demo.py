@@ -12,6 +12,17 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import soundfile as sf
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.svm import SVC
+
+from .classifiers import SVM_PARAM_GRID
+from .config import Config
+from .datasets import folder_per_class
+from .extract import extract
+from .fileio import atomic_write_json
+from .report import bar_chart, format_table
+from .store import load_store
 
 DEMO_CLASSES = ("slow_beat", "fast_beat", "bright_tone", "dark_tone")
 DEMO_SR = 22050
@@ -87,8 +98,6 @@ def synth_clip(label: str, seed: int, seconds: float = 30.0, sr: int = DEMO_SR) 
 
 def make_demo_dataset(root, clips_per_class: int = 8, seconds: float = 30.0, seed: int = 0) -> Path:
     """Write ``root/<class>/<class>.000NN.wav``; existing files are kept (deterministic anyway)."""
-    import soundfile as sf
-
     root = Path(root)
     for c, label in enumerate(DEMO_CLASSES):
         (root / label).mkdir(parents=True, exist_ok=True)
@@ -103,11 +112,6 @@ def make_demo_dataset(root, clips_per_class: int = 8, seconds: float = 30.0, see
 
 def evaluate_cv(X, y, folds: int = 5, seed: int = 0) -> dict:
     """SVM grid search under stratified k-fold CV; the best grid point's mean accuracy."""
-    from sklearn.model_selection import GridSearchCV, StratifiedKFold
-    from sklearn.svm import SVC
-
-    from .classifiers import SVM_PARAM_GRID
-
     cv = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
     search = GridSearchCV(SVC(), SVM_PARAM_GRID, cv=cv, n_jobs=1).fit(X, y)
     best = search.best_index_
@@ -119,12 +123,6 @@ def evaluate_cv(X, y, folds: int = 5, seed: int = 0) -> dict:
 def run_demo(out="elmarc_out/demo", clips_per_class: int = 8, seed: int = 0,
              progress: bool = True, log=print) -> dict:
     """Generate the data, extract every demo model, classify, print and save the ranking."""
-    from .config import Config
-    from .datasets import folder_per_class
-    from .extract import extract
-    from .report import bar_chart, format_table
-    from .store import atomic_write_json, load_store
-
     out = Path(out)
     audio = make_demo_dataset(out / "audio", clips_per_class, seed=seed)
     items = folder_per_class(audio)

@@ -35,7 +35,14 @@ import tempfile
 import warnings
 from pathlib import Path
 
+import keras
+import tensorflow as tf
+
 from .errors import ConfigError, ElmarcError
+from .extractor import build_extractor, feature_layout
+from .fileio import versions
+from .frontends import frontend_of
+from .melspec import HOP_LENGTH, N_FFT
 
 FORMAT = "elmarc_tf.export"
 FORMAT_VERSION = 1
@@ -52,8 +59,6 @@ def input_rules(config, input_samples: int | None = None) -> dict:
     "rule": str}``. ``input_samples`` fixes the signature's length of a spectrogram front-end
     (it must be at least ``min_samples``); for a waveform front-end it must equal ``n_samples``.
     """
-    from .melspec import HOP_LENGTH, N_FFT
-
     if config.signal == "waveform":
         n = config.n_samples
         if input_samples is not None and int(input_samples) != n:
@@ -98,8 +103,6 @@ def _usage(rules: dict) -> str:
 
 def _make_module(model, config, rules: dict, description_file: str):
     """A ``tf.Module`` holding ``model`` with ``features`` / ``serve`` tf.functions and the asset."""
-    import tensorflow as tf
-
     waveform_model = config.signal == "waveform"
     min_samples = rules["min_samples"]
     message = (f"elmarc export of '{config.architecture}': input waveform too short, "
@@ -152,13 +155,10 @@ def export_frontend(config, seed: int, out_dir, input_samples: int | None = None
     beside itself first and renamed into place; an existing export there is replaced, any other
     non-empty folder is an error. Returns ``out_dir``.
     """
-    import tensorflow as tf
-
-    from .extractor import build_extractor, feature_layout
-    from .store import versions
-
-    if config.features_type != "CNN":
-        raise ConfigError(f"features_type '{config.features_type}' has no front-end to export")
+    spec = frontend_of(config)
+    if spec.signal is None:
+        raise ConfigError(f"front-end '{spec.name}' is computed outside the graph (features_type "
+                          f"'{config.features_type}'): there is no model to export")
     out_dir = Path(out_dir)
     _check_target(out_dir)
     rules = input_rules(config, input_samples)
@@ -230,14 +230,10 @@ def describe_export(path) -> dict:
 def load_keras(path):
     """The exported Keras model: ``path`` is an export folder or its ``model.keras`` file.
 
-    Registers elmarc_tf's custom layers (``LogMelSpectrogram``, ``FixLength``, ``TapPooling``)
-    then ``keras.models.load_model``. The model takes ``(batch, n)`` waveforms (waveform
+    elmarc_tf's custom layers (``LogMelSpectrogram``, ``FixLength``, ``TapPooling``, ...) are
+    registered by importing this module, then ``keras.models.load_model`` reads it. The model takes ``(batch, n)`` waveforms (waveform
     front-ends: ``(batch, n_samples, 1)``) and returns ``(batch, feature_length)``.
     """
-    import keras
-
-    from . import extractor, melspec  # noqa: F401  (registers the custom layers)
-
     path = Path(path)
     file = path / KERAS_FILE if path.is_dir() else path
     if not file.is_file():

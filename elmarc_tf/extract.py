@@ -8,9 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from tqdm import tqdm
 
 from .batching import resolve_batch_size
 from .errors import AudioError
+from .extractor import compile_extractor
+from .frontends import frontend_of
+from .pipeline import make_dataset
 from .store import StoreWriter, load_store, store_dir
 
 DEFAULT_OUT = Path("elmarc_out") / "features"
@@ -31,26 +35,6 @@ class ExtractionResult:
         return sum(n for n, _ in rest) / sum(t for _, t in rest) if rest else float("nan")
 
 
-def _feature_fn(cfg, seed):
-    """``inputs -> features``, the layout, the length and the extractor (``None`` for the MFCC
-    baseline, whose function is the identity)."""
-    if cfg.features_type == "MFCC":
-        n = 6 * cfg.mfcc_number
-        names = [f"{s}_{k}" for k in ("mfcc", "d_mfcc", "dd_mfcc") for s in ("mean", "std")]
-        layout = [{"name": name, "index": i, "offset": i * cfg.mfcc_number, "width": cfg.mfcc_number,
-                   "span": cfg.mfcc_number, "padding": 0} for i, name in enumerate(names)]
-        return (lambda x: x), layout, n, None
-    import tensorflow as tf
-
-    from .extractor import build_extractor, feature_layout
-    from .pipeline import input_shape
-
-    model = build_extractor(cfg, seed=seed, inputs="logmel")
-    fn = tf.function(lambda x: model(x, training=False),
-                     input_signature=[tf.TensorSpec((None, *input_shape(cfg)), tf.float32)])
-    return fn, feature_layout(model), int(model.output.shape[-1]), model
-
-
 def extract(cfg, items, seed: int = 0, out=None, batch_size: int | str | None = None,
             strict: bool = False, progress: bool = True, audio_cache=None) -> ExtractionResult:
     """Extract features of ``items`` (list of :class:`~elmarc_tf.datasets.Item`) into a store.
@@ -64,32 +48,27 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | str | None = 
     serves clips already decoded by another config or seed; it saves work only and does not
     change the features or the store's folder.
     """
-    from .pipeline import make_dataset
-
     folder = store_dir(out or cfg.save_extracted_features_folder or DEFAULT_OUT, cfg, items, seed)
     writer = StoreWriter(folder, cfg, items, seed)
     if writer.complete:
         manifest = load_store(folder).manifest
         return ExtractionResult(folder, len(items), 0, manifest["n_failed"], manifest)
-    fn, layout, length, model = _feature_fn(cfg, seed)
-    batch_size = resolve_batch_size(cfg, model, batch_size)  # a config error stops before any work
+    extractor = compile_extractor(cfg, seed)
+    batch_size = resolve_batch_size(cfg, extractor.model, batch_size)  # config errors: before any work
     writer.begin()
     done = writer.done()
     todo = [i for i in range(len(items)) if i not in done]
 
     bar = None
     if progress:
-        from tqdm import tqdm
-
         bar = tqdm(total=len(items), initial=len(done), unit="clip", file=sys.stderr,
-                   desc=f"{cfg.architecture if cfg.features_type == 'CNN' else 'mfcc'} seed {seed}",
-                   dynamic_ncols=True)
+                   desc=f"{frontend_of(cfg).name} seed {seed}", dynamic_ncols=True)
     if todo:
         dataset = make_dataset([it.path for it in items], todo, cfg, batch_size,
                                audio_cache=audio_cache)
         start, timings = time.perf_counter(), []
         for inputs, indices, errors in dataset:
-            features = np.asarray(fn(inputs))
+            features = np.asarray(extractor(inputs))
             errors = [e.decode() for e in errors.numpy()]
             now = time.perf_counter()
             writer.write_chunk(indices.numpy(), features, errors, now - start)
@@ -103,6 +82,6 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | str | None = 
                 raise AudioError(next(e for e in errors if e))
     if bar is not None:
         bar.close()
-    manifest = writer.finish(layout, length)
+    manifest = writer.finish(extractor.layout, extractor.feature_length)
     return ExtractionResult(folder, len(items), len(todo), manifest["n_failed"], manifest,
                             timings if todo else [])

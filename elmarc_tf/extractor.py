@@ -16,11 +16,15 @@ concatenated map (at batch 3, temporal-256's four Conv1D maps: 18 ms instead of 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable
+
 import keras
 import tensorflow as tf
 
 from .errors import ConfigError
-from .frontends import FRONTENDS
+from .frontends import frontend_of, selected_taps
+from .keras_graph import concatenated_parts
 from .melspec import FixLength, LogMelSpectrogram
 
 INPUT_MODES = ("logmel", "waveform")
@@ -94,9 +98,12 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
     """
     if inputs not in INPUT_MODES:
         raise ConfigError(f"inputs must be one of {', '.join(INPUT_MODES)}, got {inputs!r}")
-    spec = FRONTENDS[config.architecture]
+    spec = frontend_of(config)
+    if inputs == "waveform" and spec.signal is None:
+        raise ConfigError(f"front-end '{spec.name}' is computed outside the graph: it takes no "
+                          f"waveform input")
     frontend = spec.build(config, seed, fast=fast)
-    selected = list(config.selected_features_list)
+    selected = list(selected_taps(config))
     widths = [int(t.shape[-1]) for t in frontend.outputs]
     row_width = widths[0] if config.backend_taps == "original" else None
     if row_width is not None:
@@ -111,7 +118,7 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
                              name=f"{spec.name}_taps")
     taps_model.trainable = False
 
-    if spec.signal == "spectrogram" and inputs == "waveform":
+    if spec.input == "logmel" and inputs == "waveform":
         x = keras.Input((None,), name="waveform")
         logmel = LogMelSpectrogram(sample_rate=config.sampling_rate, n_mels=config.n_mels,
                                    pad_mode=config.pad_mode, name="logmel")(x)
@@ -132,13 +139,49 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
 
 def channel_parts(tap) -> list:
     """The inputs of ``tap`` if a Keras ``Concatenate`` along channels made it, else ``[tap]``."""
-    history = tap._keras_history
-    layer = history.operation
-    if isinstance(layer, keras.layers.Concatenate) and layer.axis in (-1, len(tap.shape) - 1):
-        return list(layer._inbound_nodes[history.node_index].input_tensors)
-    return [tap]
+    return concatenated_parts(tap) or [tap]
 
 
 def feature_layout(model: keras.Model) -> list[dict]:
     """The feature layout of an extractor from :func:`build_extractor` (see :meth:`TapPooling.layout`)."""
     return model.get_layer("features").layout()
+
+
+@dataclass(frozen=True)
+class CompiledExtractor:
+    """A frozen extractor and its compiled forward pass (:func:`compile_extractor`).
+
+    ``extractor(x)``: ``(batch, *input_shape)`` float32 -> ``(batch, feature_length)`` float32
+    (a ``tf.Tensor``).
+    """
+
+    model: keras.Model
+    function: Callable
+
+    @property
+    def input_shape(self) -> tuple:
+        """Per-clip input shape, e.g. ``(n_frames, n_mels)`` or ``(n_samples, 1)``."""
+        return tuple(self.model.input_shape[1:])
+
+    @property
+    def feature_length(self) -> int:
+        return int(self.model.output.shape[-1])
+
+    @property
+    def layout(self) -> list[dict]:
+        return feature_layout(self.model)
+
+    def __call__(self, x):
+        return self.function(x)
+
+
+def compile_extractor(config, seed: int = 0, fast: bool = True, jit_compile: bool = False,
+                      model: keras.Model | None = None) -> CompiledExtractor:
+    """The extractor of ``config`` (``inputs="logmel"``: the front-end's own input) and one
+    compiled ``tf.function`` of its forward pass over any batch size — what extraction, the
+    benchmarks, the ablation and the profiler run. ``model``: an extractor already built."""
+    model = model if model is not None else build_extractor(config, seed, inputs="logmel", fast=fast)
+    signature = [tf.TensorSpec((None, *model.input_shape[1:]), tf.float32)]
+    function = tf.function(lambda x: model(x, training=False), input_signature=signature,
+                           jit_compile=jit_compile)
+    return CompiledExtractor(model, function)

@@ -13,6 +13,8 @@ import math
 
 import keras
 
+from .keras_graph import weighted_layers
+
 
 def conv_output_shape(layer: keras.layers.Layer) -> tuple:
     """Output shape of a built Conv1D/Conv2D layer of a functional model: the convolution's own
@@ -29,7 +31,5 @@ def conv_flops(layer: keras.layers.Layer) -> int:
 
 def model_flops(model: keras.Model) -> int:
     """FLOPs of one clip through every convolution of ``model`` (nested models included)."""
-    from .compat import weighted_layers
-
     return sum(conv_flops(layer) for layer in weighted_layers(model)
                if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D))

@@ -18,6 +18,7 @@ import librosa
 import numpy as np
 import tensorflow as tf
 
+from .config import FIX_LENGTH_MODES, PAD_MODES
 from .errors import ConfigError
 
 SAMPLE_RATE = 12000
@@ -65,8 +66,8 @@ class LogMelSpectrogram(keras.layers.Layer):
                  fmin=FMIN, fmax=FMAX, pad_mode="reflect", top_db=TOP_DB, amin=AMIN, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        if pad_mode not in ("reflect", "constant"):
-            raise ConfigError(f"'pad_mode' must be 'reflect' or 'constant', got {pad_mode!r}")
+        if pad_mode not in PAD_MODES:
+            raise ConfigError(f"'pad_mode' must be one of {', '.join(PAD_MODES)}, got {pad_mode!r}")
         self.sample_rate, self.n_fft, self.hop_length = int(sample_rate), int(n_fft), int(hop_length)
         self.n_mels, self.fmin, self.fmax = int(n_mels), float(fmin), float(fmax)
         self.pad_mode, self.top_db, self.amin = pad_mode, top_db, float(amin)
@@ -115,7 +116,7 @@ def fix_length_tf(x, length: int, mode: str = "crop"):
         reps = (length + n - 1) // n
         x = tf.tile(x, [1, reps] + [1] * (x.shape.rank - 2))
     else:
-        raise ConfigError(f"'fix_length_by' must be crop, zero-pad or repeat-pad, got {mode!r}")
+        raise ConfigError(f"'fix_length_by' must be one of {', '.join(FIX_LENGTH_MODES)}, got {mode!r}")
     return x[:, :length]
 
 
@@ -126,8 +127,9 @@ class FixLength(keras.layers.Layer):
     def __init__(self, length: int, mode: str = "crop", **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        if mode not in ("crop", "zero-pad", "repeat-pad"):
-            raise ConfigError(f"'fix_length_by' must be crop, zero-pad or repeat-pad, got {mode!r}")
+        if mode not in FIX_LENGTH_MODES:
+            raise ConfigError(f"'fix_length_by' must be one of {', '.join(FIX_LENGTH_MODES)}, "
+                              f"got {mode!r}")
         self.length, self.mode = int(length), mode
 
     def call(self, x):

@@ -8,13 +8,12 @@ of the clip with librosa's defaults, their first and second *differences* along 
 
 from __future__ import annotations
 
+import librosa
 import numpy as np
 
 
 def mfcc_features(y: np.ndarray, sr: int = 12000, n_mfcc: int = 20) -> np.ndarray:
     """Waveform ``(n_samples,)`` -> float64 ``(6 * n_mfcc,)`` (120 for the paper's 20 MFCCs)."""
-    import librosa
-
     mfcc = librosa.feature.mfcc(y=np.asarray(y, dtype=np.float32), sr=sr, n_mfcc=n_mfcc)
     d1 = np.diff(mfcc, axis=1)
     d2 = np.diff(d1, axis=1)

@@ -9,6 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .audio_cache import as_audio_cache
+from .config import Config
+from .errors import ConfigError
+from .frontends import frontend_of
+from .report import compare
+from .study import run_experiment
+
 # name -> (config fields, num_filters at ~120, num_filters at ~3500)
 FRONTEND_MATRIX = {
     "sample_level": (dict(architecture="sample_level"), 23, 512),
@@ -43,8 +50,6 @@ INPUT_LENGTH = dict(n_frames=1376, n_samples=350000, n_mels=96, sampling_rate=12
 
 def paper_configs(dataset: str) -> dict[str, dict]:
     """``{experiment name: flat config dict}`` of one dataset's figures, e.g. ``vgg-717_SVM``."""
-    from .errors import ConfigError
-
     if dataset not in DATASETS:
         raise ConfigError(f"unknown paper dataset {dataset!r}; valid: {', '.join(DATASETS)}")
     d = DATASETS[dataset]
@@ -67,6 +72,29 @@ def paper_configs(dataset: str) -> dict[str, dict]:
     return out
 
 
+_DATA_FIELDS = ("figure", "experiment_name", "dataset", "audio_path", "train_set_list",
+                "val_set_list", "test_set_list", "model_type")
+
+
+def paper_frontends() -> dict[str, dict]:
+    """The paper's front-end configurations (Figures 6-7 matrix, without data and classifier):
+    ``{"vgg-717": {config fields}, ...}``."""
+    out = {}
+    for exp, fields in paper_configs("gtzan").items():
+        frontend = {k: v for k, v in fields.items() if k not in _DATA_FIELDS}
+        if exp.endswith("_SVM") and frontend_of(Config.from_dict(frontend)).seeded:
+            out[exp.removesuffix("_SVM")] = frontend
+    return out
+
+
+def paper_config(name: str) -> Config:
+    """The :class:`~elmarc_tf.config.Config` of one of :func:`paper_frontends`, e.g. ``vgg-717``."""
+    frontends = paper_frontends()
+    if name not in frontends:
+        raise ConfigError(f"unknown bench configuration {name!r}; valid: {', '.join(frontends)}")
+    return Config.from_dict(frontends[name])
+
+
 def figure_of(experiment: dict) -> list[int]:
     fig = experiment["figure"]
     return fig if isinstance(fig, list) else [fig]
@@ -84,11 +112,6 @@ def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmar
     — ``None`` (default): ``<out>/<dataset>/audio_cache``; a folder or an
     :class:`~elmarc_tf.audio_cache.AudioCache`: that one; ``False``: no cache (decode per config).
     """
-    from .audio_cache import as_audio_cache
-    from .config import Config
-    from .report import compare
-    from .study import run_experiment
-
     out = Path(out) / dataset
     audio_cache = as_audio_cache(out / "audio_cache" if audio_cache is None else audio_cache)
     summaries_by_figure: dict[int, list] = {}

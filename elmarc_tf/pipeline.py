@@ -1,14 +1,15 @@
 """tf.data from a list of files to batches of front-end inputs.
 
-Per clip, in parallel with the model (``num_parallel_calls`` + ``prefetch``):
-decode + mono + resample to 12 kHz (:func:`elmarc_tf.audio.load_audio`), then
+Per clip, in parallel with the model (``num_parallel_calls`` + ``prefetch``): decode + mono +
+resample to 12 kHz (:func:`elmarc_tf.audio.load_audio`), then the front-end's input kind
+(:data:`INPUTS`, named by :attr:`elmarc_tf.frontends.FrontEndSpec.input`) prepares the clip:
 
-- waveform front-ends: fix the length to ``n_samples`` -> ``(n_samples, 1)``;
-- spectrogram front-ends: the authors' log-mel of the **whole** clip (TensorFlow ops of
+- ``waveform``: fix the length to ``n_samples`` -> ``(n_samples, 1)``;
+- ``logmel``: the authors' log-mel of the **whole** clip (TensorFlow ops of
   :class:`elmarc_tf.melspec.LogMelSpectrogram`, so the top-dB floor is relative to the whole clip
   as in the original), then fix it to ``n_frames`` -> ``(n_frames, n_mels)``;
-- the MFCC baseline (``features_type: MFCC``): the 120 MFCC statistics of the clip, zero- or
-  repeat-padded to at least ``mfcc_fixed_length`` samples as the original -> ``(6 * mfcc_number,)``.
+- ``mfcc`` (the MFCC baseline): the 120 MFCC statistics of the clip, zero- or repeat-padded to at
+  least ``mfcc_fixed_length`` samples as the original -> ``(6 * mfcc_number,)``.
 
 With an ``audio_cache`` (:class:`elmarc_tf.audio_cache.AudioCache` or its folder), the decoded
 12 kHz clip comes from the cache when the same file content was decoded before (by any config),
@@ -20,75 +21,107 @@ error message travels with it, so the caller records it and drops its row.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Callable, Optional
+
 import numpy as np
 import tensorflow as tf
 
 from .audio import fix_length, load_audio
+from .audio_cache import as_audio_cache
 from .errors import AudioError
-from .mfcc import mfcc_features
+from .frontends import frontend_of
+from .frontends.mfcc import STATISTICS
 from .melspec import HOP_LENGTH, N_FFT, FixLength, LogMelSpectrogram, n_frames_for
+from .mfcc import mfcc_features
+
+
+@dataclass(frozen=True)
+class InputKind:
+    """How a decoded 12 kHz mono clip ``(n,)`` becomes a front-end's input."""
+
+    shape: Callable  # (config) -> the per-clip input shape
+    prepare: Callable  # (clip, config, path) -> NumPy array, in the decoding threads; AudioError
+    graph: Optional[Callable] = None  # (config) -> TF function (1, n) -> (1, *shape); None: reshape
+
+
+def _check_stft_length(y, cfg, path):
+    if len(y) <= N_FFT // 2:
+        raise AudioError(f"{path}: {len(y)} samples is too short for a {N_FFT}-point STFT")
+    frames = n_frames_for(len(y), HOP_LENGTH)
+    if cfg.fix_length_by == "crop" and frames < cfg.n_frames:
+        raise AudioError(f"{path}: gives {frames} frames, fewer than n_frames={cfg.n_frames}; "
+                         f"use fix_length_by 'zero-pad' or 'repeat-pad'")
+    return y
+
+
+def _logmel_graph(cfg):
+    logmel = LogMelSpectrogram(sample_rate=cfg.sampling_rate, n_mels=cfg.n_mels, pad_mode=cfg.pad_mode)
+    fix = FixLength(cfg.n_frames, cfg.fix_length_by)
+    return lambda y: fix.call(logmel.call(y))
+
+
+def _fix_samples(y, cfg, path):
+    return fix_length(y, cfg.n_samples, cfg.fix_length_by, name=path)
+
+
+def _mfcc_statistics(y, cfg, path):
+    if len(y) < cfg.mfcc_fixed_length and cfg.fix_length_by != "crop":
+        y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
+    return mfcc_features(y, cfg.sampling_rate, cfg.mfcc_number)
+
+
+INPUTS: dict[str, InputKind] = {
+    "logmel": InputKind(shape=lambda cfg: (cfg.n_frames, cfg.n_mels), prepare=_check_stft_length,
+                        graph=_logmel_graph),
+    "waveform": InputKind(shape=lambda cfg: (cfg.n_samples, 1), prepare=_fix_samples),
+    "mfcc": InputKind(shape=lambda cfg: (len(STATISTICS) * cfg.mfcc_number,),
+                      prepare=_mfcc_statistics),
+}
+
+
+def input_kind(cfg) -> InputKind:
+    """The :class:`InputKind` of ``cfg``'s front-end."""
+    return INPUTS[frontend_of(cfg).input]
+
+
+def input_shape(cfg) -> tuple:
+    """Per-clip input of the extractor built with ``inputs='logmel'``: its own input."""
+    return input_kind(cfg).shape(cfg)
 
 
 def _decode_fn(paths, cfg, audio_cache=None):
-    """A NumPy function ``index -> (waveform float32, error bytes)`` for ``tf.numpy_function``."""
-    spectrogram = cfg.signal == "spectrogram"
+    """A NumPy function ``index -> (prepared clip float32, error bytes)`` for ``tf.numpy_function``."""
     load = audio_cache.load if audio_cache is not None else load_audio
+    prepare = input_kind(cfg).prepare
 
     def decode(index):
         path = paths[int(index)]
         try:
             y = load(path, cfg.sampling_rate, cfg.res_type)
-            if cfg.features_type == "MFCC":
-                if len(y) < cfg.mfcc_fixed_length and cfg.fix_length_by != "crop":
-                    y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
-                return mfcc_features(y, cfg.sampling_rate, cfg.mfcc_number).astype(np.float32), b""
-            if spectrogram:
-                if len(y) <= N_FFT // 2:
-                    raise AudioError(f"{path}: {len(y)} samples is too short for a {N_FFT}-point STFT")
-                frames = n_frames_for(len(y), HOP_LENGTH)
-                if cfg.fix_length_by == "crop" and frames < cfg.n_frames:
-                    raise AudioError(f"{path}: gives {frames} frames, fewer than n_frames="
-                                     f"{cfg.n_frames}; use fix_length_by 'zero-pad' or 'repeat-pad'")
-            else:
-                y = fix_length(y, cfg.n_samples, cfg.fix_length_by, name=path)
-            return y.astype(np.float32), b""
+            return prepare(y, cfg, path).astype(np.float32), b""
         except AudioError as e:
             return np.zeros(0, np.float32), str(e).encode()
 
     return decode
 
 
-def input_shape(cfg) -> tuple:
-    """Per-clip input of the extractor built with ``inputs='logmel'`` (MFCC: the features)."""
-    if cfg.features_type == "MFCC":
-        return (6 * cfg.mfcc_number,)
-    return (cfg.n_frames, cfg.n_mels) if cfg.signal == "spectrogram" else (cfg.n_samples, 1)
-
-
 def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None) -> tf.data.Dataset:
     """Batches ``(inputs, indices, errors)`` for ``paths[i]``, ``i`` in ``indices`` (in order).
 
-    ``inputs``: ``(b, n_frames, n_mels)`` log-mel or ``(b, n_samples, 1)`` waveforms, float32;
-    ``errors``: ``(b,)`` strings, empty for clips that decoded (rows of failed clips are zeros).
-    ``audio_cache``: an :class:`~elmarc_tf.audio_cache.AudioCache` or a folder for one (``None``
-    or ``False``: decode every clip) — the decoded clips are read from / saved to it.
+    ``inputs``: ``(b, *input_shape(cfg))`` float32, e.g. ``(b, n_frames, n_mels)`` log-mel or
+    ``(b, n_samples, 1)`` waveforms; ``errors``: ``(b,)`` strings, empty for clips that decoded
+    (rows of failed clips are zeros). ``audio_cache``: an
+    :class:`~elmarc_tf.audio_cache.AudioCache` or a folder for one (``None`` or ``False``: decode
+    every clip) — the decoded clips are read from / saved to it.
     """
-    from .audio_cache import as_audio_cache
-
+    kind = input_kind(cfg)
     decode = _decode_fn(list(paths), cfg, as_audio_cache(audio_cache))
-    shape = input_shape(cfg)
-    if cfg.features_type == "MFCC":
-        def to_input(y):
-            return y
-    elif cfg.signal == "spectrogram":
-        logmel = LogMelSpectrogram(sample_rate=cfg.sampling_rate, n_mels=cfg.n_mels, pad_mode=cfg.pad_mode)
-        fix = FixLength(cfg.n_frames, cfg.fix_length_by)
+    shape = kind.shape(cfg)
+    graph = kind.graph(cfg) if kind.graph is not None else None
 
-        def to_input(y):
-            return fix.call(logmel.call(y[None]))[0]
-    else:
-        def to_input(y):
-            return y[:, None]
+    def to_input(y):
+        return graph(y[None])[0] if graph is not None else tf.reshape(y, shape)
 
     def load(index):
         y, err = tf.numpy_function(decode, [index], [tf.float32, tf.string], stateful=False)

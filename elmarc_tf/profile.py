@@ -3,7 +3,7 @@
 The extractor's graph (nested models included) is replayed layer by layer on one batch of random
 log-mel frames or waveforms of the full input length; each layer is timed alone on its real input
 (a compiled ``tf.function``, the best of at least three calls after a warm-up, as the forward
-rate of :mod:`elmarc_tf.bench`), and its analytic FLOPs (:mod:`elmarc_tf.flops`) give its GFLOP/s.
+rate of :mod:`elmarc_tf.timing`), and its analytic FLOPs (:mod:`elmarc_tf.flops`) give its GFLOP/s.
 The whole model is timed the same way, so the sum of the layers can be compared with it. The
 replay reproduces the model's own output (checked by a test), so the times are of the real
 computation, fused layers included.
@@ -14,14 +14,18 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
+import numpy as np
+import tensorflow as tf
+
+from .batching import auto_batch_size
+from .extractor import compile_extractor
+from .fileio import atomic_write_json, atomic_write_text, versions
+from .flops import conv_flops, model_flops
+from .keras_graph import nodes_in_order, pack_outputs
+from .paper import paper_config
+from .timing import best_call_seconds, matmul_peak
 
 DEFAULT_SECONDS = 1.0  # per layer: at least three calls and this long
-
-
-def _nodes_in_order(model: keras.Model):
-    """The nodes of a functional ``model``, inputs first (the order Keras itself runs them in)."""
-    for depth in sorted(model._nodes_by_depth, reverse=True):
-        yield from model._nodes_by_depth[depth]
 
 
 def replay(model: keras.Model, inputs, visit=None, prefix: str = ""):
@@ -31,10 +35,8 @@ def replay(model: keras.Model, inputs, visit=None, prefix: str = ""):
     model, with its inputs and outputs (eager tensors); ``name`` is the layer's path, e.g.
     ``cnn_music_taps/conv1d_2``. Returns the model's outputs, structured as ``model(inputs)``.
     """
-    import tensorflow as tf
-
     values = {id(kt): v for kt, v in zip(model.inputs, tf.nest.flatten(inputs))}
-    for node in _nodes_in_order(model):
+    for node in nodes_in_order(model):
         layer = node.operation
         if isinstance(layer, keras.layers.InputLayer):
             continue
@@ -48,14 +50,11 @@ def replay(model: keras.Model, inputs, visit=None, prefix: str = ""):
                 visit(name, layer, args, kwargs, outputs)
         for kt, value in zip(node.outputs, tf.nest.flatten(outputs)):
             values[id(kt)] = value
-    return keras.tree.pack_sequence_as(model._outputs_struct,
-                                       [values[id(kt)] for kt in model.outputs])
+    return pack_outputs(model, [values[id(kt)] for kt in model.outputs])
 
 
 def _shape(x) -> list:
     """Per-clip shape(s) of a layer's input/output (batch dimension left out)."""
-    import tensorflow as tf
-
     shapes = [list(t.shape[1:]) for t in tf.nest.flatten(x)]
     return shapes[0] if len(shapes) == 1 else shapes
 
@@ -69,18 +68,10 @@ def profile_layers(cfg, batch_size=None, seconds: float = DEFAULT_SECONDS, seed:
     are not convolutions, which :mod:`elmarc_tf.flops` does not count) and milliseconds per clip;
     ``model_ms`` is the whole model's, timed the same way.
     """
-    import numpy as np
-    import tensorflow as tf
-
-    from .batching import auto_batch_size
-    from .bench import best_call_seconds
-    from .extractor import build_extractor
-    from .flops import conv_flops, model_flops
-    from .pipeline import input_shape
-
-    model = build_extractor(cfg, seed=seed, inputs="logmel")
+    extractor = compile_extractor(cfg, seed=seed)
+    model = extractor.model
     batch = int(batch_size or auto_batch_size(model))
-    x = tf.constant(np.random.RandomState(0).uniform(-1, 0, (batch, *input_shape(cfg)))
+    x = tf.constant(np.random.RandomState(0).uniform(-1, 0, (batch, *extractor.input_shape))
                     .astype(np.float32))
     layers = []
 
@@ -95,9 +86,8 @@ def profile_layers(cfg, batch_size=None, seconds: float = DEFAULT_SECONDS, seed:
                        "gflops": None if flops is None else flops / ms / 1e6})
 
     replay(model, x, visit)
-    whole = tf.function(lambda v: model(v, training=False))
     return {"batch_size": batch, "flops": model_flops(model), "layers": layers,
-            "model_ms": 1e3 * best_call_seconds(whole, (x,), 3 * seconds) / batch}
+            "model_ms": 1e3 * best_call_seconds(extractor, (x,), 3 * seconds) / batch}
 
 
 def markdown(name: str, profile: dict, peak_gflops: float | None = None) -> str:
@@ -131,12 +121,9 @@ def _fmt(shape) -> str:
 
 
 def run_profile(names, quick: bool = False, out="elmarc_out/bench", log=print) -> dict:
-    """Profile each paper configuration in ``names`` (:func:`elmarc_tf.bench.paper_config`)
+    """Profile each paper configuration in ``names`` (:func:`elmarc_tf.paper.paper_config`)
     against the matmul peak measured in the same run; writes ``profile.json`` and ``profile.md``
     in ``out`` and returns ``{"matmul_gflops", "profiles": {name: profile}}``."""
-    from .bench import matmul_peak, paper_config
-    from .store import atomic_write_json, versions
-
     configs = {name: paper_config(name) for name in names}  # unknown names fail before any work
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,6 +137,6 @@ def run_profile(names, quick: bool = False, out="elmarc_out/bench", log=print) -
         tables.append(markdown(name, profile, matmul["peak"]))
         log(tables[-1])
         atomic_write_json(out / "profile.json", result)  # each finished profile is kept
-    (out / "profile.md").write_text("\n".join(tables))
+    atomic_write_text(out / "profile.md", "\n".join(tables))
     log(f"written: {out / 'profile.json'}, {out / 'profile.md'}")
     return result

@@ -26,7 +26,9 @@ from __future__ import annotations
 from functools import lru_cache
 from math import gcd
 
+import librosa
 import numpy as np
+from resampy.filters import get_filter
 
 FILTERS = ("kaiser_best", "kaiser_fast")
 
@@ -42,8 +44,6 @@ def resample_kaiser(y: np.ndarray, orig_sr: int, target_sr: int,
     The same numbers as resampy up to float32 rounding, in a fraction of its time; rate pairs with
     more than 1024 phases (``target_sr / orig_sr`` not a simple fraction) use resampy itself.
     """
-    import librosa
-
     if filter not in FILTERS:
         raise ValueError(f"unknown resampy filter {filter!r}; valid: {', '.join(FILTERS)}")
     g = gcd(int(orig_sr), int(target_sr))
@@ -84,8 +84,6 @@ def _phase_matrix(orig_sr: int, target_sr: int, filter: str):
     position one ulp below ``q*m``, so ``n = q*m - 1``). ``increment`` is resampy's float64
     ``1 / ratio``.
     """
-    from resampy.filters import get_filter
-
     # resampy's setup, step by step.
     g = gcd(orig_sr, target_sr)
     p, q = target_sr // g, orig_sr // g

@@ -16,21 +16,18 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import platform
 import re
 from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
 
+from .config import feature_fields
 from .errors import ElmarcError
+from .fileio import atomic_save, atomic_write_json, versions
+from .frontends import frontend_of
 
 FORMAT_VERSION = 1
-# Config fields that do not change the features: left out of the store's identity.
-_NOT_FEATURE_FIELDS = {"experiment_name", "model_type", "SVM_verbose", "load_extracted_features",
-                       "save_extracted_features_folder", "results_folder", "batch_size",
-                       "protocol", "n_folds", "standardize", "nested_cv"}
 
 
 class StoredFeatures(NamedTuple):
@@ -42,35 +39,9 @@ class StoredFeatures(NamedTuple):
     manifest: dict
 
 
-def atomic_save(path, save, *args, **kwargs) -> None:
-    """``save(file, *args)`` into a unique temporary file beside ``path``, synced, then renamed
-    over it: readers see the old file or the new one, never a partial one, and concurrent writers
-    (threads or processes) never share a temporary file. The temporary file is removed on error."""
-    import tempfile
-
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            save(f, *args, **kwargs)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
-
-
-def atomic_write_json(path, obj) -> None:
-    atomic_save(path, lambda f: f.write((json.dumps(obj, indent=1) + "\n").encode()))
-
-
 def store_key(cfg, items) -> str:
     """8 hex digits identifying the features: the feature-relevant config and the file list."""
-    fields = {k: v for k, v in cfg.to_dict().items() if k not in _NOT_FEATURE_FIELDS}
+    fields = feature_fields(cfg)
     if cfg.batch_norm:  # batch statistics: the features depend on the batch size
         fields["batch_size"] = cfg.batch_size
     blob = json.dumps([fields, [it.to_dict() for it in items]], sort_keys=True).encode()
@@ -78,26 +49,12 @@ def store_key(cfg, items) -> str:
 
 
 def store_dir(out_root, cfg, items, seed: int) -> Path:
-    """``<out_root>/<dataset>/<architecture>-<nf>-<key>/seed<seed>`` (MFCC: ``mfcc<n>-<key>``)."""
+    """``<out_root>/<dataset>/<architecture>-<nf>-<key>/seed<seed>`` (the front-end's
+    ``store_name``: MFCC ``mfcc<n>-<key>``)."""
     dataset = cfg.dataset or (Path(cfg.audio_path).name if cfg.audio_path else "audio")
     dataset = re.sub(r"[^A-Za-z0-9_.-]+", "_", dataset) or "audio"
-    if cfg.features_type == "MFCC":
-        name = f"mfcc{cfg.mfcc_number}-{store_key(cfg, items)}"
-    else:
-        name = f"{cfg.architecture}-{cfg.num_filters}-{store_key(cfg, items)}"
+    name = f"{frontend_of(cfg).store_name(cfg)}-{store_key(cfg, items)}"
     return Path(out_root) / dataset / name / f"seed{seed}"
-
-
-def versions() -> dict:
-    import importlib.metadata as md
-
-    out = {"python": platform.python_version()}
-    for pkg in ("elmarc_tf", "tensorflow", "keras", "librosa", "numpy", "soundfile", "soxr"):
-        try:
-            out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
-    return out
 
 
 class StoreWriter:

@@ -13,8 +13,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .audio_cache import as_audio_cache
+from .classifiers import classifier_grid
+from .datasets import items_from_config
 from .errors import ConfigError
-from .store import atomic_save, atomic_write_json, load_store
+from .extract import extract
+from .fileio import atomic_write_json, atomic_write_text
+from .frontends import frontend_of
+from .protocols import evaluate
+from .store import load_store
 
 DEFAULT_RESULTS = Path("elmarc_out") / "results"
 
@@ -41,25 +48,12 @@ def read_original_config(path) -> dict:
 
 def model_label(cfg, feature_length: int | None = None) -> str:
     """The paper's legend name of a feature type, e.g. ``timbral+temporal (3584)``."""
-    if cfg.features_type == "MFCC":
-        name = "MFCCs"
-    elif cfg.architecture in ("cnn_music", "cnn_audio"):
-        second = "temporal" if cfg.architecture == "cnn_music" else "time"
-        name = "+".join(("timbral", second)[i] for i in sorted(set(cfg.selected_features_list)))
-    elif cfg.architecture == "cnn_single":
-        name = f"{cfg.filter_shape[0]}x{cfg.filter_shape[1]}"
-    else:
-        name = {"cnn_small_filters": "VGG", "sample_level": "sample-level",
-                "frame_level": "frame-level", "frame_level_many": "frame-level many-shapes"}[cfg.architecture]
+    name = frontend_of(cfg).label(cfg)
     return f"{name} ({feature_length})" if feature_length else name
 
 
 def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None) -> dict:
-    from .classifiers import classifier_grid
-    from .extract import extract
-    from .protocols import evaluate
-
-    store_seed = 0 if cfg.features_type == "MFCC" else seed  # MFCCs have no random weights
+    store_seed = seed if frontend_of(cfg).seeded else 0  # e.g. MFCCs: no random weights
     extraction = extract(cfg, items, seed=store_seed, out=features_out, progress=progress,
                          audio_cache=audio_cache)
     X, y, ids, manifest = load_store(extraction.folder)
@@ -85,9 +79,6 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
     ``audio_cache`` (an :class:`~elmarc_tf.audio_cache.AudioCache` or a folder; ``None``: none):
     decoded clips shared by every seed and by other experiments given the same cache.
     """
-    from .audio_cache import as_audio_cache
-    from .datasets import items_from_config
-
     audio_cache = as_audio_cache(audio_cache)
     items = items if items is not None else items_from_config(cfg)
     name = name or cfg.experiment_name
@@ -142,4 +133,4 @@ def _write_csv(path, summary) -> None:
     for stat in ("mean", "std"):
         writer.writerow([summary["name"], summary["model"], summary["classifier"], stat,
                          f"{summary[stat]:.6f}", summary["feature_length"], summary["protocol"], ""])
-    atomic_save(path, lambda f: f.write(buf.getvalue().encode()))
+    atomic_write_text(path, buf.getvalue())

@@ -1,11 +1,22 @@
-"""Timing primitives of ``elmarc bench``: figures that depend on the machine, measured, never assumed."""
+"""Timing primitives of ``elmarc bench`` and the profiler: figures that depend on the machine,
+measured in the same run, never assumed — the matmul peak, best-of call timing, forward rates of an
+extractor, peak memory, the CPU allocator's page faults."""
 
 from __future__ import annotations
 
 import json
 import os
+import resource
 import subprocess
 import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from .batching import auto_batch_size
+from .extractor import compile_extractor
+from .flops import model_flops
 
 # A 64 MiB intermediate computed again and again: with an allocator that returns freed memory to
 # the operating system, each call page-faults it in again (up to 16 384 minor faults of 4 KiB).
@@ -21,6 +32,89 @@ for _ in range(5):
     fn(x).numpy()
 print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5))
 """
+
+
+def peak_rss_mib() -> float:
+    """The peak resident memory of this process so far, MiB."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def matmul_peak(n: int = 4096, seconds: float = 3.0) -> dict:
+    """GFLOP/s of a float32 ``n x n`` matmul: TensorFlow's kernel, the same under XLA, and NumPy's
+    BLAS. ``tensorflow_peak`` is the best TensorFlow path (the same build and thread settings as
+    extraction); ``peak`` is the best of all three, the stricter reference (TensorFlow's own
+    MatMul kernel is not the fastest path on every CPU, and its convolutions can beat it)."""
+    a = np.random.default_rng(1).random((n, n), dtype=np.float32)
+    b = np.random.default_rng(2).random((n, n), dtype=np.float32)
+    ta, tb = tf.constant(a), tf.constant(b)
+    candidates = {
+        "tensorflow": tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(ta, tb))),
+        "tensorflow_xla": tf.function(lambda: tf.reduce_sum(tf.linalg.matmul(ta, tb)), jit_compile=True),
+        "numpy": lambda: (a @ b).sum(),
+    }
+    out = {}
+    for name, fn in candidates.items():
+        np.asarray(fn())  # trace / warm up
+        best, end = float("inf"), time.perf_counter() + seconds / len(candidates)
+        while time.perf_counter() < end:
+            start = time.perf_counter()
+            np.asarray(fn())
+            best = min(best, time.perf_counter() - start)
+        out[name] = 2 * n**3 / best / 1e9
+    out["tensorflow_peak"] = max(out["tensorflow"], out["tensorflow_xla"])
+    out["peak"] = max(out.values())
+    return out
+
+
+def best_call_seconds(fn, args, seconds: float) -> float:
+    """Best wall-clock seconds of ``fn(*args)`` (outputs fetched) over at least three calls and
+    ``seconds`` in all, after one untimed call (tracing, warm-up)."""
+    def call():
+        tf.nest.map_structure(np.asarray, fn(*args))
+
+    call()
+    best, calls, start = float("inf"), 0, time.perf_counter()
+    while calls < 3 or time.perf_counter() - start < seconds:
+        t = time.perf_counter()
+        call()
+        best, calls = min(best, time.perf_counter() - t), calls + 1
+    return best
+
+
+def forward_rate(cfg, batch_sizes=(1, 2, 4, 8), seconds: float = 4.0, jit: bool = False) -> dict:
+    """Forward-only clips/s of the extractor at each batch size (``'auto'``: the size extraction
+    uses by default, :mod:`elmarc_tf.batching`), each the best of at least three calls after a
+    warm-up (as the matmul peak); the fastest size is reported."""
+
+
+    fn = compile_extractor(cfg, seed=0, jit_compile=jit)
+    flops = model_flops(fn.model)
+    auto = auto_batch_size(fn.model)
+    shape = fn.input_shape
+    rates = {}
+    for bs in dict.fromkeys(auto if b == "auto" else b for b in batch_sizes):
+        x = tf.constant(np.random.RandomState(0).uniform(-1, 0, (bs, *shape)).astype(np.float32))
+        rates[bs] = bs / best_call_seconds(fn, (x,), seconds / len(batch_sizes))
+    best = max(rates, key=rates.get)
+    return {"flops": flops, "clips_per_s": rates[best], "batch_size": best, "auto_batch_size": auto,
+            "gflops": flops * rates[best] / 1e9, "rates": rates, "jit": jit}
+
+
+def steady_forward_rate(cfg, batch_size: int, n_clips: int) -> float:
+    """Forward-only clips/s timed as :func:`end_to_end_rate` times extraction: the extractor
+    function of ``extract`` over ``n_clips`` clips in memory, in batches of ``batch_size``, every
+    batch after the first, total clips over total seconds (a mean, where :func:`forward_rate`
+    reports the best call)."""
+
+
+    fn = compile_extractor(cfg, seed=0)
+    x = np.random.RandomState(0).uniform(-1, 0, (batch_size, *fn.input_shape)).astype(np.float32)
+    np.asarray(fn(x))  # the first batch: start-up, not timed
+    n_batches = max(1, -(-n_clips // batch_size) - 1)
+    start = time.perf_counter()
+    for _ in range(n_batches):
+        np.asarray(fn(x))
+    return n_batches * batch_size / (time.perf_counter() - start)
 
 
 def allocator_page_faults() -> dict:

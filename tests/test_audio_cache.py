@@ -185,8 +185,7 @@ def test_concurrent_loads_and_a_damaged_entry(audio_root, tmp_path):
 
 
 def test_audio_cache_argument_forms(tmp_path, monkeypatch):
-    import elmarc_tf.report
-    import elmarc_tf.study
+    import elmarc_tf.paper
     from elmarc_tf.paper import reproduce
 
     assert as_audio_cache(None) is None and as_audio_cache(False) is None
@@ -201,8 +200,8 @@ def test_audio_cache_argument_forms(tmp_path, monkeypatch):
         seen.append(audio_cache)
         return {}
 
-    monkeypatch.setattr(elmarc_tf.study, "run_experiment", fake_run)
-    monkeypatch.setattr(elmarc_tf.report, "compare",
+    monkeypatch.setattr(elmarc_tf.paper, "run_experiment", fake_run)
+    monkeypatch.setattr(elmarc_tf.paper, "compare",
                         lambda summaries, **kw: {"table": "", "ttest_table": "", "chart": ""})
     common = dict(audio_root=tmp_path, seeds=(0,), sizes=("small",), only=["7x86", "mfcc"],
                   out=tmp_path / "paper", log=lambda *a: None)

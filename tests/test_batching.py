@@ -49,7 +49,8 @@ def test_explicit_batch_sizes_win():
     cfg = _single(nf=6, n_frames=40).replace(batch_size=7)
     assert resolve_batch_size(cfg, build_extractor(cfg)) == 7
     assert resolve_batch_size(cfg, build_extractor(cfg), requested=3) == 3
-    assert resolve_batch_size(Config.from_dict(dict(features_type="MFCC")), None) == MAX_BATCH
+    mfcc = Config.from_dict(dict(features_type="MFCC"))  # no convolution: the largest batch
+    assert resolve_batch_size(mfcc, build_extractor(mfcc)) == MAX_BATCH
 
 
 def test_batch_norm_needs_an_explicit_batch_size():

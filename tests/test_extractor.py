@@ -1,4 +1,5 @@
-"""The Keras extractor against design.md's feature lengths and an independent NumPy reference."""
+"""The Keras extractor against the feature lengths of README.md's front-end table ("Python API") and an
+independent NumPy reference."""
 
 import numpy as np
 import pytest
@@ -6,7 +7,7 @@ import pytest
 import numpy_reference
 from conftest import random_input, small_config
 from elmarc_tf import Config, build_extractor, feature_layout
-from elmarc_tf.compat import original_variables
+from elmarc_tf.tf1_weights import original_variables
 
 # (config, feature length) at the paper's small (~120) and large (~3500) sizes, full input length.
 PAPER_SIZES = [
@@ -41,7 +42,7 @@ def test_paper_configurations_have_the_paper_feature_length(fields, length):
 
 
 def test_frame_level_structural_zeros_at_paper_size():
-    """frame_level at nf=896: 3584 values of which 3*895 = 2685 are structural zeros (design.md)."""
+    """frame_level at nf=896: 3584 values of which 3*895 = 2685 are structural zeros (README.md, `backend_taps`)."""
     layout = feature_layout(build_extractor(Config(architecture="frame_level", num_filters=896,
                                                    n_samples=350000)))
     assert [e["padding"] for e in layout] == [0, 895, 895, 895]

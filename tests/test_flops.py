@@ -37,7 +37,8 @@ def test_fused_convolution_counts_its_whole_map():
 
 def test_bench_forward_rate_and_table_on_a_small_model():
     """A smoke test of the measuring code (timings are reported, never asserted)."""
-    from elmarc_tf.bench import forward_rate, markdown, steady_forward_rate
+    from elmarc_tf.bench import markdown
+    from elmarc_tf.timing import forward_rate, steady_forward_rate
 
     from elmarc_tf.batching import auto_batch_size
 

@@ -58,6 +58,8 @@ def test_bench_profile_command_writes_tables_and_rejects_unknown_names(tmp_path,
     assert main(["bench", "--profile", "--arch", "temporal-9", "--out", str(tmp_path)]) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("elmarc: error: unknown bench configuration 'temporal-9'") and "\n" not in err
+    assert main(["profile", "--arch", "temporal-9", "--out", str(tmp_path)]) == 2  # the same verb
+    assert capsys.readouterr().err.strip() == err
     assert not (tmp_path / "profile.json").exists()
 
     assert main(["bench", "--profile", "--quick", "--arch", "temporal-8", "--out", str(tmp_path)]) == 0

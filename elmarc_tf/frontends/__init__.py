@@ -1,4 +1,4 @@
-"""Registry of front-ends: name -> :class:`FrontEndSpec` -> ``builder(config, seed, fast) -> keras.Model``.
+"""Registry of front-ends: name -> :class:`FrontEndSpec` -> ``build(config, seed, fast) -> keras.Model``.
 
 Every builder returns a frozen (``trainable=False``) functional model whose outputs are *all* the
 architecture's taps, in the original's order. :func:`elmarc_tf.extractor.build_extractor` keeps the
@@ -6,7 +6,9 @@ selected ones and averages them.
 
 Original names (``cnn_small_filters``, ``cnn_single``, ``cnn_music``, ``cnn_audio``,
 ``sample_level``, ``frame_level``, ``frame_level_many``) are accepted, plus readable aliases; an
-alias may also fix some config fields (``7x96`` is ``cnn_single`` with a 7x96 filter).
+alias may also fix some config fields (``7x96`` is ``cnn_single`` with a 7x96 filter). The MFCC
+baseline (``features_type: MFCC``) is the front-end ``mfcc``: it has the same interface, no
+random weights, and its input is computed outside the graph.
 """
 
 from __future__ import annotations
@@ -15,28 +17,59 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ConfigError
-from . import spectrogram, waveform
+from . import mfcc, spectrogram, waveform
+
+# The original's ``signal`` key -> how a decoded clip becomes the front-end's input
+# (a key of :data:`elmarc_tf.pipeline.INPUTS`).
+INPUT_OF_SIGNAL = {"spectrogram": "logmel", "waveform": "waveform"}
+
+
+def _name_and_size(cfg) -> str:
+    return f"{cfg.architecture}-{cfg.num_filters}"
+
+
+def _architecture_and_taps(cfg) -> str:
+    return f"{cfg.architecture} nf={cfg.num_filters} taps={list(cfg.selected_features_list)}"
+
+
+def _selected_branches(taps) -> Callable:
+    """The paper's label of a model named by its selected taps, e.g. ``timbral+temporal``."""
+    return lambda cfg: "+".join(taps[i] for i in sorted(set(cfg.selected_features_list)))
+
+
+def _no_check(cfg) -> None:
+    return None
 
 
 @dataclass(frozen=True)
 class FrontEndSpec:
-    """What the rest of the package needs to know about one architecture."""
+    """What the rest of the package needs to know about one front-end."""
 
     name: str
-    signal: str  # 'spectrogram' (input (batch, n_frames, n_mels)) or 'waveform' ((batch, n_samples, 1))
+    signal: str | None  # the original's `signal`: 'spectrogram' / 'waveform'; None: no such key
+    input: str  # how a decoded clip becomes its input: a key of elmarc_tf.pipeline.INPUTS
     build: Callable  # (config, seed, fast=True) -> keras.Model with one output per tap
     taps: tuple  # tap names, in the original's order
-    check: Callable  # (config) -> None; raises ConfigError
+    label: Callable  # (config) -> the paper's legend name, e.g. "VGG", "timbral+temporal"
+    check: Callable = _no_check  # (config) -> None; raises ConfigError
     default_selection: tuple = ()
     aliases: dict = field(default_factory=dict)  # alias -> preset of config fields
+    seeded: bool = True  # False: no random weights, one store serves every seed
+    store_name: Callable = _name_and_size  # (config) -> the store folder's name before its key
+    describe: Callable = _architecture_and_taps  # (config) -> one line for `elmarc info`
 
 
-def _spec(name, signal, module, taps, default=None, aliases=None):
+def _spec(name, signal, module, taps, label=None, default=None, aliases=None):
+    """A spec whose builder and check are ``module.build_<name>`` / ``module.check_<name>``;
+    ``label``: a fixed name, a function of the config, or None: the selected taps' names."""
     return FrontEndSpec(
         name=name,
         signal=signal,
+        input=INPUT_OF_SIGNAL[signal],
         build=getattr(module, f"build_{name}"),
         taps=taps,
+        label=(_selected_branches(taps) if label is None
+               else label if callable(label) else (lambda cfg: label)),
         check=getattr(module, f"check_{name}"),
         default_selection=tuple(default if default is not None else range(len(taps))),
         aliases=aliases or {},
@@ -47,8 +80,9 @@ FRONTENDS: dict[str, FrontEndSpec] = {
     s.name: s
     for s in (
         _spec("cnn_small_filters", "spectrogram", spectrogram,
-              ("pool1", "pool2", "pool3", "pool4", "pool5"), aliases={"vgg": {}}),
-        _spec("cnn_single", "spectrogram", spectrogram, ("conv", "pool"), default=(1,),
+              ("pool1", "pool2", "pool3", "pool4", "pool5"), "VGG", aliases={"vgg": {}}),
+        _spec("cnn_single", "spectrogram", spectrogram, ("conv", "pool"), spectrogram.label_cnn_single,
+              default=(1,),
               aliases={"7x96": {"filter_shape": (7, 96), "pool_shape": (1, 1)},
                        "7x86": {"filter_shape": (7, 86), "pool_shape": (1, 11)},
                        "single": {}}),
@@ -57,12 +91,17 @@ FRONTENDS: dict[str, FrontEndSpec] = {
         _spec("cnn_audio", "spectrogram", spectrogram, ("timbral", "time"),
               aliases={"timbral_time": {}}),
         _spec("sample_level", "waveform", waveform,
-              ("conv0", "pool1", "pool2", "pool3", "pool4", "pool5", "pool6"),
+              ("conv0", "pool1", "pool2", "pool3", "pool4", "pool5", "pool6"), "sample-level",
               aliases={"samplecnn": {}}),
-        _spec("frame_level", "waveform", waveform, ("conv", "b1", "b2", "b3")),
+        _spec("frame_level", "waveform", waveform, ("conv", "b1", "b2", "b3"), "frame-level"),
         _spec("frame_level_many", "waveform", waveform,
               ("conv512", "conv256", "conv128", "conv64", "conv32", "b1", "b2", "b3"),
-              aliases={"frame_level_multi": {}}),
+              "frame-level many-shapes", aliases={"frame_level_multi": {}}),
+        FrontEndSpec(name="mfcc", signal=None, input="mfcc", build=mfcc.build_mfcc,
+                     taps=mfcc.STATISTICS, label=lambda cfg: "MFCCs",
+                     default_selection=tuple(range(len(mfcc.STATISTICS))), seeded=False,
+                     store_name=lambda cfg: f"mfcc{cfg.mfcc_number}",
+                     describe=lambda cfg: f"MFCC baseline ({cfg.mfcc_number} coefficients)"),
     )
 }
 
@@ -82,11 +121,24 @@ def resolve(name: str) -> tuple[FrontEndSpec, dict]:
     raise ConfigError(f"unknown architecture {name!r}; valid names: {valid}")
 
 
+def frontend_of(config) -> FrontEndSpec:
+    """The front-end a (validated) config describes (``config.frontend``)."""
+    return FRONTENDS[config.frontend]
+
+
+def selected_taps(config) -> tuple:
+    """The tap indices a config selects (its ``selected_features_list``, else the default)."""
+    spec = frontend_of(config)
+    return tuple(config.selected_features_list if config.selected_features_list is not None
+                 else spec.default_selection)
+
+
 def build_frontend(config, seed: int = 0, fast: bool = True):
-    """The front-end of ``config.architecture`` with all its taps as outputs (a ``keras.Model``).
+    """The front-end of ``config`` with all its taps as outputs (a ``keras.Model``).
 
     ``fast=False``: Keras' plain layers instead of the faster equivalent ones (same weights)."""
-    return FRONTENDS[config.architecture].build(config, seed, fast=fast)
+    return frontend_of(config).build(config, seed, fast=fast)
 
 
-__all__ = ["FRONTENDS", "ALIASES", "FrontEndSpec", "resolve", "build_frontend"]
+__all__ = ["FRONTENDS", "ALIASES", "FrontEndSpec", "resolve", "frontend_of", "selected_taps",
+           "build_frontend"]

@@ -18,6 +18,13 @@ TRUNCATED_NORMAL_STD = 0.87962566103423978
 TF1_VARIANCE_SCALE = 2.0 * 1.3 * TRUNCATED_NORMAL_STD**2  # ~2.01173
 
 
+def frozen_model(inputs, outputs, name: str) -> keras.Model:
+    """``keras.Model(inputs, outputs)`` with every weight frozen (``trainable=False``)."""
+    model = keras.Model(inputs, outputs, name=name)
+    model.trainable = False
+    return model
+
+
 def layer_seed(model_seed: int, layer_name: str) -> int:
     """Seed of one layer, derived from the model seed and the layer's (TF1) name.
 

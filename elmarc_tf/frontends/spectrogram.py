@@ -14,7 +14,7 @@ from __future__ import annotations
 import keras
 
 from ..errors import ConfigError
-from .common import BatchStatsNormalization, ConvFactory, max_over_frequency
+from .common import BatchStatsNormalization, ConvFactory, frozen_model, max_over_frequency
 
 VGG_POOLS = ((4, 2), (4, 3), (5, 2), (4, 2), (4, 4))
 MUSIC_TEMPORAL_KERNELS = (165, 128, 64, 32)  # cnn_music: temporal features
@@ -25,12 +25,6 @@ def _image_input(cfg):
     """Input ``(batch, n_frames, n_mels)`` and its image view ``(batch, n_frames, n_mels, 1)``."""
     x = keras.Input((cfg.n_frames, cfg.n_mels), name="logmel")
     return x, keras.layers.Reshape((cfg.n_frames, cfg.n_mels, 1), name="as_image")(x)
-
-
-def _frozen(inputs, taps, name):
-    model = keras.Model(inputs, taps, name=name)
-    model.trainable = False
-    return model
 
 
 # ----------------------------------------------------------------------------- VGG
@@ -58,7 +52,7 @@ def build_cnn_small_filters(cfg, seed: int = 0, fast: bool = True) -> keras.Mode
                 x = BatchStatsNormalization(name=f"bn{i}")(x)
         x = keras.layers.MaxPooling2D(pool, strides=pool, name=f"pool{i}")(x)
         taps.append(x)
-    return _frozen(inputs, taps, "cnn_small_filters")
+    return frozen_model(inputs, taps, "cnn_small_filters")
 
 
 def check_cnn_small_filters(cfg) -> None:
@@ -90,7 +84,12 @@ def build_cnn_single(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
         pool = layer(x, max_over_frequency=True)  # fused; only the selected taps are computed
     else:
         pool = keras.layers.MaxPooling2D(cfg.pool_shape, strides=cfg.pool_shape, name="pool")(conv)
-    return _frozen(inputs, [conv, pool], "cnn_single")
+    return frozen_model(inputs, [conv, pool], "cnn_single")
+
+
+def label_cnn_single(cfg) -> str:
+    """The paper's name of a single-filter model: its filter shape, e.g. ``7x96``."""
+    return f"{cfg.filter_shape[0]}x{cfg.filter_shape[1]}"
 
 
 def check_cnn_single(cfg) -> None:
@@ -142,7 +141,7 @@ def _build_timbral_temporal(cfg, seed, temporal_kernels, name, fast) -> keras.Mo
         for k, mult in zip(temporal_kernels, (1, 2, 4, 8))
     ]
     temporal = keras.layers.Concatenate(name="temporal")(temporal)  # (b, T, 14 nf)
-    return _frozen(inputs, [timbral, temporal], name)
+    return frozen_model(inputs, [timbral, temporal], name)
 
 
 def build_cnn_music(cfg, seed: int = 0, fast: bool = True) -> keras.Model:

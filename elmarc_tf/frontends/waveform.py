@@ -12,7 +12,7 @@ import math
 import keras
 
 from ..errors import ConfigError
-from .common import ConvFactory
+from .common import ConvFactory, frozen_model
 
 SAMPLE_LEVEL_BLOCKS = 6
 FRAME_STRIDE = 32
@@ -22,12 +22,6 @@ BACKEND_KERNEL = 7
 
 def _waveform_input(cfg):
     return keras.Input((cfg.n_samples, 1), name="waveform")
-
-
-def _frozen(inputs, taps, name):
-    model = keras.Model(inputs, taps, name=name)
-    model.trainable = False
-    return model
 
 
 # ----------------------------------------------------------------------------- sample level
@@ -45,7 +39,7 @@ def build_sample_level(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
         x = convs.conv1d(cfg.num_filters, 3, padding="same")(x)
         x = keras.layers.MaxPooling1D(3, name=f"pool{i}")(x)
         taps.append(x)
-    return _frozen(inputs, taps, "sample_level")
+    return frozen_model(inputs, taps, "sample_level")
 
 
 def check_sample_level(cfg) -> None:
@@ -94,7 +88,7 @@ def build_frame_level(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     inputs = _waveform_input(cfg)
     convs = ConvFactory(seed, fast=fast)
     frames = convs.conv1d(cfg.num_filters, FRAME_KERNELS[0], strides=FRAME_STRIDE)(inputs)
-    return _frozen(inputs, [frames, *backend(frames, cfg, convs)], "frame_level")
+    return frozen_model(inputs, [frames, *backend(frames, cfg, convs)], "frame_level")
 
 
 def check_frame_level(cfg) -> None:
@@ -116,7 +110,7 @@ def build_frame_level_many(cfg, seed: int = 0, fast: bool = True) -> keras.Model
     maps = [convs.conv1d(cfg.num_filters, k, strides=FRAME_STRIDE, padding="same")(inputs)
             for k in FRAME_KERNELS]
     many = keras.layers.Concatenate(name="many")(maps)  # (b, T, 5 nf)
-    return _frozen(inputs, [*maps, *backend(many, cfg, convs)], "frame_level_many")
+    return frozen_model(inputs, [*maps, *backend(many, cfg, convs)], "frame_level_many")
 
 
 def check_frame_level_many(cfg) -> None:

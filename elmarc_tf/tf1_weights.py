@@ -19,18 +19,11 @@ import keras
 import numpy as np
 
 from .errors import WeightsError
+from .fileio import atomic_save
+from .keras_graph import weighted_layers
 
 # Our Conv1D layers that are Conv2D with a full-height kernel in the original graph.
 _CONV2D_IN_ORIGINAL = re.compile(r"^\dcnnOut$")
-
-
-def weighted_layers(model: keras.Layer):
-    """Every layer with weights, nested models included, in build order."""
-    for layer in model.layers:
-        if hasattr(layer, "layers"):
-            yield from weighted_layers(layer)
-        elif layer.weights:
-            yield layer
 
 
 def _original_shape(layer_name: str, shape: tuple) -> tuple:
@@ -59,8 +52,6 @@ def save_original_weights(model: keras.Model, path) -> list[str]:
     An extractor pruned to some taps holds only the layers those taps need; build it with all taps
     selected to export every variable of the original graph.
     """
-    from .store import atomic_save
-
     variables = original_variables(model)
     atomic_save(path, np.savez, **variables)
     return list(variables)

@@ -1,0 +1,81 @@
+"""The package's layers: dependencies point one way, and each vocabulary is defined once.
+
+The layers (``elmarc_tf/__init__.py`` names them): foundation <- core model <- audio I/O <-
+extraction <- study <- tooling. A module may import its own layer and the layers below it, never
+one above; read from the source with ``ast``, so a function-level import counts too.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import elmarc_tf
+from elmarc_tf import audio, classifiers, config, melspec, pipeline
+from elmarc_tf.frontends import FRONTENDS
+
+PACKAGE = Path(elmarc_tf.__file__).parent
+LAYERS = {
+    "foundation": {"errors", "fileio", "keras_graph"},
+    "core model": {"config", "frontends", "extractor", "melspec", "flops", "tf1_weights", "export"},
+    "audio I/O": {"audio", "resample", "audio_cache", "mfcc", "datasets"},
+    "extraction": {"pipeline", "batching", "store", "extract"},
+    "study": {"classifiers", "protocols", "study", "report", "paper", "demo", "ablation"},
+    "tooling": {"timing", "bench", "profile", "cli", "__main__"},
+}
+LEVEL = {module: level for level, modules in enumerate(LAYERS.values()) for module in modules}
+
+
+def _module_of(path: Path) -> str:
+    """The top-level module (or sub-package) of elmarc_tf a file belongs to."""
+    return path.relative_to(PACKAGE).parts[0].removesuffix(".py")
+
+
+def _imports(path: Path) -> set[str]:
+    """The top-level elmarc_tf modules ``path`` imports, relative or absolute, anywhere in it."""
+    here = path.relative_to(PACKAGE).parent.parts
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:  # relative: resolve against the file's package
+                base = list(here[:len(here) - node.level + 1])
+                parts = base + (node.module.split(".") if node.module else [])
+                names = [parts] if parts else [[alias.name] for alias in node.names]
+            elif node.module and node.module.split(".")[0] == "elmarc_tf":
+                names = [node.module.split(".")[1:] or [alias.name for alias in node.names]]
+            else:
+                continue
+            found.update(n[0] for n in names if n)
+        elif isinstance(node, ast.Import):
+            found.update(a.name.split(".")[1] for a in node.names
+                         if a.name.startswith("elmarc_tf."))
+    return found
+
+
+SOURCES = sorted(p for p in PACKAGE.rglob("*.py") if p.name != "__init__.py" or p.parent != PACKAGE)
+
+
+def test_every_module_has_a_layer():
+    assert {_module_of(p) for p in SOURCES} <= set(LEVEL)
+
+
+@pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
+def test_imports_point_down(path):
+    module = _module_of(path)
+    upward = sorted(m for m in _imports(path) - {module} if LEVEL[m] > LEVEL[module])
+    assert not upward, f"{module} ({list(LAYERS)[LEVEL[module]]}) imports {upward} from above"
+
+
+def test_the_import_walker_resolves_relative_imports():
+    # frontends/waveform.py: `from ..errors import ...` and `from .common import ...`
+    assert _imports(PACKAGE / "frontends" / "waveform.py") == {"errors", "frontends"}
+    assert {"store", "frontends", "pipeline"} <= _imports(PACKAGE / "extract.py")
+
+
+def test_each_vocabulary_is_defined_once():
+    assert set(classifiers.MODEL_TYPES) == set(config.MODEL_TYPES)
+    assert audio.FIX_LENGTH_MODES is config.FIX_LENGTH_MODES
+    assert melspec.FIX_LENGTH_MODES is config.FIX_LENGTH_MODES
+    assert melspec.PAD_MODES is config.PAD_MODES
+    assert {spec.input for spec in FRONTENDS.values()} == set(pipeline.INPUTS)
+    assert {name for name in config.FEATURES_TYPES.values() if name} <= set(FRONTENDS)
