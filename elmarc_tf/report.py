@@ -379,14 +379,14 @@ def _csv_table(models: list[dict]) -> str:
 
 
 def _markdown_table(models: list[dict], confidence: float) -> str:
-    """A GitHub-flavoured Markdown table with its notes below."""
+    """A GitHub-flavoured Markdown table with its notes below, one paragraph each."""
     rows = _rows(models)
     columns = _columns(rows, confidence)
     esc = lambda v: str(v).replace("|", "\\|")
     lines = ["| " + " | ".join(h for _, h in columns) + " |",
              "|" + "|".join("---:" if k in ("rank", "dim", "n") else "---" for k, _ in columns) + "|"]
     lines += ["| " + " | ".join(esc(r.get(k, "")) for k, _ in columns) + " |" for r in rows]
-    return "\n".join(lines + [""] + _notes(models, rows, confidence)) + "\n"
+    return "\n".join(lines) + "\n\n" + "\n\n".join(_notes(models, rows, confidence)) + "\n"  # paragraphs
 
 
 # Table file formats by suffix: writer(models, confidence) -> text.
