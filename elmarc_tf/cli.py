@@ -61,11 +61,13 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
     p.add_argument("--quiet", action="store_true")
 
-    p = sub.add_parser("compare", help="table, t-tests and bar chart of results "
-                                       "(elmarc_tf.report.compare)")
-    p.add_argument("results", nargs="+", type=Path, help="results.json files or folders")
+    p = sub.add_parser("compare", help="table, t-tests against the baseline and between models, "
+                                       "bar chart (elmarc_tf.report.compare)")
+    p.add_argument("results", nargs="+", type=Path, help="results.json files or folders "
+                                                         "(a file reached twice counts once)")
     p.add_argument("--chart", type=Path, default=Path("elmarc_out") / "compare.png")
     p.add_argument("--title", default=None)
+    p.add_argument("--table", type=Path, help="also write the table as Markdown (.md) or CSV (.csv)")
 
     p = sub.add_parser("reproduce", help="run a whole figure's matrix of the paper "
                                          "(elmarc_tf.paper.reproduce)")
@@ -242,11 +244,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    result = compare(load_results(args.results), chart=args.chart, title=args.title)
+    result = compare(load_results(args.results), chart=args.chart, title=args.title,
+                     table=args.table)
     print(result["table"])
-    print("\nPairwise Welch's t-tests on per-seed accuracies (H0: equal means):")
+    print("\n".join(["", *result["notes"]]))
+    print("\nPairwise tests on per-seed accuracies (Welch's t-test between seeded models, one-sample "
+          "t-test against a deterministic one; H0: equal means):")
     print(result["ttest_table"])
     print(f"\nchart: {result['chart']}")
+    if result["table_file"]:
+        print(f"table: {result['table_file']}")
     return EXIT_OK
 
 

@@ -1,6 +1,7 @@
 """Dataset adapters on miniature copies of the real layouts: GTZAN (.au and .wav, the
 fault-filtered split lists), BallroomData, Extended Ballroom (mp3), UrbanSound8K (folds, metadata
-CSV, 24-bit WAVE_FORMAT_EXTENSIBLE stereo), a user CSV, the registry and items_from_config."""
+CSV, 24-bit WAVE_FORMAT_EXTENSIBLE stereo), a user CSV, the registry and items_from_config, and
+datasets assembled from symbolic links (loops, broken links)."""
 
 from __future__ import annotations
 
@@ -16,9 +17,9 @@ import soundfile as sf
 from elmarc_tf import Config
 from elmarc_tf.audio import load_audio
 from elmarc_tf.datasets import (BALLROOM_CLASSES, DATASETS, EXTENDED_BALLROOM_CLASSES, GTZAN_GENRES,
-                                Item, ballroom, csv_list, extended_ballroom, gtzan, items_from_config,
-                                load_dataset, urbansound8k)
-from elmarc_tf.errors import ConfigError
+                                Item, ballroom, csv_list, extended_ballroom, folder_per_class, gtzan,
+                                items_from_config, load_dataset, urbansound8k)
+from elmarc_tf.errors import ConfigError, ElmarcWarning
 
 SR = 22050
 TONE_HZ = 440.0
@@ -367,3 +368,104 @@ def test_items_from_config_urbansound8k_list(us8k_root, tmp_path):
     write_lines(listing, ["fold2/stray.wav"])
     with pytest.raises(ConfigError, match=r"us8k\.txt:1: stray\.wav is not in .*UrbanSound8K\.csv"):
         items_from_config(cfg)
+
+
+# ------------------------------------------------------------------------------ symbolic links
+@pytest.fixture
+def linked_root(tmp_path, clips) -> tuple[Path, Path]:
+    """A dataset assembled from links: ``xb/Chacha -> archive/ChaChaCha``, ``xb/Jive ->
+    archive/Jive`` (which holds a sub-folder with a link back to ``archive/Jive``: a loop), and a
+    real ``xb/Tango`` holding one real file and one link to a file elsewhere. Returns
+    ``(root, archive)``."""
+    archive = tmp_path / "archive" / "ballroom"
+    put(clips["mp3"], archive / "ChaChaCha" / "b.mp3")
+    put(clips["mp3"], archive / "ChaChaCha" / "a.mp3")
+    put(clips["mp3"], archive / "Jive" / "c.mp3")
+    put(clips["mp3"], archive / "Jive" / "extra" / "d.mp3")
+    (archive / "Jive" / "extra" / "loop").symlink_to(archive / "Jive", target_is_directory=True)
+    put(clips["mp3"], tmp_path / "elsewhere" / "e.mp3")
+    root = tmp_path / "xb"
+    root.mkdir()
+    (root / "Chacha").symlink_to(archive / "ChaChaCha", target_is_directory=True)
+    (root / "Jive").symlink_to(Path("..") / "archive" / "ballroom" / "Jive")  # relative link
+    put(clips["mp3"], root / "Tango" / "t1.mp3")
+    (root / "Tango" / "t2.mp3").symlink_to(tmp_path / "elsewhere" / "e.mp3")
+    (root / "Tango" / ".t3.mp3").symlink_to(tmp_path / "elsewhere" / "e.mp3")  # hidden: skipped
+    (root / ".hidden").symlink_to(archive / "ChaChaCha", target_is_directory=True)  # hidden: skipped
+    return root, archive
+
+
+EXPECTED_LINKED = [  # (id, label), by hand; the same as a copy of the folders would give
+    ("Chacha/a.mp3", "Chacha"), ("Chacha/b.mp3", "Chacha"), ("Jive/c.mp3", "Jive"),
+    ("Jive/extra/d.mp3", "Jive"), ("Tango/t1.mp3", "Tango"), ("Tango/t2.mp3", "Tango"),
+]
+
+
+def test_symlinked_class_folders_and_files_are_followed(linked_root):
+    root, archive = linked_root
+    with pytest.warns(ElmarcWarning, match=r"Jive/extra/loop: links to .*xb/Jive, which is already listed"):
+        items = extended_ballroom(root)
+    assert [(it.id, it.label) for it in items] == EXPECTED_LINKED
+    # paths keep the links (ids relative to the root given) and reach the real files
+    assert [it.path for it in items] == [str(root / rel) for rel, _ in EXPECTED_LINKED]
+    assert Path(items[0].path).resolve() == (archive / "ChaChaCha" / "a.mp3").resolve()
+    assert Path(items[-1].path).resolve() == (root.parent / "elsewhere" / "e.mp3").resolve()
+    assert dominant_hz(load_audio(items[-1].path, 12000)) == pytest.approx(TONE_HZ, abs=10)
+
+    # the root itself given through a link: same ids, paths under the link
+    (root.parent / "xb_link").symlink_to(root, target_is_directory=True)
+    with pytest.warns(ElmarcWarning):
+        via_link = folder_per_class(root.parent / "xb_link")
+    assert [it.id for it in via_link] == [rel for rel, _ in EXPECTED_LINKED]
+    assert via_link[0].path == str(root.parent / "xb_link" / "Chacha" / "a.mp3")
+
+
+def test_symlinked_layout_lists_like_a_copy(linked_root, tmp_path, clips):
+    root, archive = linked_root
+    copy = tmp_path / "copy"
+    for rel, _ in EXPECTED_LINKED:
+        put(clips["mp3"], copy / rel)
+    with pytest.warns(ElmarcWarning):
+        linked = extended_ballroom(root)
+    assert [(it.id, it.label) for it in linked] == [(it.id, it.label) for it in extended_ballroom(copy)]
+
+
+def test_two_links_to_one_folder_list_its_clips_once(linked_root):
+    root, archive = linked_root
+    (root / "Chacha").unlink()
+    (root / "Chacha").mkdir()
+    (root / "Chacha" / "one").symlink_to(archive / "ChaChaCha", target_is_directory=True)
+    (root / "Chacha" / "two").symlink_to(archive / "ChaChaCha", target_is_directory=True)
+    with pytest.warns(ElmarcWarning) as record:
+        items = folder_per_class(root)
+    assert [it.id for it in items if it.label == "Chacha"] == ["Chacha/one/a.mp3", "Chacha/one/b.mp3"]
+    assert any("Chacha/two: links to" in str(w.message) for w in record)
+
+
+@pytest.mark.filterwarnings("ignore::elmarc_tf.errors.ElmarcWarning")  # the loop
+def test_broken_links_are_named(linked_root, gtzan_wav):
+    root, archive = linked_root
+    (root / "Waltz").symlink_to(archive / "Waltz", target_is_directory=True)  # never existed
+    with pytest.raises(ConfigError, match=r"xb/Waltz: the class folder is a broken symbolic link to "
+                                          r".*archive/ballroom/Waltz$"):
+        extended_ballroom(root)
+    (root / "Waltz").unlink()
+    (root / "Tango" / "t3.mp3").symlink_to("gone.mp3")  # a broken link to one clip
+    with pytest.raises(ConfigError, match=r"xb/Tango/t3.mp3: broken symbolic link to gone.mp3$"):
+        extended_ballroom(root)
+    (root / "Tango" / "t3.mp3").unlink()
+    (root / "Tango" / "self").symlink_to("self")  # a link to itself: a loop of links, never a folder
+    with pytest.raises(ConfigError, match=r"xb/Tango/self: broken symbolic link to self$"):
+        extended_ballroom(root)
+    # the root itself
+    (root.parent / "dangling").symlink_to(root.parent / "nowhere")
+    with pytest.raises(ConfigError, match=r"dangling: broken symbolic link to .*nowhere$"):
+        folder_per_class(root.parent / "dangling")
+
+    # list files: a listed clip whose genre folder is a broken link
+    shutil.rmtree(gtzan_wav / "jazz")
+    (gtzan_wav / "jazz").symlink_to(gtzan_wav.parent / "moved" / "jazz", target_is_directory=True)
+    with pytest.raises(ConfigError, match=r"train_filtered\.txt:2: listed file jazz/jazz\.00000\.wav: "
+                                          r".*genres_original/jazz is a broken symbolic link to "
+                                          r".*moved/jazz$"):
+        gtzan(gtzan_wav, splits=gtzan_wav.parent / "GTZAN_split")

@@ -6,11 +6,13 @@ build on the helpers here; :func:`items_from_config` picks the right one for a c
 
 from __future__ import annotations
 
+import os
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Optional
 
-from ..errors import ConfigError
+from ..errors import ConfigError, ElmarcWarning
 
 AUDIO_EXTENSIONS = (".wav", ".au", ".mp3", ".flac", ".ogg", ".aif", ".aiff")
 SPLITS = ("train", "val", "test")
@@ -40,23 +42,63 @@ class Item:
 def audio_files(root) -> list[Path]:
     """Audio files (by extension) at any depth below the class folders of ``root``, sorted.
 
-    Files directly in ``root`` and hidden files or folders (``.DS_Store``, macOS ``._x.wav``
-    resource forks) are skipped.
+    Symbolic links are followed, to folders and to files (a dataset assembled from links to
+    where the audio really lives works like a copy); returned paths keep the links, so ids stay
+    relative to ``root`` as given. Each real folder is walked once: a link back to a folder
+    already walked (a loop, or a second link to the same folder) is skipped with an
+    :class:`~elmarc_tf.errors.ElmarcWarning`, so no clip is listed twice through it. A broken
+    link anywhere below ``root`` raises :class:`ConfigError` naming it and its target: whether it
+    stood for one clip or a whole class folder cannot be known, and a silently smaller dataset
+    would give numbers that are not comparable. Files directly in ``root`` and hidden files or
+    folders (``.DS_Store``, macOS ``._x.wav`` resource forks) are skipped, links or not.
     """
     root = Path(root)
-    return [
-        p for p in sorted(root.rglob("*"))
-        if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-        and len(p.relative_to(root).parts) > 1
-        and not any(part.startswith(".") for part in p.relative_to(root).parts)
-    ]
+    found: list[Path] = []
+    walked: dict[tuple[int, int], Path] = {}  # (device, inode) of a real folder -> its first path
+    pending = [root]  # depth first, in name order: the first of two links to a folder wins
+    while pending:
+        folder = pending.pop()
+        st = folder.stat()
+        if (st.st_dev, st.st_ino) in walked:
+            warnings.warn(f"{folder}: links to {walked[st.st_dev, st.st_ino]}, which is already "
+                          f"listed; skipped", ElmarcWarning, stacklevel=2)
+            continue
+        walked[st.st_dev, st.st_ino] = folder
+        folders = []
+        for entry in _entries(folder):
+            path = folder / entry.name
+            if entry.name.startswith("."):
+                continue
+            if entry.is_symlink() and not path.exists():  # dangling, or a loop of links
+                what = "the class folder is a broken" if folder == root else "broken"
+                raise ConfigError(f"{path}: {what} symbolic link to {os.readlink(path)}")
+            if entry.is_dir():  # DirEntry.is_dir/is_file follow symbolic links
+                folders.append(path)
+            elif folder != root and path.suffix.lower() in AUDIO_EXTENSIONS and entry.is_file():
+                found.append(path)
+        pending.extend(reversed(folders))
+    return sorted(found, key=lambda p: p.relative_to(root).parts)
+
+
+def _entries(folder: Path) -> list[os.DirEntry]:
+    """The entries of ``folder`` sorted by name (so that which of two links to one folder is
+    walked does not depend on the file system); an unreadable folder raises naming it."""
+    try:
+        with os.scandir(folder) as it:
+            return sorted(it, key=lambda e: e.name)
+    except OSError as e:
+        raise ConfigError(f"{folder}: cannot list the folder ({e.strerror})") from None
 
 
 def folder_per_class(root) -> list[Item]:
-    """``root/<class>/<file>`` (any depth below the class folder) -> items labelled by class folder."""
+    """``root/<class>/<file>`` (any depth below the class folder) -> items labelled by class folder.
+
+    Class folders and files may be symbolic links (see :func:`audio_files`)."""
     root = Path(root)
     if not root.is_dir():
-        raise ConfigError(f"{root}: audio folder not found")
+        what = (f"broken symbolic link to {os.readlink(root)}" if root.is_symlink() and not root.exists()
+                else "audio folder not found")
+        raise ConfigError(f"{root}: {what}")
     items = [
         Item(path=str(p), label=p.relative_to(root).parts[0], id=p.relative_to(root).as_posix())
         for p in audio_files(root)
@@ -133,6 +175,17 @@ def exact_file(audio_root: Path, rel: str) -> Optional[Path]:
     return path if path.is_file() else None
 
 
+def broken_link(root: Path, rel: str) -> Optional[Path]:
+    """The first broken symbolic link on the way from ``root`` to ``root/rel`` (a class folder or
+    the file itself), or None."""
+    path = Path(root)
+    for part in Path(rel).parts:
+        path = path / part
+        if path.is_symlink() and not path.exists():
+            return path
+    return None
+
+
 def from_list_file(list_path, audio_root, split: Optional[str] = None, *,
                    label_of: Optional[LabelOf] = None, fold_of: Optional[FoldOf] = None,
                    locate: Optional[Locate] = None) -> list[Item]:
@@ -150,7 +203,10 @@ def from_list_file(list_path, audio_root, split: Optional[str] = None, *,
         rel = Path(rel).as_posix()
         path = locate(audio_root, rel)
         if path is None:
-            raise ConfigError(f"{list_path}:{n}: listed file {rel} not found under {audio_root}")
+            link = broken_link(audio_root, rel)
+            why = (f": {link} is a broken symbolic link to {os.readlink(link)}" if link
+                   else f" not found under {audio_root}")
+            raise ConfigError(f"{list_path}:{n}: listed file {rel}{why}")
         try:
             label = label_of(rel)
             fold = fold_of(rel) if fold_of else None
