@@ -137,7 +137,7 @@ def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmar
     for figure, summaries in sorted(summaries_by_figure.items()):
         result = compare(summaries, chart=out / f"figure{figure}.png",
                          title=f"{dataset}: Figure {figure} (mean ± std over {len(seeds)} seeds)")
-        log(f"\nFigure {figure} ({dataset})\n{result['table']}\n\nWelch t-tests:\n"
+        log(f"\nFigure {figure} ({dataset})\n{result['table']}\n\nPairwise t-tests:\n"
             f"{result['ttest_table']}\nchart: {result['chart']}")
         report[figure] = result
     return report

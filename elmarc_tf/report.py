@@ -14,8 +14,9 @@ Which test (two-sided, H0: equal means; p-values are not corrected for multiple 
   Welch-Satterthwaite degrees of freedom) and the matching confidence interval.
 - Fewer than two seeds on a seeded side, or no spread on either side: no test; the table says why.
 
-The family of a result (waveform / spectrogram / baseline) comes from its config through
-:data:`FAMILIES`, and sets its colour in the chart (:data:`FAMILY_COLOURS`).
+The family of a result (waveform / spectrogram / baseline) is its front-end's
+(:attr:`elmarc_tf.frontends.FrontEndSpec.family`), and sets its colour in the chart
+(:data:`FAMILY_COLOURS`).
 """
 
 from __future__ import annotations
@@ -35,20 +36,15 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from scipy import stats
 
+from .config import Config
 from .errors import ElmarcError
+from .fileio import atomic_write_text
+from .frontends import FrontEndSpec, frontend_of
 
 CONFIDENCE = 0.95
 ONE_SAMPLE = "one-sample t vs deterministic"
 WELCH = "Welch"
 
-# A result's family, looked up in its config: the first key (in this order) whose value is listed
-# decides. ``features_type`` comes first because an MFCC config keeps a default ``architecture``.
-# A new family adds one entry, e.g. ``FAMILIES["architecture"]["leaf"] = "LEAF"``, and a colour.
-FAMILIES: dict[str, dict[str, str]] = {
-    "features_type": {"MFCC": "baseline"},
-    "architecture": {},
-    "signal": {"waveform": "waveform", "spectrogram": "spectrogram"},
-}
 OTHER_FAMILY = "other"
 BASELINE_FAMILY = "baseline"
 FAMILY_COLOURS = {"waveform": "#d9822b", "spectrogram": "#3b6fb6", "baseline": "#333333",
@@ -125,30 +121,35 @@ def load_results(paths) -> list[dict]:
 
 
 # ------------------------------------------------------------------------------ what a result is
+def _frontend(summary: dict) -> Optional[FrontEndSpec]:
+    """The front-end of a result's ``config``; None without one, or one this version cannot read."""
+    try:
+        return frontend_of(Config.from_dict(summary["config"]))
+    except (KeyError, TypeError, ElmarcError):
+        return None
+
+
 def family_of(summary: dict) -> str:
-    """``'waveform'``, ``'spectrogram'``, ``'baseline'`` ... from the result's ``config`` through
-    :data:`FAMILIES`; ``'other'`` when nothing matches (or there is no config)."""
-    config = summary.get("config") or {}
-    for key, families in FAMILIES.items():
-        value = config.get(key)
-        if isinstance(value, str) and value in families:
-            return families[value]
-    return OTHER_FAMILY
+    """``'waveform'``, ``'spectrogram'``, ``'baseline'`` ...: the family of the result's front-end
+    (:attr:`~elmarc_tf.frontends.FrontEndSpec.family`); ``'other'`` without a readable config."""
+    spec = _frontend(summary)
+    return spec.family if spec is not None else OTHER_FAMILY
 
 
 def is_deterministic(summary: dict) -> bool:
     """Whether a result is one exact value rather than a sample over random draws.
 
-    True when its features have no random weights — ``config.features_type`` is ``'MFCC'``
-    (study.py stores MFCCs under seed 0 for every seed), or every seed read the same feature
-    store — and nothing else drew random numbers: with two or more seeds, all accuracies are
+    True when its features have no random weights — its front-end is not seeded (the MFCC
+    baseline: study.py stores it under seed 0 for every seed), or every seed read the same
+    feature store — and nothing else drew random numbers: with two or more seeds, all accuracies are
     equal (an ELM on MFCCs, or nested CV's shuffled folds, vary with the seed: those are
     samples); with one seed, the classifier is in :data:`DETERMINISTIC_CLASSIFIERS` and nested CV
     is off. A single run of a random-weight front-end is a sample of one, never deterministic.
     """
     config = summary.get("config") or {}
     stores = {r.get("store") for r in summary.get("per_seed") or []}
-    fixed_features = config.get("features_type") == "MFCC" or (
+    spec = _frontend(summary)
+    fixed_features = (spec is not None and not spec.seeded) or (
         len(summary.get("per_seed") or []) > 1 and len(stores) == 1 and None not in stores)
     if not fixed_features:
         return False
@@ -408,7 +409,7 @@ def write_table(models: list[dict], path, confidence: float = CONFIDENCE) -> Pat
     """The comparison table of :func:`compare`'s ``models`` as Markdown (``.md``) or CSV (``.csv``)."""
     path = _check_table_path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(TABLE_FORMATS[path.suffix.lower()](models, confidence), encoding="utf-8")
+    atomic_write_text(path, TABLE_FORMATS[path.suffix.lower()](models, confidence))
     return path
 
 

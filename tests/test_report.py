@@ -4,6 +4,7 @@ files, de-duplication and the chart's content."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 from pathlib import Path
@@ -14,13 +15,18 @@ from scipy import stats
 
 from elmarc_tf.cli import parse_args, run
 from elmarc_tf.errors import ElmarcError
-from elmarc_tf.report import (FAMILIES, FAMILY_COLOURS, ONE_SAMPLE, WELCH, compare, count_bars,
+from elmarc_tf.frontends import FRONTENDS
+from elmarc_tf.report import (ONE_SAMPLE, WELCH, compare, count_bars,
                               difference_test, family_of, is_deterministic, load_results,
                               pairwise_ttests, results_chart)
 
 MFCC_VALUE = 0.5345
 VGG = [0.601, 0.622, 0.648]
 SAMPLE = [0.571, 0.566, 0.590]
+
+
+FRONTEND_CONFIGS = {"spectrogram": dict(architecture="vgg", num_filters=32, n_frames=1376),
+                    "waveform": dict(architecture="sample_level", num_filters=23, n_samples=350000)}
 
 
 def summary(name, model, clf, accuracies, features_type="CNN", signal="spectrogram", same_store=False,
@@ -34,7 +40,7 @@ def summary(name, model, clf, accuracies, features_type="CNN", signal="spectrogr
             "seeds": list(range(len(accuracies))), "accuracies": list(accuracies),
             "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)),
             "config": {"features_type": features_type, "model_type": clf, "nested_cv": nested_cv,
-                       "signal": None if features_type == "MFCC" else signal},
+                       **({} if features_type == "MFCC" else FRONTEND_CONFIGS[signal])},
             "per_seed": per_seed}
 
 
@@ -67,17 +73,17 @@ def test_deterministic_results():
     assert not is_deterministic({"label": "A", "accuracies": [0.5]})  # nothing known: a sample
 
 
-def test_family_lookup_and_registration(monkeypatch):
+def test_family_is_the_front_ends(monkeypatch):
     assert family_of(mfcc()) == "baseline"
     assert family_of(summary("w", "sample-level (161)", "SVM", VGG, signal="waveform")) == "waveform"
     assert family_of(summary("s", "VGG (160)", "SVM", VGG)) == "spectrogram"
-    assert family_of({"accuracies": [0.5]}) == "other"
-    leaf = summary("l", "LEAF (40)", "SVM", VGG, signal="waveform")
-    leaf["config"]["architecture"] = "leaf"
-    monkeypatch.setitem(FAMILIES["architecture"], "leaf", "LEAF")  # a new family adds itself
-    monkeypatch.setitem(FAMILY_COLOURS, "LEAF", "#2ca02c")
-    assert family_of(leaf) == "LEAF"
-    assert family_of(mfcc()) == "baseline"  # an MFCC config's default architecture does not count
+    assert family_of({"accuracies": [0.5]}) == "other"  # no config
+    unreadable = summary("s", "VGG (160)", "SVM", VGG)
+    unreadable["config"]["a_key_of_a_later_version"] = 1
+    assert family_of(unreadable) == "other"
+    spec = FRONTENDS["sample_level"]  # a front-end names its own family
+    monkeypatch.setitem(FRONTENDS, "sample_level", dataclasses.replace(spec, family="SampleCNN"))
+    assert family_of(summary("w", "sample-level (161)", "SVM", VGG, signal="waveform")) == "SampleCNN"
 
 
 # ------------------------------------------------------------------------------ statistics

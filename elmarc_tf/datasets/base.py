@@ -6,6 +6,7 @@ build on the helpers here; :func:`items_from_config` picks the right one for a c
 
 from __future__ import annotations
 
+import csv
 import os
 import warnings
 from dataclasses import asdict, dataclass
@@ -141,8 +142,6 @@ def csv_records(csv_path, required, what: str = "CSV") -> list[tuple[int, dict]]
 
     Header names are stripped; a missing file or column raises :class:`ConfigError` naming it.
     """
-    import csv
-
     csv_path = Path(csv_path)
     if not csv_path.is_file():
         raise ConfigError(f"{csv_path}: {what} not found")

@@ -57,6 +57,7 @@ class FrontEndSpec:
     seeded: bool = True  # False: no random weights, one store serves every seed
     store_name: Callable = _name_and_size  # (config) -> the store folder's name before its key
     describe: Callable = _architecture_and_taps  # (config) -> one line for `elmarc info`
+    family: str = ""  # how `elmarc compare` groups and colours it; "" : its signal
 
 
 def _spec(name, signal, module, taps, label=None, default=None, aliases=None):
@@ -73,6 +74,7 @@ def _spec(name, signal, module, taps, label=None, default=None, aliases=None):
         check=getattr(module, f"check_{name}"),
         default_selection=tuple(default if default is not None else range(len(taps))),
         aliases=aliases or {},
+        family=signal,
     )
 
 
@@ -101,7 +103,8 @@ FRONTENDS: dict[str, FrontEndSpec] = {
                      taps=mfcc.STATISTICS, label=lambda cfg: "MFCCs",
                      default_selection=tuple(range(len(mfcc.STATISTICS))), seeded=False,
                      store_name=lambda cfg: f"mfcc{cfg.mfcc_number}",
-                     describe=lambda cfg: f"MFCC baseline ({cfg.mfcc_number} coefficients)"),
+                     describe=lambda cfg: f"MFCC baseline ({cfg.mfcc_number} coefficients)",
+                     family="baseline"),
     )
 }
 
