@@ -242,6 +242,14 @@ def test_random_init_is_seeded_and_in_range():
     assert (s >= 0).all() and lower.max() <= sr / 2 - 50 and width.max() <= sr / 4 * (1 + 1e-6)
 
 
+def test_random_representation_stays_in_the_authors_band():
+    layer = L.build_representation("leaf", filterbank_init="random", seed=7).get_layer("filterbank")
+    centres = layer.centre_frequencies()
+    assert centres.min() >= 0.0 and centres.max() <= 6000.0 and np.all(np.diff(centres) >= 0)
+    mel = L.build_representation("leaf").get_layer("filterbank").centre_frequencies()
+    assert np.abs(centres - mel).max() > 100.0
+
+
 @pytest.mark.parametrize("name", ["leaf", "sincnet", "sincnet_plus", "tdfbanks"])
 def test_random_models_are_seeded(name):
     x = music_like(0.3, sr=16000)[None]

@@ -6,16 +6,14 @@ of the log-mel: filtering by complex Gabor filters (Section 3.1), low-pass pooli
 Gaussian windows (Section 3.2) and compression by PCEN with a learnable smoothing coefficient
 (Section 3.3). The paper's baselines are variants of the same skeleton:
 
-=============  =====================  ================  ==================  ===================
-front-end      filterbank             activation        pooling             compression
-=============  =====================  ================  ==================  ===================
-``leaf``       Gabor (complex)        squared modulus   Gaussian low-pass   PCEN (EMA)
-``sincnet``    sinc (Ravanelli 2018)  leaky ReLU 0.2    max                 layer norm
-``sincnet+``   sinc                   leaky ReLU 0.2    Gaussian low-pass   PCEN (fixed, RNN)
-``tdfbanks``   Gabor-initialised      squared modulus   squared Hanning     log
-               real conv (2018)                         (one shared kernel)
-``mel_tf``     STFT + mel matrix      --                --                  log
-=============  =====================  ================  ==================  ===================
+- ``leaf``: complex Gabor filters -> squared modulus -> Gaussian low-pass -> PCEN (EMA smoother);
+- ``sincnet`` (Ravanelli & Bengio 2018): sinc filters -> leaky ReLU 0.2 -> max pooling -> layer
+  normalisation;
+- ``sincnet_plus``: sinc filters -> leaky ReLU 0.2 -> Gaussian low-pass -> PCEN (fixed smoother);
+- ``tdfbanks`` (time-domain filterbanks, Zeghidour et al. 2018): Gabor-initialised real conv ->
+  squared modulus -> one shared squared-Hanning low-pass -> log;
+- ``mel_tf``: STFT -> mel matrix -> log (leaf-audio's ``MelFilterbanks``); ``pcen_mel``: the same
+  mel filterbank -> PCEN.
 
 Every number matches the public ``google-research/leaf-audio`` code at its defaults (16 kHz,
 40 filters, 25 ms + 1 sample window, 10 ms stride, filters on the mel scale between 60 and
@@ -244,7 +242,7 @@ def gabor_impulse_responses(params, size: int):
     """Complex Gabor filters ``exp(i mu t) exp(-t^2 / 2 sigma^2) / (sqrt(2 pi) sigma)``.
 
     ``params`` ``(n, 2)`` [mu rad/sample, sigma samples] -> ``(real, imag)``, each ``(n, size)``,
-    on ``t = -(size // 2) ... (size - 1) // 2`` (LEAF Section 3.1, eq. 2).
+    on ``t = -(size // 2) ... (size - 1) // 2`` (LEAF Section 3.1).
     """
     params = tf.cast(params, tf.float32)
     t = tf.range(-(size // 2), (size + 1) // 2, dtype=tf.float32)
@@ -371,7 +369,7 @@ def linear_recurrence(x, kernel, recurrent_kernel):
 
 
 def pcen(x, smoother, alpha, delta, root, floor: float):
-    """Per-channel energy normalisation (Wang et al. 2017; LEAF Section 3.3, eq. 3).
+    """Per-channel energy normalisation (Wang et al. 2017; LEAF Section 3.3).
 
     ``(x / (floor + M)^a + delta)^(1/r) - delta^(1/r)`` with ``a = min(alpha, 1)``, ``r = max(root,
     1)``; ``x``, ``smoother`` (``M``) ``(batch, T, C)``, ``alpha``/``delta``/``root`` ``(C,)``.
@@ -903,9 +901,10 @@ def sincnet_plus(n_filters: int = N_FILTERS, sample_rate: int = SAMPLE_RATE,
                  window_size: int | None = None, hop: int | None = None, *, preemp: bool = False,
                  filterbank_init: str = "mel", seed: int = 0, trainable: bool = False,
                  framing: str = "leaf", name: str = "sincnet_plus") -> keras.Model:
-    """SincNet+ (LEAF Section 4): sinc filters -> leaky ReLU (0.2) -> Gaussian low-pass (0.4) ->
-    floor 1e-5 -> PCEN with leaf-audio's fixed smoother (a linear recurrence with kernels 0.04 I
-    and 0.96 I, floor 1e-6; frozen even with ``trainable=True``, as in leaf-audio)."""
+    """SincNet+ (the LEAF paper's improved SincNet): sinc filters -> leaky ReLU (0.2) -> Gaussian
+    low-pass (0.4) -> floor 1e-5 -> PCEN with leaf-audio's fixed smoother (a linear recurrence
+    with kernels 0.04 I and 0.96 I, floor 1e-6; frozen even with ``trainable=True``, as in
+    leaf-audio). Arguments as :func:`sincnet`."""
     window_size, hop = _windows(sample_rate, window_size, hop)
     return frontend(
         _sinc_filterbank(n_filters, window_size, sample_rate, filterbank_init, seed, trainable),
@@ -1005,18 +1004,33 @@ def build_representation(name: str, sample_rate: int = REPRESENTATION_SAMPLE_RAT
     if name not in FRONTENDS:
         raise ConfigError(f"'input_representation' must be one of {', '.join(FRONTENDS)}; "
                           f"got {name!r}")
-    common = dict(framing="centered", name=name)
-    kernel = int(window) + 1
     mel = dict(min_freq=min_freq, max_freq=max_freq, mel_scale="slaney")
     init = dict(filterbank_init=filterbank_init, seed=seed, trainable=trainable)
-    if name in ("mel_tf", "pcen_mel"):
-        extra = {"trainable": trainable} if name == "pcen_mel" else {}
-        return FRONTENDS[name](n_filters, sample_rate, int(window), hop, n_fft=int(window),
-                               **mel, **extra, **common)
-    if name in ("sincnet", "sincnet_plus"):
-        return FRONTENDS[name](n_filters, sample_rate, kernel, hop, **init, **common)
-    return FRONTENDS[name](n_filters, sample_rate, kernel, hop, init_n_fft=int(window), **mel,
-                           **init, **common)
+    kwargs = _REPRESENTATION_ARGS[name](int(window), mel, init)
+    return FRONTENDS[name](n_filters, sample_rate, hop=hop, framing="centered", name=name,
+                           **kwargs)
+
+
+# How the authors' window (their n_fft) and band translate into each factory's arguments.
+def _gabor_args(window: int, mel: dict, init: dict) -> dict:
+    return dict(window_size=window + 1, init_n_fft=window, **mel, **init)
+
+
+def _sinc_args(window: int, mel: dict, init: dict) -> dict:
+    return dict(window_size=window + 1, **init)
+
+
+def _stft_args(window: int, mel: dict, init: dict) -> dict:
+    return dict(window_size=window, n_fft=window, **mel)
+
+
+def _pcen_stft_args(window: int, mel: dict, init: dict) -> dict:
+    return dict(_stft_args(window, mel, init), trainable=init["trainable"])
+
+
+_REPRESENTATION_ARGS = {"leaf": _gabor_args, "tdfbanks": _gabor_args, "sincnet": _sinc_args,
+                        "sincnet_plus": _sinc_args, "mel_tf": _stft_args,
+                        "pcen_mel": _pcen_stft_args}
 
 
 # ============================================================================ leaf-audio weights
