@@ -41,7 +41,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-__all__ = ["taps", "feature_matrix", "features", "ARCHITECTURES"]
+__all__ = ["taps", "feature_matrix", "features", "ARCHITECTURES", "samplecnn_taps",
+           "samplecnn_window_features", "sliding_windows"]
 
 # Upper bound (in float64 elements) on the im2col block materialised per tensordot call.
 _BLOCK_ELEMENTS = 4_000_000
@@ -365,3 +366,67 @@ def features(arch: str, weights: dict, x: np.ndarray, cnn: dict) -> np.ndarray:
     matrix = feature_matrix(arch, weights, x, cnn)
     selected = [int(j) for j in cnn["selected_features_list"]]
     return matrix[:, selected, :].reshape(matrix.shape[0], -1)
+
+
+# ----------------------------------------------------------------------------------------------
+# SampleCNN (Lee et al. 2018, Section 3.3) and its whole-clip windows (Section 4.1)
+# ----------------------------------------------------------------------------------------------
+
+def samplecnn_taps(weights: dict, x: np.ndarray, sizes) -> list[np.ndarray]:
+    """mⁿ-SampleCNN: conv k=s0 stride s0 'valid' -> per further size m [conv k=m 'same' + ReLU ->
+    max-pool m] -> conv 1x1; ReLU after every conv.
+
+    ``sizes``: module sizes bottom to top, the strided layer's first (Table 3's digit strings).
+    Variables ``conv1d``, ``conv1d_1`` .. ``conv1d_{len(sizes)}`` (the last is the 1x1 conv).
+    x: (B, prod(sizes), 1). Returns len(sizes) + 1 maps: the strided conv (B, N/s0, f0), each
+    module after its pool (B, N/(s0*...*s_i), f_i), the 1x1 conv (B, 1, f_top).
+    """
+    w, sizes = weights, [int(s) for s in sizes]
+    h = np.asarray(x, dtype=np.float64)
+    if h.shape[1] != int(np.prod(sizes)):
+        raise ValueError(f"input has {h.shape[1]} samples, sizes {sizes} need {int(np.prod(sizes))}")
+    h = _relu(_conv1d_valid(h, _param(w, "conv1d/kernel"), _param(w, "conv1d/bias"),
+                            stride=sizes[0]))
+    out = [h]
+    for i, m in enumerate(sizes[1:], start=1):
+        h = _relu(_conv1d_same(h, _param(w, f"conv1d_{i}/kernel"), _param(w, f"conv1d_{i}/bias")))
+        h = _maxpool1d(h, m)
+        out.append(h)
+    top = len(sizes)
+    out.append(_relu(_conv1d_valid(h, _param(w, f"conv1d_{top}/kernel"), _param(w, f"conv1d_{top}/bias"))))
+    return out
+
+
+def samplecnn_window_features(weights: dict, x: np.ndarray, sizes, selected) -> np.ndarray:
+    """Mean over time of every map of the layers ``selected`` (indices into
+    :func:`samplecnn_taps`), concatenated in that order: (B, sum of their filters)."""
+    maps = samplecnn_taps(weights, x, sizes)
+    return np.concatenate([maps[i].mean(axis=1) for i in selected], axis=-1)
+
+
+def sliding_windows(clip: np.ndarray, window: int, hop: int, fix_length_by: str) -> np.ndarray:
+    """A clip (n,) cut into windows (count, window) starting at 0, hop, 2 hop, ...
+
+    'crop': every window that fits entirely in the clip (none -> ValueError). 'zero-pad' and
+    'repeat-pad': those, plus one window starting hop after the last of them when it left samples
+    uncovered (or the single window at 0 of a clip shorter than a window); its samples past the
+    clip's end are zeros, or the clip again from its first sample ('repeat-pad').
+    """
+    clip = np.asarray(clip, dtype=np.float64)
+    n = clip.shape[0]
+    starts = list(range(0, n - window + 1, hop))
+    covered = starts[-1] + window if starts else 0
+    if fix_length_by == "crop":
+        if not starts:
+            raise ValueError(f"clip of {n} samples is shorter than the window {window}")
+    elif covered < n:
+        starts.append(starts[-1] + hop if starts else 0)
+    out = np.zeros((len(starts), window))
+    for j, start in enumerate(starts):
+        for i in range(window):
+            t = start + i
+            if t < n:
+                out[j, i] = clip[t]
+            elif fix_length_by == "repeat-pad":
+                out[j, i] = clip[t % n]
+    return out
