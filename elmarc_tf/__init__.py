@@ -10,7 +10,8 @@ Quick use::
 The package in layers; a module imports only its own layer and those above it in this list
 (``tests/test_structure.py`` checks it):
 
-- foundation: ``errors``, ``fileio`` (atomic writes, versions), ``keras_graph`` (Keras internals)
+- foundation: ``errors``, ``vocabulary`` (the config's values), ``fileio`` (atomic writes,
+  versions), ``keras_graph`` (Keras internals)
 - core model: ``config``, ``frontends/`` (the registry and one module per family), ``melspec``,
   ``extractor`` (taps -> features, ``compile_extractor``), ``flops``, ``tf1_weights``, ``export``
 - audio I/O: ``audio`` (decode, fix length), ``resample``, ``audio_cache``, ``mfcc``, ``datasets/``

@@ -17,7 +17,7 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from .config import FIX_LENGTH_MODES
+from .vocabulary import FIX_LENGTH_MODES
 from .errors import AudioError
 from .resample import FILTERS as KAISER_FILTERS, resample_kaiser
 

@@ -24,18 +24,9 @@ import yaml
 
 from .errors import ConfigError
 from .frontends import resolve
+from .vocabulary import (BACKEND_TAPS, BATCH_NORM_POSITIONS, FEATURES_TYPES, FIX_LENGTH_MODES,
+                         MODEL_TYPES, PAD_MODES, PROTOCOLS, RES_TYPES, SIGNALS)
 
-# The vocabularies of the config's keys, each defined here once.
-# features_type -> the front-end it names (None: the one `architecture` names).
-FEATURES_TYPES = {"CNN": None, "MFCC": "mfcc"}
-SIGNALS = ("spectrogram", "waveform")
-FIX_LENGTH_MODES = ("crop", "zero-pad", "repeat-pad")
-MODEL_TYPES = ("SVM", "linearSVM", "ELM", "MLP", "KNN", "linear")  # elmarc_tf.classifiers builds each
-RES_TYPES = ("soxr_hq", "kaiser_best", "soxr_vhq", "soxr_mq", "kaiser_fast", "polyphase", "fft")
-PAD_MODES = ("reflect", "constant")
-BACKEND_TAPS = ("original", "per_channel")
-BATCH_NORM_POSITIONS = ("before_elu", "after_elu")
-PROTOCOLS = ("predefined_split", "stratified_kfold", "predefined_folds")
 
 
 def _not_feature(default):

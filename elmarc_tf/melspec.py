@@ -18,7 +18,7 @@ import librosa
 import numpy as np
 import tensorflow as tf
 
-from .config import FIX_LENGTH_MODES, PAD_MODES
+from .vocabulary import FIX_LENGTH_MODES, PAD_MODES
 from .errors import ConfigError
 
 SAMPLE_RATE = 12000

@@ -23,7 +23,7 @@ from sklearn.model_selection import (GridSearchCV, LeaveOneGroupOut, PredefinedS
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .config import PROTOCOLS
+from .vocabulary import PROTOCOLS
 from .errors import ConfigError
 
 

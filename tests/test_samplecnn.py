@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 import numpy_reference
-from elmarc_tf.compat import original_variables
+from elmarc_tf.tf1_weights import original_variables
 from elmarc_tf.errors import AudioError, ConfigError
 from elmarc_tf.frontends.samplecnn import (
     TABLE3, SlidingWindows, build_samplecnn, build_samplecnn_extractor, parse_sizes,

@@ -11,12 +11,12 @@ from pathlib import Path
 import pytest
 
 import elmarc_tf
-from elmarc_tf import audio, classifiers, config, melspec, pipeline
+from elmarc_tf import audio, classifiers, config, melspec, pipeline, protocols, vocabulary
 from elmarc_tf.frontends import FRONTENDS
 
 PACKAGE = Path(elmarc_tf.__file__).parent
 LAYERS = {
-    "foundation": {"errors", "fileio", "keras_graph"},
+    "foundation": {"errors", "fileio", "keras_graph", "vocabulary"},
     "core model": {"config", "frontends", "extractor", "melspec", "flops", "tf1_weights", "export"},
     "audio I/O": {"audio", "resample", "audio_cache", "mfcc", "datasets"},
     "extraction": {"pipeline", "batching", "store", "extract"},
@@ -73,9 +73,10 @@ def test_the_import_walker_resolves_relative_imports():
 
 
 def test_each_vocabulary_is_defined_once():
-    assert set(classifiers.MODEL_TYPES) == set(config.MODEL_TYPES)
-    assert audio.FIX_LENGTH_MODES is config.FIX_LENGTH_MODES
-    assert melspec.FIX_LENGTH_MODES is config.FIX_LENGTH_MODES
-    assert melspec.PAD_MODES is config.PAD_MODES
+    names = [n for n in vars(vocabulary) if n.isupper()]
+    for module in (config, audio, melspec, protocols):  # they use it, they do not redefine it
+        for name in set(names) & set(vars(module)):
+            assert getattr(module, name) is getattr(vocabulary, name), f"{module.__name__}.{name}"
+    assert set(classifiers.MODEL_TYPES) == set(vocabulary.MODEL_TYPES)
     assert {spec.input for spec in FRONTENDS.values()} == set(pipeline.INPUTS)
-    assert {name for name in config.FEATURES_TYPES.values() if name} <= set(FRONTENDS)
+    assert {name for name in vocabulary.FEATURES_TYPES.values() if name} <= set(FRONTENDS)

@@ -44,7 +44,7 @@ import re
 import keras
 import tensorflow as tf
 
-from ..config import FIX_LENGTH_MODES
+from ..vocabulary import FIX_LENGTH_MODES
 from ..errors import AudioError, ConfigError, ElmarcError
 from .common import ConvFactory, layer_seed
 
