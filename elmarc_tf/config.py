@@ -35,10 +35,19 @@ def _not_feature(default):
     return field(default=default, metadata={"features": False})
 
 
+def _added_feature(default):
+    """A field that changes the features, added after the feature store's format was fixed: left
+    out of the store's identity while it has its default value, so that every store written
+    before it existed keeps its key (and is found and reused)."""
+    return field(default=default, metadata={"features": True, "added": True})
+
+
 def feature_fields(config) -> dict:
-    """The fields of ``config`` (as in :meth:`Config.to_dict`) that its features depend on."""
+    """The fields of ``config`` (as in :meth:`Config.to_dict`) that its features depend on —
+    the :func:`_added_feature` ones only where they differ from their default."""
     values = config.to_dict()
-    return {f.name: values[f.name] for f in fields(config) if f.metadata.get("features", True)}
+    return {f.name: values[f.name] for f in fields(config) if f.metadata.get("features", True)
+            and not (f.metadata.get("added") and getattr(config, f.name) == f.default)}
 
 # Keys of the original nested dict that map to differently named flat fields.
 _MFCC_KEYS = {"number": "mfcc_number", "fixed_length": "mfcc_fixed_length"}
