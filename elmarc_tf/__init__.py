@@ -20,6 +20,7 @@ The package in layers; a module imports only its own layer and those above it in
 - tooling: ``timing``, ``bench``, ``profile``, ``cli``
 """
 
+import importlib as _importlib
 import os as _os
 
 _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
@@ -30,17 +31,23 @@ _os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is firs
 # "false" beforehand to opt out.
 _os.environ.setdefault("TF_CPU_ALLOCATOR_USE_BFC", "true")
 
-from .config import Config
 from .errors import AudioError, ConfigError, ElmarcError, ElmarcWarning, WeightsError
-from .extractor import build_extractor, compile_extractor, feature_layout
-from .frontends import FRONTENDS, build_frontend, resolve
-from .tf1_weights import load_original_weights, save_original_weights
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "Config", "build_extractor", "compile_extractor", "feature_layout", "build_frontend",
-    "FRONTENDS", "resolve",
-    "load_original_weights", "save_original_weights",
-    "ElmarcError", "ConfigError", "AudioError", "WeightsError", "ElmarcWarning",
-]
+# The names below load TensorFlow; they are imported on first use (PEP 562), so that importing the
+# package alone does not, and the command line can quiet TensorFlow's start-up lines first.
+_LAZY = {"Config": "config", "build_extractor": "extractor", "compile_extractor": "extractor",
+         "feature_layout": "extractor", "build_frontend": "frontends", "FRONTENDS": "frontends",
+         "resolve": "frontends", "load_original_weights": "tf1_weights",
+         "save_original_weights": "tf1_weights"}
+
+__all__ = [*_LAZY, "ElmarcError", "ConfigError", "AudioError", "WeightsError", "ElmarcWarning"]
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(_importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

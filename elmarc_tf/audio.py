@@ -17,9 +17,9 @@ import librosa
 import numpy as np
 import soundfile as sf
 
-from .vocabulary import FIX_LENGTH_MODES
 from .errors import AudioError
 from .resample import FILTERS as KAISER_FILTERS, resample_kaiser
+from .vocabulary import FIX_LENGTH_MODES
 
 
 

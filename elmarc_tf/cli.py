@@ -1,44 +1,103 @@
 """The ``elmarc`` command: ``parse_args(argv)`` -> ``run(args)``; ``main()`` is the console script.
 
-Every verb is a thin layer over a Python function of the package (named in its help).
+Every verb is a thin layer over a Python function of the package (named in its help). The exit
+status says how it ended (:data:`EXIT_STATUS`, the README's table).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
+import contextlib
+import functools
 import os
 import sys
+import traceback
 from pathlib import Path
 
-from .ablation import run_ablation_study
-from .bench import run_bench
-from .config import Config
-from .datasets import items_from_config
-from .demo import run_demo
-from .errors import ElmarcError
-from .export import describe_export, export_frontend
-from .extract import extract
-from .frontends import frontend_of
-from .paper import CLASSIFIERS, SIZES, paper_frontends, reproduce
-from .profile import run_profile
-from .report import compare, load_results
-from .store import load_store
-from .study import read_original_config, run_experiment
+VERBOSE = "--verbose" in sys.argv[1:]
 
-EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT = 0, 1, 2
+
+@contextlib.contextmanager
+def _native_stderr_quiet(quiet: bool):
+    """Send what native libraries write to the process's stderr to /dev/null meanwhile."""
+    if not quiet:
+        yield
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+# TensorFlow's native libraries print start-up lines straight to stderr while they load and while
+# they look for devices (oneDNN, CUDA drivers, "failed call to cuInit" on a machine without a
+# GPU), whatever TF_CPP_MIN_LOG_LEVEL says: the command keeps its output clean — TensorFlow is
+# loaded and its devices listed here, quietly — and shows them, and TensorFlow's logs, with
+# --verbose.
+if VERBOSE:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0"
+with _native_stderr_quiet(not VERBOSE):
+    import tensorflow  # noqa: E402  (loaded here, before the modules below need it)
+
+    tensorflow.config.list_physical_devices()
+
+from .ablation import run_ablation_study  # noqa: E402
+from .bench import run_bench  # noqa: E402
+from .config import Config  # noqa: E402
+from .datasets import items_from_config  # noqa: E402
+from .demo import run_demo  # noqa: E402
+from .errors import ConfigError, ElmarcError  # noqa: E402
+from .export import describe_export, export_frontend  # noqa: E402
+from .extract import extract  # noqa: E402
+from .fileio import FolderBusy  # noqa: E402
+from .frontends import frontend_of  # noqa: E402
+from .paper import CLASSIFIERS, SIZES, paper_frontends, reproduce  # noqa: E402
+from .profile import run_profile  # noqa: E402
+from .report import compare, load_results  # noqa: E402
+from .store import load_store, store_damage, store_progress  # noqa: E402
+from .study import read_original_config, run_experiment  # noqa: E402
+
+EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_IO, EXIT_BUSY, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
+EXIT_INTERRUPTED = 130
+EXIT_STATUS = {
+    EXIT_OK: "finished",
+    EXIT_FAILURES: "finished, but some clips could not be used (listed; the rest is stored)",
+    EXIT_BAD_INPUT: "bad input: config, data, arguments (nothing was computed)",
+    EXIT_IO: "a file or folder could not be read or written (permissions, disk full, ...)",
+    EXIT_BUSY: "another process is writing the same store (rerun later, or with --wait)",
+    EXIT_INTERNAL: "an internal error (a bug: rerun with --verbose for the traceback)",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C): rerun the same command to resume",
+}
+
+
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
+    return value
 
 
 def parse_args(argv=None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="elmarc", description="Randomly weighted CNN features for audio classification "
-                                   "(Pons & Serra, ICASSP 2019).")
+                                   "(Pons & Serra, ICASSP 2019).",
+        epilog="exit status: " + "; ".join(f"{k} {v}" for k, v in EXIT_STATUS.items()))
+    verbose = argparse.ArgumentParser(add_help=False)  # accepted before or after the verb
+    verbose.add_argument("--verbose", action="store_true", default=argparse.SUPPRESS,
+                         help="show TensorFlow's start-up lines and logs, and tracebacks")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show TensorFlow's start-up lines and logs, and tracebacks")
     sub = parser.add_subparsers(dest="command", required=True)
+    verb = functools.partial(sub.add_parser, parents=[verbose])
 
-    p = sub.add_parser("extract", help="extract features of a config's audio into a feature store "
+    p = verb("extract", help="extract features of a config's audio into a feature store "
                                        "(elmarc_tf.extract.extract)")
     p.add_argument("config", type=Path, help="YAML/JSON config (keys of the original config_main)")
-    p.add_argument("--seed", type=int, default=0, help="random-weights seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=0, help="random-weights seed (default 0)")
     p.add_argument("--out", type=Path, help="store root (default: save_extracted_features_folder "
                                             "or elmarc_out/features)")
     p.add_argument("--batch-size", type=int, help="clips per forward pass (default: the config's batch_size; "
@@ -47,8 +106,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio, shared "
                                                     "by configurations and seeds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--wait", action="store_true",
+                   help="if another process is writing the same store, wait for it (default: fail)")
 
-    p = sub.add_parser("run", help="extract + evaluate a config for several seeds "
+    p = verb("run", help="extract + evaluate a config for several seeds "
                                    "(elmarc_tf.study.run_experiment)")
     p.add_argument("config", type=Path, nargs="?", help="YAML/JSON config")
     p.add_argument("--original-config", type=Path, metavar="CONFIG_FILE_PY",
@@ -60,8 +121,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=None, help="parallel grid-search jobs")
     p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--wait", action="store_true", help="wait for stores another process writes")
 
-    p = sub.add_parser("compare", help="table, t-tests against the baseline and between models, "
+    p = verb("compare", help="table, t-tests against the baseline and between models, "
                                        "bar chart (elmarc_tf.report.compare)")
     p.add_argument("results", nargs="+", type=Path, help="results.json files or folders "
                                                          "(a file reached twice counts once)")
@@ -69,7 +131,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--title", default=None)
     p.add_argument("--table", type=Path, help="also write the table as Markdown (.md) or CSV (.csv)")
 
-    p = sub.add_parser("reproduce", help="run a whole figure's matrix of the paper "
+    p = verb("reproduce", help="run a whole figure's matrix of the paper "
                                          "(elmarc_tf.paper.reproduce)")
     p.add_argument("--dataset", required=True, help="gtzan, extended_ballroom or urbansound8k")
     p.add_argument("--audio-root", required=True, type=Path)
@@ -85,16 +147,17 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                     "(default: OUT/DATASET/audio_cache)")
     p.add_argument("--no-audio-cache", action="store_true", help="decode every clip per configuration")
     p.add_argument("--quiet", action="store_true")
+    p.add_argument("--wait", action="store_true", help="wait for stores another process writes")
 
-    p = sub.add_parser("export", help="SavedModel (+ .keras) of a frozen front-end: raw 12 kHz "
+    p = verb("export", help="SavedModel (+ .keras) of a frozen front-end: raw 12 kHz "
                                       "waveforms -> features (elmarc_tf.export.export_frontend)")
     p.add_argument("config", type=Path)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", type=Path, required=True, help="export folder")
     p.add_argument("--input-samples", type=int, default=None,
                    help="spectrogram front-ends: fix the input length (default: any length)")
 
-    p = sub.add_parser("bench", help="FLOPs, forward and end-to-end speed vs the machine's matmul "
+    p = verb("bench", help="FLOPs, forward and end-to-end speed vs the machine's matmul "
                                      "peak, memory (elmarc_tf.bench.run_bench)")
     p.add_argument("--arch", nargs="*", help="configurations to measure (default: all paper ones)")
     p.add_argument("--quick", action="store_true", help="a few configurations, short timings "
@@ -105,14 +168,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "peak (elmarc_tf.profile.run_profile; writes profile.json / profile.md)")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
-    p = sub.add_parser("profile", help="time every layer of each configuration alone, against the "
+    p = verb("profile", help="time every layer of each configuration alone, against the "
                                        "matmul peak (elmarc_tf.profile.run_profile; the same as "
                                        "'elmarc bench --profile')")
     p.add_argument("--arch", nargs="*", help="configurations to profile (default: all paper ones)")
     p.add_argument("--quick", action="store_true", help="short timings")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
-    p = sub.add_parser("ablation", help="the batch-normalisation ablation of the paper's Section 3.4 "
+    p = verb("ablation", help="the batch-normalisation ablation of the paper's Section 3.4 "
                                         "/ Figure 5 (elmarc_tf.ablation.run_ablation_study; also "
                                         "scripts/batchnorm_ablation.py)")
     src = p.add_mutually_exclusive_group(required=True)
@@ -132,26 +195,35 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "sub-folder with --demo)")
     p.add_argument("--quiet", action="store_true")
 
-    p = sub.add_parser("info", help="summary of a feature store or an export "
+    p = verb("info", help="summary of a feature store or an export "
                                     "(elmarc_tf.store.load_store, elmarc_tf.export.describe_export)")
     p.add_argument("path", type=Path)
 
-    p = sub.add_parser("demo", help="generate a small dataset, extract, classify, rank "
+    p = verb("demo", help="generate a small dataset, extract, classify, rank "
                                     "(elmarc_tf.demo.run_demo)")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "demo")
     p.add_argument("--clips-per-class", type=int, default=8)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     return parser.parse_args(argv)
+
+
+def _items(cfg, config_file):
+    """The clips of a config read from ``config_file``; a problem names the file (before any work)."""
+    try:
+        return items_from_config(cfg)
+    except ConfigError as e:
+        raise ConfigError(f"{config_file}: {e}") from None
 
 
 def cmd_extract(args) -> int:
     cfg = Config.from_file(args.config)
     if args.batch_size is not None and args.batch_size < 1:
         raise ElmarcError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    items = items_from_config(cfg)  # missing lists / files fail here, before any work
+    items = _items(cfg, args.config)
     result = extract(cfg, items, seed=args.seed, out=args.out, batch_size=args.batch_size,
-                     strict=args.strict, progress=not args.quiet, audio_cache=args.audio_cache)
+                     strict=args.strict, progress=not args.quiet, audio_cache=args.audio_cache,
+                     wait=args.wait)
     m = result.manifest
     print(f"{result.folder}: {m['n_ok']} clips x {m['feature_length']} features "
           f"({result.n_computed} computed now, {m['n_failed']} failed)")
@@ -199,12 +271,17 @@ def cmd_info(args) -> int:
     path = args.path
     if (path / "assets" / "elmarc.json").is_file():
         return _info_export(path)
+    damage = store_damage(path)
+    if damage is not None:
+        print(f"{path}: {damage}; rerun the same command to recompute it")
+        return EXIT_IO
     if (path / "chunks").is_dir() and not (path / "manifest.json").is_file():
-        total = len(json.loads((path / "all_items.json").read_text()))
-        print(f"{path}: extraction in progress or interrupted, "
-              f"{len(list((path / 'chunks').glob('*.npz')))} batches of {total} clips written; "
-              f"rerun the same 'elmarc extract' to resume")
-        return EXIT_OK
+        p = store_progress(path)
+        print(f"{path}: extraction in progress or interrupted, {p['n_done']} of {p['n_items']} "
+              f"clips in {p['batches']} batches written; rerun the same command to resume")
+        for line in p["damaged"]:
+            print(f"  damaged: {line} (its clips are computed again on resume)")
+        return EXIT_IO if p["damaged"] else EXIT_OK
     X, y, _, m = load_store(path)
     cfg = m["config"]
     print(f"store:    {path}")
@@ -233,14 +310,16 @@ def cmd_run(args) -> int:
         raise ElmarcError(f"--seeds must be at least 1, got {args.seeds}")
     if args.original_config is not None:
         cfg = Config.from_original(read_original_config(args.original_config))
-        name = f"{cfg.experiment_name}"
+        name, source = cfg.experiment_name, args.original_config
     else:
         cfg = Config.from_file(args.config)
-        name = args.config.stem
-    run_experiment(cfg, seeds=range(args.seeds), out=args.out, name=name,
-                   features_out=args.features_out, n_jobs=args.jobs, progress=not args.quiet,
-                   audio_cache=args.audio_cache)
-    return EXIT_OK
+        named = cfg.experiment_name != Config.experiment_name  # the config sets it
+        name, source = (cfg.experiment_name if named else args.config.stem), args.config
+    summary = run_experiment(cfg, seeds=range(args.seeds), out=args.out, name=name,
+                             items=_items(cfg, source), features_out=args.features_out,
+                             n_jobs=args.jobs, progress=not args.quiet,
+                             audio_cache=args.audio_cache, wait=args.wait)
+    return EXIT_FAILURES if any(r["n_failed"] for r in summary["per_seed"]) else EXIT_OK
 
 
 def cmd_compare(args) -> int:
@@ -258,12 +337,15 @@ def cmd_compare(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    reproduce(args.dataset, args.audio_root, splits=args.splits, seeds=range(args.seeds),
-              out=args.out, sizes=tuple(SIZES) if args.size == "both" else (args.size,),
-              classifiers=CLASSIFIERS if args.classifier == "both" else (args.classifier,),
-              only=args.only, n_jobs=args.jobs, progress=not args.quiet,
-              audio_cache=False if args.no_audio_cache else args.audio_cache)
-    return EXIT_OK
+    report = reproduce(args.dataset, args.audio_root, splits=args.splits, seeds=range(args.seeds),
+                       out=args.out, sizes=tuple(SIZES) if args.size == "both" else (args.size,),
+                       classifiers=CLASSIFIERS if args.classifier == "both" else (args.classifier,),
+                       only=args.only, n_jobs=args.jobs, progress=not args.quiet,
+                       audio_cache=False if args.no_audio_cache else args.audio_cache,
+                       wait=args.wait)
+    failed = any(r.get("n_failed") for figure in report.values() for m in figure["models"]
+                 for r in m.get("per_seed", []))
+    return EXIT_FAILURES if failed else EXIT_OK
 
 
 def cmd_bench(args) -> int:
@@ -292,16 +374,33 @@ COMMANDS = {"bench": cmd_bench, "profile": cmd_profile, "extract": cmd_extract, 
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run one parsed command; bad input prints a one-line error and returns 2."""
+    """Run one parsed command; how it ended is its exit status (:data:`EXIT_STATUS`), any
+    problem one line on stderr (with ``--verbose``, an internal error's traceback too)."""
     try:
         return COMMANDS[args.command](args)
+    except FolderBusy as e:
+        return _fail(EXIT_BUSY, f"error: {e}")
     except ElmarcError as e:
-        print(f"elmarc: error: {e}", file=sys.stderr)
-        return EXIT_BAD_INPUT
+        return _fail(EXIT_BAD_INPUT, f"error: {e}")
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        return _fail(EXIT_IO, f"error: {where}{e.strerror or e}")
+    except KeyboardInterrupt:
+        return _fail(EXIT_INTERRUPTED, "interrupted; rerun the same command to resume")
+    except Exception as e:  # a bug: one line, and the traceback with --verbose
+        if getattr(args, "verbose", False):
+            traceback.print_exc()
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        return _fail(EXIT_INTERNAL, f"internal error: {type(e).__name__}: {first} "
+                                    f"(rerun with --verbose for the traceback)")
+
+
+def _fail(status: int, line: str) -> int:
+    print(f"elmarc: {line}", file=sys.stderr)
+    return status
 
 
 def main(argv=None) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     return run(parse_args(argv))
 
 

@@ -148,9 +148,13 @@ class Config:
                 data = json.loads(text)
             else:
                 data = yaml.safe_load(text)
-        except Exception as e:  # parser errors carry multi-line messages
-            first = str(e).splitlines()[0] if str(e) else type(e).__name__
-            raise ConfigError(f"{path}: not valid YAML/JSON ({first})") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}:{e.lineno}:{e.colno}: not valid JSON ({e.msg})") from None
+        except yaml.YAMLError as e:  # its message spans lines: keep the problem and where
+            mark = getattr(e, "problem_mark", None)
+            where = f":{mark.line + 1}:{mark.column + 1}" if mark is not None else ""
+            problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+            raise ConfigError(f"{path}{where}: not valid YAML ({problem})") from None
         try:
             return cls.from_dict(data or {})
         except ConfigError as e:

@@ -9,21 +9,23 @@ An export folder (:func:`export_frontend`) holds::
 The SavedModel needs neither elmarc_tf nor its custom Keras layers: ``tf.saved_model.load(folder)``
 in any TensorFlow 2 process gives an object with
 
-- ``features(waveform)``: ``(batch, n) float32 -> (batch, feature_length) float32``;
-- ``signatures["serving_default"]``: input ``waveform`` ``(batch, n)``, output ``{"features":
-  (batch, feature_length)}`` (TF Serving, TFLite converters, ...);
+- ``features(waveform)``: ``(batch, n) -> (batch, feature_length) float32``; float32 or float64
+  waveforms, or integer PCM (int16, int32), scaled to [-1, 1) as soundfile and librosa read it;
+- ``signatures["serving_default"]``: input ``waveform`` ``(batch, n)`` float32, output
+  ``{"features": (batch, feature_length)}`` (TF Serving, TFLite converters, ...);
+- ``input_samples``: the input length ``n`` the export takes, -1 for any length (a variable);
 - ``weights``: the model's variables, in the Keras model's order (``model.weights``);
 - ``description``: the ``elmarc.json`` asset (``description.asset_path``).
 
-Input length (``n``, samples at 12 kHz, see :func:`input_rules`):
+Input length (``n``, samples at 12 kHz, see :func:`input_rules`), checked in the graph by both
+entry points, which fail with an ``InvalidArgumentError`` saying the rule:
 
 - waveform front-ends take exactly ``n_samples`` (the signature's shape is ``(None, n_samples)``);
 - spectrogram front-ends take any length (``(None, None)``): the log-mel of the whole clip is
   computed in the graph, then fixed to ``n_frames`` with the config's ``fix_length_by``. The STFT's
   reflect padding needs more than ``n_fft // 2 = 256`` samples, so at least 257; with ``crop`` the
   clip must also give ``n_frames`` frames (``frames = 1 + n // 256``), i.e. at least
-  ``(n_frames - 1) * 256`` samples. A shorter clip fails in the graph with an
-  ``InvalidArgumentError`` naming the minimum.
+  ``(n_frames - 1) * 256`` samples.
 """
 
 from __future__ import annotations
@@ -101,32 +103,56 @@ def _usage(rules: dict) -> str:
             "# Keras: import elmarc_tf; keras.models.load_model(EXPORT_DIR + '/model.keras')")
 
 
+# Input dtypes ``features`` accepts: float waveforms as they are, integer PCM scaled to [-1, 1)
+# as soundfile / librosa read it (int16 / 32768, int32 / 2**31).
+INPUT_DTYPES = (tf.float32, tf.float64, tf.int16, tf.int32)
+
+
+def _as_float_waveform(waveform):
+    """``(batch, n)`` of an :data:`INPUT_DTYPES` dtype -> float32, integer PCM scaled."""
+    if waveform.dtype.is_integer:
+        return tf.cast(waveform, tf.float32) / float(2 ** (8 * waveform.dtype.size - 1))
+    return tf.cast(waveform, tf.float32)
+
+
 def _make_module(model, config, rules: dict, description_file: str):
     """A ``tf.Module`` holding ``model`` with ``features`` / ``serve`` tf.functions and the asset."""
     waveform_model = config.signal == "waveform"
-    min_samples = rules["min_samples"]
-    message = (f"elmarc export of '{config.architecture}': input waveform too short, "
-               f"needs {rules['rule']}")
+    low, high = rules["min_samples"], rules["max_samples"]
+    message = f"elmarc export of '{config.architecture}': input waveform too {{}}, needs {rules['rule']}"
+
+    def check_length(waveform):
+        """``waveform`` once its length is checked: nothing runs on a wrong input first. Its static
+        shape is dropped, so that a call with a wrong length cannot fail while TensorFlow builds
+        the graph for it (with a message about some reshape) before the check runs."""
+        n = tf.shape(waveform)[1]
+        checks = [tf.debugging.assert_greater_equal(n, low, message=message.format("short"))]
+        if high is not None:
+            checks.append(tf.debugging.assert_less_equal(n, high, message=message.format("long")))
+        with tf.control_dependencies(checks):
+            return tf.raw_ops.PlaceholderWithDefault(input=waveform, shape=[None, None])
 
     class ExportedFrontend(tf.Module):
-        """``features``: ``(batch, n) float32 -> (batch, feature_length) float32``."""
+        """``features``: ``(batch, n) -> (batch, feature_length) float32``."""
 
         def __init__(self):
             super().__init__(name="elmarc_frontend")
             self.model = model
             self.weights = [w.value for w in model.weights]
             self.description = tf.saved_model.Asset(description_file)
+            # the input length in samples, -1 for any length allowed by `description`'s rule
+            self.input_samples = tf.Variable(-1 if rules["shape"][1] is None else rules["shape"][1],
+                                             trainable=False, dtype=tf.int64, name="input_samples")
+            self.features = tf.function(self._features)
+            for dtype in INPUT_DTYPES:  # one concrete function per accepted dtype, all saved;
+                # any length: the length rule is checked in the graph, with the export's message
+                self.features.get_concrete_function(tf.TensorSpec([None, None], dtype,
+                                                                  name=INPUT_NAME))
 
-        @tf.function(input_signature=[tf.TensorSpec(rules["shape"], tf.float32, name=INPUT_NAME)])
-        def features(self, waveform):
+        def _features(self, waveform):
             """``(batch, n)`` 12 kHz waveforms -> ``(batch, feature_length)`` features."""
-            if waveform_model:
-                return self.model(waveform[:, :, None], training=False)
-            check = tf.debugging.assert_greater_equal(tf.shape(waveform)[1], min_samples,
-                                                      message=message)
-            with tf.control_dependencies([check]):  # nothing runs on a too-short input first
-                waveform = tf.identity(waveform)
-            return self.model(waveform, training=False)
+            waveform = check_length(_as_float_waveform(waveform))
+            return self.model(waveform[:, :, None] if waveform_model else waveform, training=False)
 
         @tf.function(input_signature=[tf.TensorSpec(rules["shape"], tf.float32, name=INPUT_NAME)])
         def serve(self, waveform):

@@ -6,14 +6,27 @@ results of a study, weight files and exports.
 
 from __future__ import annotations
 
+import errno
 import importlib.metadata
 import json
 import os
 import platform
 import tempfile
+import time
 from pathlib import Path
 
 import soundfile
+
+from .errors import ElmarcError
+
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks; FolderLock then locks nothing
+    fcntl = None
+
+# Files are created with the permissions the user's umask gives (mkstemp would give 0600).
+_UMASK = os.umask(0o022)
+os.umask(_UMASK)
 
 # What a feature store, a result or an export records of the software that made it.
 MANIFEST_PACKAGES = ("python", "elmarc_tf", "tensorflow", "keras", "librosa", "numpy", "soundfile",
@@ -24,20 +37,24 @@ def atomic_save(path, save, *args, **kwargs) -> None:
     """``save(file, *args, **kwargs)`` into a unique temporary file beside ``path``, synced, then
     renamed over it: readers see the old file or the new one, never a partial one, and concurrent
     writers (threads or processes) never share a temporary file. The temporary file is removed on
-    error."""
+    error; an ``OSError`` (disk full, ...) names ``path``. The file gets the permissions the umask
+    gives."""
     path = Path(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             save(f, *args, **kwargs)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(e, OSError) and e.filename is None:
+            raise OSError(e.errno, e.strerror, str(path)) from e
         raise
 
 
@@ -66,3 +83,51 @@ def versions(packages=MANIFEST_PACKAGES) -> dict:
             except importlib.metadata.PackageNotFoundError:
                 out[name] = None
     return out
+
+
+class FolderBusy(ElmarcError):
+    """Another process holds the lock of a folder (:class:`FolderLock`)."""
+
+
+class FolderLock:
+    """An exclusive advisory lock (``fcntl.flock``) on ``<folder>/.lock``, holding the holder's pid.
+
+    ``with FolderLock(folder):`` — a second process fails at once with :class:`FolderBusy`
+    naming the holder's pid, or with ``wait=True`` waits for it to finish. The lock goes with the
+    process (also when it is killed); the ``.lock`` file stays. Where ``fcntl`` does not exist
+    (Windows) nothing is locked.
+    """
+
+    def __init__(self, folder, wait: bool = False, poll: float = 0.5) -> None:
+        self.path = Path(folder) / ".lock"
+        self.wait, self.poll = wait, poll
+        self._fd = None
+
+    def __enter__(self) -> "FolderLock":
+        if fcntl is None:
+            return self
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError as e:
+                if e.errno not in (errno.EAGAIN, errno.EACCES):
+                    os.close(fd)
+                    raise
+                if not self.wait:
+                    holder = os.pread(fd, 64, 0).decode(errors="replace").strip() or "?"
+                    os.close(fd)
+                    raise FolderBusy(f"{self.path.parent}: in use by another process (pid {holder}); "
+                                     f"wait for it, or rerun with --wait") from None
+                time.sleep(self.poll)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._fd = fd
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # releases the lock
+            self._fd = None

@@ -13,13 +13,15 @@ pads with zeros by default); both are offered.
 
 from __future__ import annotations
 
+import math
+
 import keras
 import librosa
 import numpy as np
 import tensorflow as tf
 
-from .vocabulary import FIX_LENGTH_MODES, PAD_MODES
 from .errors import ConfigError
+from .vocabulary import FIX_LENGTH_MODES, PAD_MODES
 
 SAMPLE_RATE = 12000
 N_FFT = 512
@@ -29,6 +31,8 @@ FMIN = 0.0
 FMAX = 6000.0
 TOP_DB = 80.0
 AMIN = 1e-10
+MAX_LOG2_MAGNITUDE = 56.0  # |X|**2 <= 2**112: a mel band's weighted sum of 257 stays finite
+DB_PER_OCTAVE = 20.0 * math.log10(2.0)  # the dB of a magnitude scaled by 2
 
 
 def mel_basis(sample_rate=SAMPLE_RATE, n_fft=N_FFT, n_mels=N_MELS, fmin=FMIN, fmax=FMAX) -> np.ndarray:
@@ -83,9 +87,17 @@ class LogMelSpectrogram(keras.layers.Layer):
         padded = tf.pad(waveform, [[0, 0], [pad, pad]], mode=mode)
         frames = tf.signal.frame(padded, self.n_fft, self.hop_length)  # (b, T, n_fft)
         spectrum = tf.signal.rfft(frames * self._window)  # (b, T, n_fft//2+1)
-        power = tf.math.real(spectrum) ** 2 + tf.math.imag(spectrum) ** 2
+        real, imag = tf.math.real(spectrum), tf.math.imag(spectrum)
+        # A clip whose spectrum squared would overflow float32 (magnitudes >= 2**56: samples in
+        # the ~1e14 range and beyond) is scaled by a power of two first and its dB shifted back:
+        # exact, and a scale of 1 — the very same numbers — for any ordinary audio.
+        peak = tf.reduce_max(tf.maximum(tf.abs(real), tf.abs(imag)), axis=[1, 2], keepdims=True)
+        shift = tf.maximum(tf.math.ceil(tf.math.log(peak) / math.log(2.0)) - MAX_LOG2_MAGNITUDE,
+                           0.0)
+        scale = tf.pow(2.0, -shift)
+        power = (real * scale) ** 2 + (imag * scale) ** 2
         mel = tf.tensordot(power, tf.constant(self._mel), axes=1)  # (b, T, n_mels)
-        return power_to_db(mel, self.amin, self.top_db)
+        return power_to_db(mel, self.amin * scale**2, self.top_db) + shift * DB_PER_OCTAVE
 
     def compute_output_shape(self, input_shape):
         n = input_shape[1]

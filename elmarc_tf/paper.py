@@ -102,7 +102,7 @@ def figure_of(experiment: dict) -> list[int]:
 
 def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmarc_out/paper",
               sizes=tuple(SIZES), classifiers=CLASSIFIERS, only=None, n_jobs=None,
-              progress=True, log=print, audio_cache=None) -> dict:
+              progress=True, log=print, audio_cache=None, wait: bool = False) -> dict:
     """Run every experiment of a dataset's figures on the user's copy, then compare per figure.
 
     ``audio_root`` replaces ``audio_path``; for GTZAN, ``splits`` is the folder with the
@@ -130,7 +130,7 @@ def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmar
         cfg = Config.from_dict(fields)
         summary = run_experiment(cfg, seeds=seeds, out=out / "results", name=exp,
                                  features_out=out / "features", n_jobs=n_jobs, progress=progress,
-                                 log=log, audio_cache=audio_cache)
+                                 log=log, audio_cache=audio_cache, wait=wait)
         for f in figures:
             summaries_by_figure.setdefault(f, []).append(summary)
     report = {}

@@ -80,6 +80,10 @@ INPUTS: dict[str, InputKind] = {
 }
 
 
+NOT_FINITE = (": the input is not finite (NaN or infinite) after pre-processing: the audio is too "
+              "loud for float32 arithmetic")
+
+
 def input_kind(cfg) -> InputKind:
     """The :class:`InputKind` of ``cfg``'s front-end."""
     return INPUTS[frontend_of(cfg).input]
@@ -116,9 +120,11 @@ def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None) -> tf.d
     every clip) — the decoded clips are read from / saved to it.
     """
     kind = input_kind(cfg)
-    decode = _decode_fn(list(paths), cfg, as_audio_cache(audio_cache))
+    paths = list(paths)
+    decode = _decode_fn(paths, cfg, as_audio_cache(audio_cache))
     shape = kind.shape(cfg)
     graph = kind.graph(cfg) if kind.graph is not None else None
+    names = tf.constant([str(p) for p in paths])
 
     def to_input(y):
         return graph(y[None])[0] if graph is not None else tf.reshape(y, shape)
@@ -126,8 +132,15 @@ def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None) -> tf.d
     def load(index):
         y, err = tf.numpy_function(decode, [index], [tf.float32, tf.string], stateful=False)
         y.set_shape([None])
+        err = tf.reshape(err, [])
         x = tf.cond(tf.size(y) > 0, lambda: to_input(y), lambda: tf.zeros(shape, tf.float32))
-        return tf.ensure_shape(x, shape), index, tf.reshape(err, [])
+        # finite samples can still overflow float32 on the way (a log-mel of samples near 1e38):
+        # such a clip is a recorded failure, never NaNs a ReLU would turn into plausible zeros
+        finite = tf.reduce_all(tf.math.is_finite(x))
+        err = tf.where(finite | (tf.strings.length(err) > 0), err,
+                       tf.strings.join([names[index], NOT_FINITE]))
+        x = tf.where(finite, x, tf.zeros_like(x))
+        return tf.ensure_shape(x, shape), index, err
 
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(indices, dtype=np.int64))
     ds = ds.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)

@@ -15,6 +15,9 @@ an unbiased estimate — ``best_score_`` of a search over the test folds is opti
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 import numpy as np
 from sklearn.base import clone
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix
@@ -35,6 +38,78 @@ def choose_protocol(splits=None, folds=None) -> str:
     if folds is not None and all(f is not None for f in folds):
         return "predefined_folds"
     return "stratified_kfold"
+
+
+def check_evaluable(labels, protocol: str | None = None, splits=None, folds=None,
+                    n_folds: int = 10, nested: bool = False) -> str:
+    """Check, before any work, that clips with these ``labels`` (and ``splits`` / ``folds``) can
+    be evaluated under ``protocol`` (None: :func:`choose_protocol`); returns the protocol.
+
+    Raises :class:`ConfigError` with one line saying which class, split or fold is short and
+    what to change: at least two classes; for k-fold cross-validation at least ``n_folds`` clips
+    per class (and, nested, enough left in each outer training part for the inner folds); every
+    split non-empty and a training split with two classes; every set of training folds with two
+    classes.
+    """
+    labels = np.asarray(labels)
+    protocol = protocol or choose_protocol(splits, folds)
+    counts = dict(sorted(Counter(labels.tolist()).items()))
+    if len(counts) < 2:
+        what = f"only one class ({', '.join(f'{c!r}: {n} clips' for c, n in counts.items())})" \
+            if counts else "no clips"
+        raise ConfigError(f"{what}: a classifier needs at least two classes")
+    if protocol == "stratified_kfold":
+        need = n_folds if not nested else _nested_need(n_folds)
+        short = {c: n for c, n in counts.items() if n < need}
+        if short:
+            listed = ", ".join(f"{c!r} has {n}" for c, n in short.items())
+            fewest = min(counts.values())
+            hint = (f"set n_folds: {_largest_folds(fewest, nested)} or fewer"
+                    if _largest_folds(fewest, nested) >= 2 else "add clips to the small classes")
+            raise ConfigError(f"{'nested ' if nested else ''}{n_folds}-fold stratified cross-"
+                              f"validation needs at least {need} clips per class, but {listed}; "
+                              f"{hint}")
+    elif protocol == "predefined_split":
+        splits = np.asarray(splits)
+        bad = sorted(set(splits.tolist()) - {"train", "val", "test"})
+        if bad:
+            raise ConfigError(f"predefined_split needs 'train', 'val' and 'test' rows (found {bad})")
+        for split in ("train", "val", "test"):
+            if not np.any(splits == split):
+                raise ConfigError(f"predefined_split needs 'train', 'val' and 'test' rows; the "
+                                  f"'{split}' split has no clips")
+        train = set(labels[splits == "train"].tolist())
+        if len(train) < 2:
+            raise ConfigError(f"predefined_split: the 'train' split has only one class "
+                              f"({train.pop()!r}); a classifier needs at least two")
+    elif protocol == "predefined_folds":
+        folds = np.asarray(folds)
+        names = sorted(set(folds.tolist()))
+        if len(names) < (3 if nested else 2):
+            raise ConfigError(f"predefined_folds needs at least {3 if nested else 2} different "
+                              f"folds{' for nested cross-validation' if nested else ''}, found "
+                              f"{len(names)} ({', '.join(map(str, names))})")
+        for fold in names:
+            rest = set(labels[folds != fold].tolist())
+            if len(rest) < 2:
+                raise ConfigError(f"predefined_folds: without fold {fold} the training clips have "
+                                  f"only one class ({rest.pop()!r}); a classifier needs at least two")
+    return protocol
+
+
+def _nested_need(n_folds: int) -> int:
+    """Clips per class for nested k-fold: k for the outer folds, and k left in each outer
+    training part (a class of n clips leaves n - ceil(n / k) there)."""
+    n = n_folds
+    while n - math.ceil(n / n_folds) < n_folds:
+        n += 1
+    return n
+
+
+def _largest_folds(clips: int, nested: bool) -> int:
+    """The most folds a class of ``clips`` clips allows."""
+    return max((k for k in range(2, clips + 1) if (_nested_need(k) if nested else k) <= clips),
+               default=1)
 
 
 def _with_scaling(estimator, grid, standardize: bool):
@@ -72,6 +147,7 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
     protocol = protocol or choose_protocol(splits, folds)
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    check_evaluable(y, protocol, splits, folds, n_folds, nested)
     labels = sorted(set(y.tolist()))
     estimator, grid = _with_scaling(estimator, grid, standardize)
     out = {"protocol": protocol, "standardize": bool(standardize), "nested": bool(nested),
@@ -79,10 +155,6 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
 
     if protocol == "predefined_split":
         splits = np.asarray(splits)
-        bad = sorted(set(splits.tolist()) - {"train", "val", "test"})
-        if bad or not all(np.any(splits == s) for s in ("train", "val", "test")):
-            raise ConfigError("predefined_split needs 'train', 'val' and 'test' rows"
-                              + (f" (found {bad})" if bad else ""))
         dev = splits != "test"
         cv = PredefinedSplit(np.where(splits[dev] == "val", 0, -1))
         search = GridSearchCV(estimator, grid, cv=cv, refit=False, n_jobs=n_jobs).fit(X[dev], y[dev])
@@ -99,8 +171,6 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
 
     if protocol == "predefined_folds":
         folds = np.asarray(folds)
-        if len(set(folds.tolist())) < 2:
-            raise ConfigError("predefined_folds needs at least two different folds")
         cv = PredefinedSplit(folds)
         out["n_folds"] = len(set(folds.tolist()))
     else:

@@ -20,8 +20,8 @@ from .errors import ConfigError
 from .extract import extract
 from .fileio import atomic_write_json, atomic_write_text
 from .frontends import frontend_of
-from .protocols import evaluate
-from .store import load_store
+from .protocols import check_evaluable, evaluate
+from .store import data_digest, load_store
 
 DEFAULT_RESULTS = Path("elmarc_out") / "results"
 
@@ -52,10 +52,11 @@ def model_label(cfg, feature_length: int | None = None) -> str:
     return f"{name} ({feature_length})" if feature_length else name
 
 
-def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None) -> dict:
+def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None,
+                   wait: bool = False) -> dict:
     store_seed = seed if frontend_of(cfg).seeded else 0  # e.g. MFCCs: no random weights
     extraction = extract(cfg, items, seed=store_seed, out=features_out, progress=progress,
-                         audio_cache=audio_cache)
+                         audio_cache=audio_cache, wait=wait)
     X, y, ids, manifest = load_store(extraction.folder)
     by_id = {it.id: it for it in items}
     splits = [by_id[i].split for i in ids]
@@ -71,29 +72,38 @@ def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache
 
 def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
                    features_out=None, n_jobs: int | None = None, progress: bool = True,
-                   log=print, audio_cache=None) -> dict:
+                   log=print, audio_cache=None, wait: bool = False) -> dict:
     """Extract + evaluate ``cfg`` for each seed; write ``<out>/<name>/results.{json,csv}``.
 
-    Finished seeds are kept in ``seed<k>.json`` and not recomputed when the experiment is rerun
-    with the same config (stores are reused too), so an interrupted run resumes.
+    Before any work the clips are checked against the protocol (two classes, enough clips per
+    class for the folds, ...: :func:`~elmarc_tf.protocols.check_evaluable`). Finished seeds are
+    kept in ``seed<k>.json`` and reused when the experiment is rerun with the same config on
+    the same data — the same clips, labels, splits and folds, and files of the same size and
+    modification time (:func:`~elmarc_tf.store.data_digest`); otherwise the seed is evaluated
+    again (and its store brought up to date first), so an interrupted run resumes and a changed
+    dataset is never reported with old numbers.
     ``audio_cache`` (an :class:`~elmarc_tf.audio_cache.AudioCache` or a folder; ``None``: none):
     decoded clips shared by every seed and by other experiments given the same cache.
+    ``wait``: wait for a store another process is writing (default: fail at once).
     """
     audio_cache = as_audio_cache(audio_cache)
     items = items if items is not None else items_from_config(cfg)
+    check_evaluable([it.label for it in items], cfg.protocol, [it.split for it in items],
+                    [it.fold for it in items], cfg.n_folds, cfg.nested_cv)
     name = name or cfg.experiment_name
     folder = Path(out or cfg.results_folder or DEFAULT_RESULTS) / name
     folder.mkdir(parents=True, exist_ok=True)
+    data = data_digest(items)
     per_seed = []
     for seed in seeds:
         cache = folder / f"seed{seed}.json"
         if cache.is_file():
             cached = json.loads(cache.read_text())
-            if cached.get("config") == cfg.to_dict():
+            if cached.get("config") == cfg.to_dict() and cached.get("data") == data:
                 per_seed.append(cached["result"])
                 continue
-        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache)
-        atomic_write_json(cache, {"config": cfg.to_dict(), "result": result})
+        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache, wait)
+        atomic_write_json(cache, {"config": cfg.to_dict(), "data": data, "result": result})
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f} ({result['protocol']}, "
             f"best {result['best_params']})")

@@ -2,7 +2,8 @@
 
 TensorFlow reads ``TF_CPU_ALLOCATOR_USE_BFC`` once, at its first allocation, which can only
 happen after ``tensorflow`` is imported. So what is checked, in fresh processes, is what holds on
-every machine: the value the variable has at the moment ``tensorflow`` is first imported. How much
+every machine: the value the variable has at the moment ``tensorflow`` is first imported (by the
+first use of the package, which loads TensorFlow lazily). How much
 the allocator helps (page faults, speed) depends on the machine and is measured by
 ``elmarc bench`` (:func:`elmarc_tf.timing.allocator_page_faults`), never asserted here.
 """
@@ -26,6 +27,8 @@ class Watch(importlib.abc.MetaPathFinder):
 sys.meta_path.insert(0, Watch())
 assert "tensorflow" not in sys.modules
 import elmarc_tf
+assert "tensorflow" not in sys.modules  # the package alone does not load TensorFlow
+elmarc_tf.Config  # its first use does
 print(json.dumps({"at_tensorflow_import": seen, "after": os.environ.get("TF_CPU_ALLOCATOR_USE_BFC")}))
 """
 

@@ -211,10 +211,18 @@ def test_padding_modes_take_short_clips(tmp_path):
 def test_waveform_export_takes_exactly_n_samples(exports):
     cfg, folder, x, _ = exports["sample_level"]
     model = tf.saved_model.load(str(folder))
-    assert model.features.input_signature[0].shape.as_list() == [None, cfg.n_samples]
-    for n in (cfg.n_samples - 1, cfg.n_samples + 1):
-        with pytest.raises((TypeError, ValueError)):
-            model.features(np.zeros((1, n), np.float32))
+    assert int(model.input_samples.numpy()) == cfg.n_samples
+    serve = model.signatures["serving_default"]
+    assert serve.structured_input_signature[1]["waveform"].shape.as_list() == [None, cfg.n_samples]
+    entry_points = {"features": model.features,
+                    "serving_default": lambda w: serve(waveform=tf.constant(w))["features"]}
+    rule = f"exactly n_samples={cfg.n_samples}"
+    for n, what in ((cfg.n_samples - 1000, "short"), (cfg.n_samples + 2000, "long"), (10, "short")):
+        for name, call in entry_points.items():
+            with pytest.raises(tf.errors.InvalidArgumentError, match=f"too {what}, needs {rule}"):
+                call(np.zeros((1, n), np.float32))
+    for name, call in entry_points.items():  # the right length still works through both
+        assert call(x.astype(np.float32)).shape == (x.shape[0], model.features(x).shape[1]), name
     with pytest.raises(ConfigError, match="exactly n_samples"):
         export_frontend(cfg, SEED, folder.parent / "wrong", input_samples=cfg.n_samples + 1)
 
@@ -223,7 +231,7 @@ def test_fixed_input_samples_for_a_spectrogram_front_end(exports, tmp_path):
     cfg, _, x, ref = exports["cnn_music"]
     folder = export_frontend(cfg, SEED, tmp_path / "fixed", input_samples=x.shape[1])
     model = tf.saved_model.load(str(folder))
-    assert model.features.input_signature[0].shape.as_list() == [None, x.shape[1]]
+    assert int(model.input_samples.numpy()) == x.shape[1]
     assert np.abs(model.features(x).numpy() - ref).max() <= 1e-5 * np.abs(ref).max()
     with pytest.raises(ConfigError, match="too short"):
         export_frontend(cfg, SEED, tmp_path / "short", input_samples=256)
@@ -239,3 +247,17 @@ def test_export_replaces_an_export_but_not_other_folders(exports, tmp_path):
     (tmp_path / "other" / "notes.txt").write_text("mine")
     with pytest.raises(ElmarcError, match="is not an elmarc export"):
         export_frontend(cfg, SEED, tmp_path / "other")
+
+
+def test_integer_pcm_is_scaled_as_librosa_reads_it(exports):
+    cfg, folder, x, ref = exports["cnn_music"]
+    model = tf.saved_model.load(str(folder))
+    assert int(model.input_samples.numpy()) == -1  # any length
+    pcm16 = np.clip(np.round(x * 32768), -32768, 32767).astype(np.int16)
+    pcm32 = pcm16.astype(np.int32) * 65536
+    expected = model.features(pcm16.astype(np.float32) / 32768).numpy()
+    for pcm in (pcm16, pcm32, pcm16.astype(np.float64) / 32768):
+        np.testing.assert_array_equal(model.features(pcm).numpy(), expected)
+    assert np.abs(expected - ref).max() <= 1e-2 * np.abs(ref).max()  # 16-bit rounding only
+    with pytest.raises(ValueError, match="matching concrete function"):  # not silently cast
+        model.features(np.zeros((1, 4000), np.uint8))

@@ -44,8 +44,8 @@ import re
 import keras
 import tensorflow as tf
 
-from ..vocabulary import FIX_LENGTH_MODES
 from ..errors import AudioError, ConfigError, ElmarcError
+from ..vocabulary import FIX_LENGTH_MODES
 from .common import ConvFactory, layer_seed
 
 # Table 1 (3⁹-SampleCNN): filters of the strided layer and the nine modules, then the 1x1 conv.
