@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from .batching import resolve_batch_size
+from .batching import choose_batch_size, resolve_batch_size
 from .errors import AudioError
 from .extractor import compile_extractor
 from .fileio import FolderLock
@@ -71,10 +71,11 @@ def _extract_locked(writer, batch_size, strict, progress, audio_cache, log) -> E
         manifest = load_store(folder).manifest
         return ExtractionResult(folder, len(items), 0, manifest["n_failed"], manifest)
     extractor = compile_extractor(cfg, seed)
-    batch_size = resolve_batch_size(cfg, extractor.model, batch_size)  # config errors: before any work
+    resolve_batch_size(cfg, extractor.model, batch_size)  # config errors: before any work
     todo = writer.prepare()
     for line in writer.damaged:
         log(line)
+    batch = choose_batch_size(cfg, extractor, len(todo), batch_size)
     done = len(items) - len(todo)
 
     bar = None
@@ -82,7 +83,7 @@ def _extract_locked(writer, batch_size, strict, progress, audio_cache, log) -> E
         bar = tqdm(total=len(items), initial=done, unit="clip", file=sys.stderr,
                    desc=f"{frontend_of(cfg).name} seed {seed}", dynamic_ncols=True)
     if todo:
-        dataset = make_dataset([it.path for it in items], todo, cfg, batch_size,
+        dataset = make_dataset([it.path for it in items], todo, cfg, batch.size,
                                audio_cache=audio_cache)
         start, timings = time.perf_counter(), []
         for inputs, indices, errors in dataset:
@@ -101,7 +102,7 @@ def _extract_locked(writer, batch_size, strict, progress, audio_cache, log) -> E
                 raise AudioError(next(e for e in errors if e))
     if bar is not None:
         bar.close()
-    manifest = writer.finish(extractor.layout, extractor.feature_length)
+    manifest = writer.finish(extractor.layout, extractor.feature_length, batch=batch.to_dict())
     return ExtractionResult(folder, len(items), len(todo), manifest["n_failed"], manifest,
                             timings if todo else [])
 

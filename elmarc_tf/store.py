@@ -162,8 +162,9 @@ class StoreWriter:
                 total += float(z["seconds"])
         return total
 
-    def finish(self, layout: list, feature_length: int) -> dict:
-        """Consolidate the chunks into the final files; the manifest is written last."""
+    def finish(self, layout: list, feature_length: int, **record) -> dict:
+        """Consolidate the chunks into the final files; the manifest is written last, with
+        ``record`` (e.g. ``batch``: the batch size and how it was chosen) added to it."""
         done = self.done()
         missing = [i for i in range(len(self.items)) if i not in done]
         if missing:
@@ -188,6 +189,7 @@ class StoreWriter:
             "labels": sorted({self.items[i].label for i in ok}),
             "seconds": round(self.seconds(), 3),
             "versions": versions(),
+            **record,
         }
         atomic_write_json(self.folder / MANIFEST, manifest)
         for path in self.chunks.glob("*"):

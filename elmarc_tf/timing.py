@@ -14,7 +14,7 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from .batching import auto_batch_size
+from .batching import auto_batch_size, best_call_seconds
 from .extractor import compile_extractor
 from .flops import model_flops
 
@@ -64,21 +64,6 @@ def matmul_peak(n: int = 4096, seconds: float = 3.0) -> dict:
     out["tensorflow_peak"] = max(out["tensorflow"], out["tensorflow_xla"])
     out["peak"] = max(out.values())
     return out
-
-
-def best_call_seconds(fn, args, seconds: float) -> float:
-    """Best wall-clock seconds of ``fn(*args)`` (outputs fetched) over at least three calls and
-    ``seconds`` in all, after one untimed call (tracing, warm-up)."""
-    def call():
-        tf.nest.map_structure(np.asarray, fn(*args))
-
-    call()
-    best, calls, start = float("inf"), 0, time.perf_counter()
-    while calls < 3 or time.perf_counter() - start < seconds:
-        t = time.perf_counter()
-        call()
-        best, calls = min(best, time.perf_counter() - t), calls + 1
-    return best
 
 
 def forward_rate(cfg, batch_sizes=(1, 2, 4, 8), seconds: float = 4.0, jit: bool = False) -> dict:

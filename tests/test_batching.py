@@ -1,4 +1,5 @@
-"""``batch_size: auto``: sized from the model's FLOPs and its largest map, counted by hand here."""
+"""``batch_size: auto``: sized from the model's FLOPs and its largest map (counted by hand here),
+or for long jobs measured on this machine (with a stand-in measurement: no timing is asserted)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from elmarc_tf.batching import (MAX_BATCH, MEMORY_PER_BATCH, WORK_PER_BATCH, aut
                                 largest_map_bytes, resolve_batch_size)
 from elmarc_tf.errors import ConfigError
 from elmarc_tf.extractor import build_extractor
+from elmarc_tf.flops import model_flops
 
 
 def _single(nf, n_frames, shape=(7, 86), pool=(1, 11)):
@@ -64,3 +66,75 @@ def test_batch_norm_needs_an_explicit_batch_size():
 def test_batch_size_must_be_auto_or_positive(value):
     with pytest.raises(ConfigError, match="'batch_size' must be a positive integer"):
         Config.from_dict(dict(architecture="vgg", batch_size=value))
+
+
+# ------------------------------------------------------------------ measured on this machine
+def _fake_rates(rates):
+    calls = []
+
+    def measure(extractor, sizes):
+        calls.append(list(sizes))
+        return {b: rates[b] for b in sizes if b in rates}
+
+    return measure, calls
+
+
+def test_short_jobs_use_the_rule_and_long_ones_measure_once_per_machine(tmp_path, monkeypatch):
+    from elmarc_tf import batching
+    from elmarc_tf.extractor import compile_extractor
+
+    cfg = _single(nf=6, n_frames=40, shape=(7, 96), pool=(1, 1))
+    extractor = compile_extractor(cfg)
+    rule = auto_batch_size(extractor.model)
+    assert batching.choose_batch_size(cfg, extractor, 100, folder=tmp_path).to_dict() == \
+        {"size": rule, "how": "rule", "rates": {}}
+    assert batching.choose_batch_size(cfg.replace(batch_size=3), extractor, 10**9).how == "given"
+
+    long_job = math.ceil(batching.SEARCH_ABOVE_SECONDS * batching.NOMINAL_FLOPS_PER_SECOND
+                         / model_flops(extractor.model))
+    measure, calls = _fake_rates({1: 10.0, 2: 30.0, 4: 31.0, 8: 31.0, 16: 5.0, rule: 12.0})
+    first = batching.choose_batch_size(cfg, extractor, long_job, folder=tmp_path, measure=measure)
+    assert first.how == "measured" and first.size == 4  # the fastest; a tie goes to the smaller
+    assert calls == [batching.search_candidates(extractor.model, rule)]
+    again = batching.choose_batch_size(cfg, extractor, long_job, folder=tmp_path, measure=measure)
+    assert again.how == "cached" and again.size == 4 and len(calls) == 1  # not measured again
+    other = cfg.replace(num_filters=7)  # another configuration: its own measurement
+    batching.choose_batch_size(other, compile_extractor(other), 10 * long_job, folder=tmp_path,
+                               measure=measure)
+    assert len(calls) == 2
+    monkeypatch.setattr(batching, "machine_key", lambda: {"cpu": "another one"})
+    assert batching.choose_batch_size(cfg, extractor, long_job, folder=tmp_path,
+                                      measure=measure).how == "measured"  # another machine
+    assert len(calls) == 3
+
+
+def test_the_search_stays_under_its_memory_cap_and_measures_real_calls():
+    from elmarc_tf import batching
+    from elmarc_tf.extractor import compile_extractor
+
+    big = Config.from_dict(dict(architecture="vgg", num_filters=717, n_frames=1376))
+    model = build_extractor(big)
+    candidates = batching.search_candidates(model, auto_batch_size(model))
+    assert candidates == [1, 2] and 2 * largest_map_bytes(model) <= batching.SEARCH_MEMORY
+    tiny = compile_extractor(_single(nf=6, n_frames=40))
+    rates = batching.measure_rates(tiny, [1, 2, 4], seconds=1.0)
+    assert list(rates) == [1, 2, 4][:len(rates)] and len(rates) >= 1
+    assert all(r > 0 for r in rates.values())
+
+
+def test_the_manifest_says_which_batch_size_and_why(tmp_path):
+    import soundfile as sf
+
+    from conftest import music_like
+    from elmarc_tf.datasets import folder_per_class
+    from elmarc_tf.extract import extract
+
+    for k in range(2):
+        (tmp_path / "a").mkdir(exist_ok=True)
+        sf.write(tmp_path / "a" / f"{k}.wav", music_like(1.0, 12000, k), 12000)
+    items = folder_per_class(tmp_path)
+    cfg = _single(nf=6, n_frames=40, shape=(7, 96), pool=(1, 1)).replace(fix_length_by="repeat-pad")
+    auto = extract(cfg, items, out=tmp_path / "auto", progress=False).manifest["batch"]
+    assert auto == {"size": auto_batch_size(build_extractor(cfg)), "how": "rule", "rates": {}}
+    given = extract(cfg, items, out=tmp_path / "given", batch_size=1, progress=False).manifest
+    assert given["batch"] == {"size": 1, "how": "given", "rates": {}}
