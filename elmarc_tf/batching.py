@@ -13,6 +13,11 @@ extra clips only spill the caches and grow the resident memory. Measured with ``
 on 2 cores (clips/s by batch size): 7x86-3585 2.35 at 1, 1.88 at 4; VGG-32 71 at 1, 89 at 2,
 50 at 10; the temporal branch at 256 filters 94 at 1, 44 at 7; sample_level-512 needs > 4 GiB
 at batch 8 and 1.5 GiB at 1.
+
+A windowed front-end (``samplecnn``) takes whole clips of any length, and clips of one call must
+have one length: it takes one clip per call, and the clip's windows are the model's batch
+(a 30 s clip: 11 windows of the 3⁹ model, 38 GFLOP). A larger batch is refused rather than
+padding clips to one length, which would change their features.
 """
 
 from __future__ import annotations
@@ -41,12 +46,19 @@ def largest_map_bytes(model: keras.Model) -> int:
     return 4 * max(sizes, default=1)
 
 
+def takes_whole_clips(model: keras.Model) -> bool:
+    """Whether the extractor ``model`` takes clips of any length (its input has no fixed size)."""
+    return any(d is None for d in model.input_shape[1:])
+
+
 def auto_batch_size(model: keras.Model) -> int:
     """Clips per forward pass for ``model`` (an extractor): see the module docstring.
 
     e.g. on the paper's 29 s inputs: 1 for every large configuration and VGG-32, 2 for
-    sample_level-23, 14 for 7x96-160.
+    sample_level-23, 14 for 7x96-160; 1 for a model that takes whole clips.
     """
+    if takes_whole_clips(model):
+        return 1
     by_work = math.ceil(WORK_PER_BATCH / max(model_flops(model), 1))
     by_memory = MEMORY_PER_BATCH // largest_map_bytes(model)
     return int(max(1, min(by_work, by_memory, MAX_BATCH)))
@@ -55,11 +67,16 @@ def auto_batch_size(model: keras.Model) -> int:
 def resolve_batch_size(cfg, model: keras.Model, requested: int | None = None) -> int:
     """The batch size to extract with: ``requested`` if given, else ``cfg.batch_size``, where
     ``'auto'`` means :func:`auto_batch_size` of the extractor ``model`` (``MAX_BATCH`` for a
-    model without convolutions, such as the MFCC baseline's).
+    model without convolutions, such as the MFCC baseline's). A model that takes whole clips
+    takes one per call; a larger ``requested`` size is a :class:`ConfigError`.
 
     With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
     size = requested or cfg.batch_size
     if size != AUTO:
+        if int(size) > 1 and takes_whole_clips(model):
+            raise ConfigError(f"batch_size {size}: '{cfg.architecture}' takes one whole clip per "
+                              f"forward pass (clips differ in length; its windows are the batch); "
+                              f"use 1 or 'auto'")
         return int(size)
     if cfg.batch_norm:
         raise ConfigError("batch_size 'auto' with batch_norm: true: the features depend on the "
