@@ -29,6 +29,7 @@ import keras
 from .errors import ConfigError
 from .flops import conv_output_shape, model_flops
 from .keras_graph import weighted_layers
+from .pipeline import input_shape
 
 AUTO = "auto"
 WORK_PER_BATCH = 4e9  # FLOPs: ~25 ms of compute even at 160 GFLOP/s, so ~1 ms of overhead is < 5 %
@@ -73,7 +74,7 @@ def resolve_batch_size(cfg, model: keras.Model, requested: int | None = None) ->
     With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
     size = requested or cfg.batch_size
     if size != AUTO:
-        if int(size) > 1 and takes_whole_clips(model):
+        if int(size) > 1 and None in input_shape(cfg):  # whole clips of any length
             raise ConfigError(f"batch_size {size}: '{cfg.architecture}' takes one whole clip per "
                               f"forward pass (clips differ in length; its windows are the batch); "
                               f"use 1 or 'auto'")

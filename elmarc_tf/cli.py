@@ -176,8 +176,13 @@ def _describe(config_dict: dict) -> str:
     return frontend_of(config).describe(config)
 
 
+def _slice_name(entry: dict) -> str:
+    """A layout entry's name; windowed front-ends: ``scale/pooling/tap``, e.g. ``3^9/max/pool9``."""
+    return "/".join(str(entry[k]) for k in ("scale", "pooling", "name") if k in entry)
+
+
 def _layout_line(layout) -> str:
-    return "layout:   " + ", ".join(f"{e['name']}[{e['offset']}:{e['offset'] + e['width']}]"
+    return "layout:   " + ", ".join(f"{_slice_name(e)}[{e['offset']}:{e['offset'] + e['width']}]"
                                     + (f"+{e['padding']} zeros" if e["padding"] else "")
                                     for e in layout)
 
@@ -210,7 +215,7 @@ def cmd_info(args) -> int:
     print(f"store:    {path}")
     print(f"features: {X.shape[0]} clips x {X.shape[1]} ({_describe(cfg)}, seed {m['seed']})")
     print(f"labels:   {len(m['labels'])} classes: {', '.join(m['labels'])}")
-    print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples']} "
+    print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples'] or 'whole clips'} "
           f"({cfg['fix_length_by']}, {cfg['sampling_rate']} Hz, res_type {cfg['res_type']})")
     print(f"time:     {m['seconds']:.1f} s; versions: "
           + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
