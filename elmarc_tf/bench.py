@@ -133,7 +133,7 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
     result = {"name": name, "peak_gflops": matmul["peak"], "tf_peak_gflops": matmul["tensorflow_peak"]}
     default = forward_rate(cfg, ("auto",), seconds=seconds / 2)
     result.update(flops=default["flops"], auto_batch_size=default["auto_batch_size"],
-                  auto_clips_per_s=default["clips_per_s"])
+                  auto_clips_per_s=default["clips_per_s"], clip_samples=default["clip_samples"])
     sizes = [1, 4] if quick else [1, 2, 4, 8]
     if e2e_folder:
         items, work = folder_per_class(e2e_folder), Path(e2e_folder).parent
