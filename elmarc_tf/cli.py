@@ -86,8 +86,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-audio-cache", action="store_true", help="decode every clip per configuration")
     p.add_argument("--quiet", action="store_true")
 
-    p = sub.add_parser("export", help="SavedModel (+ .keras) of a frozen front-end: raw 12 kHz "
-                                      "waveforms -> features (elmarc_tf.export.export_frontend)")
+    p = sub.add_parser("export", help="SavedModel (+ .keras) of a frozen front-end: raw waveforms "
+                                      "at its rate (12 kHz for the paper's) -> features "
+                                      "(elmarc_tf.export.export_frontend)")
     p.add_argument("config", type=Path)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--out", type=Path, required=True, help="export folder")

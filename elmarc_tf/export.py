@@ -59,8 +59,9 @@ def input_rules(config, input_samples: int | None = None) -> dict:
     """How long the exported model's input may be, in samples at ``config.sampling_rate``.
 
     Returns ``{"shape": [None, n or None], "min_samples": int, "max_samples": int or None,
-    "rule": str}``. ``input_samples`` fixes the signature's length of a spectrogram front-end
-    (it must be at least ``min_samples``); for a waveform front-end it must equal ``n_samples``.
+    "rule": str}``. ``input_samples`` fixes the signature's length of a spectrogram or windowed
+    front-end (it must be at least ``min_samples``); for a waveform front-end it must equal
+    ``n_samples``.
     """
     spec = frontend_of(config)
     if spec.scales is not None:
