@@ -21,6 +21,11 @@ size. So for a long extraction (:data:`SEARCH_ABOVE_SECONDS` of work by the rule
 TensorFlow version (``batch_sizes.json`` in the user's cache folder), so later runs start at once.
 Short jobs use the rule. :func:`choose_batch_size` says which it did and why; the store's manifest
 records it. Features never depend on it (without batch normalisation).
+
+A windowed front-end (``samplecnn``) takes whole clips of any length, and clips of one call must
+have one length: it takes one clip per call, and the clip's windows are the model's batch
+(a 30 s clip: 11 windows of the 3⁹ model, 38 GFLOP). A larger batch is refused rather than
+padding clips to one length, which would change their features.
 """
 
 from __future__ import annotations
@@ -44,6 +49,7 @@ from .errors import ConfigError
 from .fileio import atomic_write_json
 from .flops import conv_output_shape, model_flops
 from .keras_graph import weighted_layers
+from .pipeline import input_shape
 
 AUTO = "auto"
 WORK_PER_BATCH = 4e9  # FLOPs: ~25 ms of compute even at 160 GFLOP/s, so ~1 ms of overhead is < 5 %
@@ -66,12 +72,19 @@ def largest_map_bytes(model: keras.Model) -> int:
     return 4 * max(sizes, default=1)
 
 
+def takes_whole_clips(model: keras.Model) -> bool:
+    """Whether the extractor ``model`` takes clips of any length (its input has no fixed size)."""
+    return any(d is None for d in model.input_shape[1:])
+
+
 def auto_batch_size(model: keras.Model) -> int:
     """Clips per forward pass for ``model`` (an extractor): see the module docstring.
 
     e.g. on the paper's 29 s inputs: 1 for every large configuration and VGG-32, 2 for
-    sample_level-23, 14 for 7x96-160.
+    sample_level-23, 14 for 7x96-160; 1 for a model that takes whole clips.
     """
+    if takes_whole_clips(model):
+        return 1
     by_work = math.ceil(WORK_PER_BATCH / max(model_flops(model), 1))
     by_memory = MEMORY_PER_BATCH // largest_map_bytes(model)
     return int(max(1, min(by_work, by_memory, MAX_BATCH)))
@@ -80,11 +93,16 @@ def auto_batch_size(model: keras.Model) -> int:
 def resolve_batch_size(cfg, model: keras.Model, requested: int | None = None) -> int:
     """The batch size to extract with: ``requested`` if given, else ``cfg.batch_size``, where
     ``'auto'`` means :func:`auto_batch_size` of the extractor ``model`` (``MAX_BATCH`` for a
-    model without convolutions, such as the MFCC baseline's).
+    model without convolutions, such as the MFCC baseline's). A model that takes whole clips
+    takes one per call; a larger ``requested`` size is a :class:`ConfigError`.
 
     With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
     size = requested or cfg.batch_size
     if size != AUTO:
+        if int(size) > 1 and None in input_shape(cfg):  # whole clips of any length
+            raise ConfigError(f"batch_size {size}: '{cfg.architecture}' takes one whole clip per "
+                              f"forward pass (clips differ in length; its windows are the batch); "
+                              f"use 1 or 'auto'")
         return int(size)
     if cfg.batch_norm:
         raise ConfigError("batch_size 'auto' with batch_norm: true: the features depend on the "

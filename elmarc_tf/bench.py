@@ -3,7 +3,8 @@
 All measured in one run, with the same TensorFlow build and thread settings:
 
 - the machine's peak: GFLOP/s of a large float32 matmul (TensorFlow, TensorFlow+XLA, NumPy);
-- per front-end (paper's small and large configurations, full input length), each in its own
+- per front-end (paper's small and large configurations, full input length; SampleCNN's on 30 s
+  clips, :func:`elmarc_tf.paper.bench_frontends`), each in its own
   worker process (so its memory is its own) that first re-measures the peak: analytic FLOPs of
   one clip (:mod:`elmarc_tf.flops`), forward-pass clips/s at the automatic batch size
   (:mod:`elmarc_tf.batching`) and at the best batch size found, achieved GFLOP/s and its ratio
@@ -40,9 +41,9 @@ from .config import Config
 from .datasets import folder_per_class
 from .extract import extract
 from .fileio import atomic_write_json, versions
-from .paper import paper_config, paper_configs, paper_frontends
-from .timing import (allocator_page_faults, forward_rate, matmul_peak, peak_rss_mib,
-                     steady_forward_rate)
+from .paper import bench_frontends, paper_config, paper_configs
+from .timing import (CLIP_SECONDS, allocator_page_faults, forward_rate, matmul_peak,
+                     peak_rss_mib, steady_forward_rate)
 
 
 def make_audio_folder(folder: Path, n_clips: int, seconds: float = 30.0) -> list:
@@ -132,7 +133,7 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
     result = {"name": name, "peak_gflops": matmul["peak"], "tf_peak_gflops": matmul["tensorflow_peak"]}
     default = forward_rate(cfg, ("auto",), seconds=seconds / 2)
     result.update(flops=default["flops"], auto_batch_size=default["auto_batch_size"],
-                  auto_clips_per_s=default["clips_per_s"])
+                  auto_clips_per_s=default["clips_per_s"], clip_samples=default["clip_samples"])
     sizes = [1, 4] if quick else [1, 2, 4, 8]
     if e2e_folder:
         items, work = folder_per_class(e2e_folder), Path(e2e_folder).parent
@@ -171,7 +172,7 @@ def run_bench(names=None, quick: bool = False, out="elmarc_out/bench", e2e: bool
               log=print) -> dict:
     """Measure everything; write ``bench.json`` and ``bench.md`` in ``out``; return the results."""
     names = list(names or (["sample_level-23", "7x96-160", "vgg-32", "sample_level-512", "vgg-717"]
-                           if quick else paper_frontends()))
+                           if quick else bench_frontends()))
     for name in names:
         paper_config(name)  # unknown names fail before any work
     out = Path(out)
@@ -259,6 +260,11 @@ def markdown(result: dict) -> str:
                      f"| {r['gflops']:.1f} | {r['peak_gflops']:.0f} | {100 * r['ratio']:.1f} | "
                      f"{100 * r['tf_ratio']:.1f} | {e2e} | {steady} | "
                      f"{ratio} | {best} | {kaiser} | {r['default_peak_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} |")
+    whole = [r["name"] for r in result["rows"] if r.get("clip_samples")]
+    if whole:
+        lines += ["", f"{', '.join(whole)} take whole clips: timed on one {CLIP_SECONDS:.0f} s clip "
+                      f"per call, whose windows are the batch; GFLOP/clip = the clip's "
+                      f"windows x one window's FLOPs."]
     faults = result.get("allocator_page_faults")
     if faults:
         lines += ["", f"CPU allocator: a computation with a 64 MiB intermediate ({faults['pages']} "

@@ -149,8 +149,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--wait", action="store_true", help="wait for stores another process writes")
 
-    p = verb("export", help="SavedModel (+ .keras) of a frozen front-end: raw 12 kHz "
-                                      "waveforms -> features (elmarc_tf.export.export_frontend)")
+    p = verb("export", help="SavedModel (+ .keras) of a frozen front-end: raw waveforms at its "
+                            "rate (12 kHz for the paper's) -> features "
+                            "(elmarc_tf.export.export_frontend)")
     p.add_argument("config", type=Path)
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", type=Path, required=True, help="export folder")
@@ -248,8 +249,13 @@ def _describe(config_dict: dict) -> str:
     return frontend_of(config).describe(config)
 
 
+def _slice_name(entry: dict) -> str:
+    """A layout entry's name; windowed front-ends: ``scale/pooling/tap``, e.g. ``3^9/max/pool9``."""
+    return "/".join(str(entry[k]) for k in ("scale", "pooling", "name") if k in entry)
+
+
 def _layout_line(layout) -> str:
-    return "layout:   " + ", ".join(f"{e['name']}[{e['offset']}:{e['offset'] + e['width']}]"
+    return "layout:   " + ", ".join(f"{_slice_name(e)}[{e['offset']}:{e['offset'] + e['width']}]"
                                     + (f"+{e['padding']} zeros" if e["padding"] else "")
                                     for e in layout)
 
@@ -287,7 +293,7 @@ def cmd_info(args) -> int:
     print(f"store:    {path}")
     print(f"features: {X.shape[0]} clips x {X.shape[1]} ({_describe(cfg)}, seed {m['seed']})")
     print(f"labels:   {len(m['labels'])} classes: {', '.join(m['labels'])}")
-    print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples']} "
+    print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples'] or 'whole clips'} "
           f"({cfg['fix_length_by']}, {cfg['sampling_rate']} Hz, res_type {cfg['res_type']})")
     print(f"time:     {m['seconds']:.1f} s; versions: "
           + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))

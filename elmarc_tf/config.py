@@ -23,7 +23,7 @@ from typing import Any, Optional
 import yaml
 
 from .errors import ConfigError
-from .frontends import resolve
+from .frontends import FRONTENDS, resolve
 from .vocabulary import (BACKEND_TAPS, BATCH_NORM_POSITIONS, FEATURES_TYPES, FIX_LENGTH_MODES,
                          MODEL_TYPES, PAD_MODES, PROTOCOLS, RES_TYPES, SIGNALS)
 
@@ -68,7 +68,7 @@ class Config:
     model_type: str = _not_feature("SVM")
     SVM_verbose: int = _not_feature(0)
     load_extracted_features: Any = _not_feature(False)
-    sampling_rate: int = 12000
+    sampling_rate: Optional[int] = None  # None: the front-end's (12000, samplecnn: Table 3's)
     dataset: Optional[str] = None
     audio_path: Optional[str] = None
     save_extracted_features_folder: Optional[str] = _not_feature(None)
@@ -82,7 +82,7 @@ class Config:
     # --- CNN (original config_main['CNN'] keys) ---
     signal: Optional[str] = None
     architecture: str = "cnn_small_filters"
-    num_filters: int = 32
+    num_filters: Optional[int] = None  # None: the front-end's (32, samplecnn: 128)
     selected_features_list: Optional[tuple] = None
     filter_shape: Optional[tuple] = None
     pool_shape: Optional[tuple] = None
@@ -90,6 +90,15 @@ class Config:
     n_mels: int = 96
     n_samples: Optional[int] = None
     batch_size: Any = _not_feature("auto")  # clips per forward pass, or "auto" (elmarc_tf.batching)
+
+    # --- windowed front-ends: samplecnn (elmarc_tf.frontends.samplecnn; None: its default) ---
+    sizes: Any = _added_feature(None)  # module sizes bottom to top: [3, 3, 2, 2], "3-3-2-2", "3^9"
+    m: Optional[int] = _added_feature(None)  # with n: sizes of m repeated n + 1 times (mⁿ)
+    n: Optional[int] = _added_feature(None)
+    levels: Any = _added_feature(None)  # the last k layers (3), or a list of layer indices
+    window_hop: Any = _added_feature(None)  # samples between windows (the window), or one per scale
+    window_pooling: Any = _added_feature(None)  # statistics over a clip's windows: [mean, max]
+    scales: Any = _added_feature(None)  # several models (list of sizes), vectors concatenated
 
     # --- MFCC baseline (original config_main['MFCC'] keys 'number', 'fixed_length') ---
     mfcc_number: int = 20
@@ -162,11 +171,7 @@ class Config:
 
     def to_dict(self) -> dict:
         """Flat, JSON-serialisable dict; ``Config.from_dict(c.to_dict()) == c``."""
-        out = dataclasses.asdict(self)
-        for k, v in out.items():
-            if isinstance(v, tuple):
-                out[k] = list(v)
-        return out
+        return {k: _plain(v) for k, v in dataclasses.asdict(self).items()}
 
     def replace(self, **changes) -> "Config":
         """A validated copy with some fields changed."""
@@ -177,6 +182,11 @@ class Config:
     def frontend(self) -> str:
         """The name of the front-end in :data:`elmarc_tf.frontends.FRONTENDS` this config uses."""
         return FEATURES_TYPES[self.features_type] or self.architecture
+
+
+def _plain(value):
+    """Tuples (also nested ones, such as ``scales``) as lists."""
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
 
 
 def _flatten(d: dict) -> dict:
@@ -223,6 +233,19 @@ def _choice(cfg: Config, name: str, allowed) -> None:
         raise ConfigError(f"'{name}' must be one of {', '.join(map(str, allowed))}; got {value!r}")
 
 
+# Keys of windowed front-ends only (FrontEndSpec.scales): an error with any other front-end.
+WINDOW_KEYS = ("sizes", "m", "n", "levels", "window_hop", "window_pooling", "scales")
+
+
+def _frontend(cfg: Config):
+    """The spec of ``cfg``'s front-end and the fields its alias fixes where they are unset."""
+    fixed = FEATURES_TYPES[cfg.features_type]
+    if fixed is not None:
+        return FRONTENDS[fixed], {}
+    spec, preset = resolve(cfg.architecture)
+    return spec, {key: value for key, value in preset.items() if getattr(cfg, key) is None}
+
+
 def _validate(cfg: Config) -> None:
     _choice(cfg, "features_type", FEATURES_TYPES)
     _choice(cfg, "model_type", MODEL_TYPES)
@@ -240,6 +263,15 @@ def _validate(cfg: Config) -> None:
             raise ConfigError(f"'{name}' must be true or false, got {getattr(cfg, name)!r}")
     if cfg.batch_size != "auto":
         _positive_int(cfg, "batch_size")
+    spec, preset = _frontend(cfg)
+    for values in (preset, spec.resolve_fields):  # the alias's fields first: defaults follow them
+        for key, value in (values if isinstance(values, dict) else values(cfg)).items():
+            _set(cfg, key, value)
+    if spec.scales is None:
+        given = [name for name in WINDOW_KEYS if getattr(cfg, name) is not None]
+        if given:
+            raise ConfigError(f"'{given[0]}' is a key of windowed front-ends (samplecnn), not of "
+                              f"'{spec.name}'")
     for name in ("sampling_rate", "n_mels", "mfcc_number", "mfcc_fixed_length", "n_folds"):
         _positive_int(cfg, name)
     for name in ("n_frames", "n_samples"):
@@ -249,11 +281,7 @@ def _validate(cfg: Config) -> None:
     if FEATURES_TYPES[cfg.features_type] is not None:  # a fixed front-end (the MFCC baseline)
         return
 
-    spec, preset = resolve(cfg.architecture)
     _set(cfg, "architecture", spec.name)
-    for key, value in preset.items():
-        if getattr(cfg, key) is None:
-            _set(cfg, key, value)
     if cfg.signal is None:
         _set(cfg, "signal", spec.signal)
     _choice(cfg, "signal", SIGNALS)
@@ -265,6 +293,9 @@ def _validate(cfg: Config) -> None:
     if cfg.batch_norm and spec.name != "cnn_small_filters":
         raise ConfigError(f"'batch_norm' is only available for cnn_small_filters (VGG), "
                           f"not '{spec.name}'")
+    if spec.scales is not None:  # whole clips in windows: no fixed input length, no tap list
+        spec.check(cfg)
+        return
     length_key = "n_frames" if spec.signal == "spectrogram" else "n_samples"
     if getattr(cfg, length_key) is None:
         raise ConfigError(f"'{length_key}' is required for architecture '{spec.name}'")

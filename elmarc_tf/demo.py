@@ -28,9 +28,11 @@ DEMO_CLASSES = ("slow_beat", "fast_beat", "bright_tone", "dark_tone")
 DEMO_SR = 22050
 
 # (label, config fields): one waveform and four spectrogram front-ends at the paper's small
-# sizes, plus the MFCC baseline.
+# sizes, Lee et al. 2018's 3⁹-SampleCNN over whole clips at the same size (120 features, 22 050 Hz),
+# plus the MFCC baseline.
 DEMO_MODELS = [
     ("sample_level-23", dict(architecture="sample_level", num_filters=23, n_samples=350000)),
+    ("samplecnn-5", dict(architecture="samplecnn", num_filters=5)),
     ("7x96-160", dict(architecture="7x96", num_filters=160, n_frames=1376)),
     ("7x86-160", dict(architecture="7x86", num_filters=160, n_frames=1376)),
     ("timbral+temporal-4", dict(architecture="cnn_music", num_filters=4, n_frames=1376)),

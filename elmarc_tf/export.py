@@ -2,7 +2,7 @@
 
 An export folder (:func:`export_frontend`) holds::
 
-    saved_model.pb, variables/   a SavedModel: raw 12 kHz mono waveforms -> feature vectors
+    saved_model.pb, variables/   a SavedModel: raw mono waveforms -> feature vectors
     assets/elmarc.json           its description: config, seed, feature layout, input rules, versions
     model.keras                  the same Keras model, for Keras users (needs ``import elmarc_tf``)
 
@@ -17,10 +17,13 @@ in any TensorFlow 2 process gives an object with
 - ``weights``: the model's variables, in the Keras model's order (``model.weights``);
 - ``description``: the ``elmarc.json`` asset (``description.asset_path``).
 
-Input length (``n``, samples at 12 kHz, see :func:`input_rules`), checked in the graph by both
-entry points, which fail with an ``InvalidArgumentError`` saying the rule:
+Input length (``n``, samples at the config's ``sampling_rate``: 12 kHz for the paper's
+front-ends; see :func:`input_rules`), checked in the graph by both entry points, which fail with
+an ``InvalidArgumentError`` saying the rule:
 
 - waveform front-ends take exactly ``n_samples`` (the signature's shape is ``(None, n_samples)``);
+- windowed front-ends (``samplecnn``) take any length (``(None, None)``) and cut it into windows in
+  the graph; with ``crop`` at least the longest window (3⁹: 59 049 samples), else 1 sample;
 - spectrogram front-ends take any length (``(None, None)``): the log-mel of the whole clip is
   computed in the graph, then fixed to ``n_frames`` with the config's ``fix_length_by``. The STFT's
   reflect padding needs more than ``n_fft // 2 = 256`` samples, so at least 257; with ``crop`` the
@@ -58,10 +61,14 @@ def input_rules(config, input_samples: int | None = None) -> dict:
     """How long the exported model's input may be, in samples at ``config.sampling_rate``.
 
     Returns ``{"shape": [None, n or None], "min_samples": int, "max_samples": int or None,
-    "rule": str}``. ``input_samples`` fixes the signature's length of a spectrogram front-end
-    (it must be at least ``min_samples``); for a waveform front-end it must equal ``n_samples``.
+    "rule": str}``. ``input_samples`` fixes the signature's length of a spectrogram or windowed
+    front-end (it must be at least ``min_samples``); for a waveform front-end it must equal
+    ``n_samples``.
     """
-    if config.signal == "waveform":
+    spec = frontend_of(config)
+    if spec.scales is not None:
+        return _window_rules(config, spec, input_samples)
+    if spec.input == "waveform":
         n = config.n_samples
         if input_samples is not None and int(input_samples) != n:
             raise ConfigError(f"input_samples={input_samples}: waveform front-end "
@@ -90,14 +97,38 @@ def input_rules(config, input_samples: int | None = None) -> dict:
     return {"shape": [None, None], "min_samples": minimum, "max_samples": None, "rule": rule}
 
 
-def _usage(rules: dict) -> str:
+def _window_rules(config, spec, input_samples: int | None) -> dict:
+    """:func:`input_rules` of a windowed front-end: any length, cut into windows in the graph."""
+    windows = {s.name: s.window for s in spec.scales(config)}
+    longest = max(windows.values())
+    models = ", ".join(f"{name}: {w}" for name, w in windows.items())
+    if config.fix_length_by == "crop":
+        minimum = longest
+        rule = (f"at least {minimum} samples (fix_length_by 'crop' needs one full window of every "
+                f"model; windows in samples: {models}); samples after the last full window are "
+                f"dropped")
+    else:
+        minimum = 1
+        rule = (f"any length of at least 1 sample, cut into windows ({models}); the last partial "
+                f"window is completed by '{config.fix_length_by}'")
+    if input_samples is not None:
+        if int(input_samples) < minimum:
+            raise ConfigError(f"input_samples={input_samples} is too short for "
+                              f"'{config.architecture}': {rule}")
+        return {"shape": [None, int(input_samples)], "min_samples": int(input_samples),
+                "max_samples": int(input_samples),
+                "rule": f"exactly {int(input_samples)} samples (input_samples of the export)"}
+    return {"shape": [None, None], "min_samples": minimum, "max_samples": None, "rule": rule}
+
+
+def _usage(rules: dict, sampling_rate: int = 12000) -> str:
     """A few lines of Python that use the export without elmarc_tf."""
     n = rules["shape"][1]
     prepare = (f"y = librosa.util.fix_length(y, size={n})  # exactly {n} samples\n" if n is not None
                else f"# y needs at least {rules['min_samples']} samples\n")
     return ("import librosa, tensorflow as tf  # elmarc_tf is not needed\n"
             "model = tf.saved_model.load(EXPORT_DIR)\n"
-            "y, _ = librosa.load(AUDIO_FILE, sr=12000, mono=True)\n"
+            f"y, _ = librosa.load(AUDIO_FILE, sr={sampling_rate}, mono=True)\n"
             + prepare +
             "features = model.features(y[None, :]).numpy()  # (1, feature_length)\n"
             "# Keras: import elmarc_tf; keras.models.load_model(EXPORT_DIR + '/model.keras')")
@@ -117,7 +148,7 @@ def _as_float_waveform(waveform):
 
 def _make_module(model, config, rules: dict, description_file: str):
     """A ``tf.Module`` holding ``model`` with ``features`` / ``serve`` tf.functions and the asset."""
-    waveform_model = config.signal == "waveform"
+    waveform_model = frontend_of(config).input == "waveform"  # a fixed number of samples
     low, high = rules["min_samples"], rules["max_samples"]
     message = f"elmarc export of '{config.architecture}': input waveform too {{}}, needs {rules['rule']}"
 
@@ -150,7 +181,7 @@ def _make_module(model, config, rules: dict, description_file: str):
                                                                   name=INPUT_NAME))
 
         def _features(self, waveform):
-            """``(batch, n)`` 12 kHz waveforms -> ``(batch, feature_length)`` features."""
+            """``(batch, n)`` waveforms (config rate) -> ``(batch, feature_length)`` features."""
             waveform = check_length(_as_float_waveform(waveform))
             return self.model(waveform[:, :, None] if waveform_model else waveform, training=False)
 
@@ -175,7 +206,7 @@ def _check_target(out_dir: Path) -> None:
 def export_frontend(config, seed: int, out_dir, input_samples: int | None = None) -> Path:
     """Write the seeded front-end of ``config`` as a SavedModel + ``model.keras`` in ``out_dir``.
 
-    The SavedModel maps raw mono waveforms at 12 kHz ``(batch, n) float32`` to features
+    The SavedModel maps raw mono waveforms at ``sampling_rate`` ``(batch, n) float32`` to features
     ``(batch, feature_length) float32`` (see the module docstring and :func:`input_rules` for
     ``n``); spectrogram front-ends compute the log-mel in the graph. ``out_dir`` is written
     beside itself first and renamed into place; an existing export there is replaced, any other
@@ -205,7 +236,7 @@ def export_frontend(config, seed: int, out_dir, input_samples: int | None = None
         "weights": [{"path": w.path, "shape": list(w.shape)} for w in model.weights],
         "files": {"saved_model": ".", "description": f"assets/{DESCRIPTION_FILE}",
                   "keras": KERAS_FILE},
-        "usage": _usage(rules),
+        "usage": _usage(rules, int(config.sampling_rate)),
         "versions": versions(),
     }
     out_dir.parent.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,10 @@ Only the selected taps are computed: the model is pruned to the layers they need
 concatenates maps along channels (cnn_music's timbral and temporal, frame_level_many's ``many``)
 is averaged part by part and the means concatenated — the same numbers without writing the
 concatenated map (at batch 3, temporal-256's four Conv1D maps: 18 ms instead of 50 ms).
+
+A windowed front-end (``samplecnn``, :attr:`~elmarc_tf.frontends.FrontEndSpec.scales`) is the
+same composition applied per window (:func:`windowed_extractor`): the whole clip is cut into
+windows, the tap means are taken per window and pooled over the clip's windows, scale by scale.
 """
 
 from __future__ import annotations
@@ -24,6 +28,8 @@ import tensorflow as tf
 
 from .errors import ConfigError
 from .frontends import frontend_of, selected_taps
+from .frontends.common import frozen_model
+from .frontends.windows import SlidingWindows, WindowedFeatures, WindowPooling
 from .keras_graph import concatenated_parts
 from .melspec import FixLength, LogMelSpectrogram
 
@@ -102,6 +108,8 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
     if inputs == "waveform" and spec.signal is None:
         raise ConfigError(f"front-end '{spec.name}' is computed outside the graph: it takes no "
                           f"waveform input")
+    if spec.scales is not None:  # whole clips, either way
+        return windowed_extractor(config, seed, fast)
     frontend = spec.build(config, seed, fast=fast)
     selected = list(selected_taps(config))
     widths = [int(t.shape[-1]) for t in frontend.outputs]
@@ -137,13 +145,51 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
     return model
 
 
+def windowed_extractor(config, seed: int = 0, fast: bool = True) -> keras.Model:
+    """The extractor of a windowed front-end: whole clips ``(batch, n)`` -> ``(batch, D)``.
+
+    Per scale s (:class:`~elmarc_tf.frontends.windows.WindowScale`): ``windows_{s}`` cuts each
+    clip into windows (``fix_length_by`` decides the end), the window model pruned to its
+    selected taps (layer ``scale_{s}``) runs on every window of the batch at once, ``taps_{s}``
+    averages each tap per window (:class:`TapPooling`), ``window_pooling_{s}`` summarises the
+    clip's windows by ``window_pooling`` (mean, max). ``features``
+    (:class:`~elmarc_tf.frontends.windows.WindowedFeatures`) concatenates the scales: scale by
+    scale, statistic by statistic, tap by tap; :func:`feature_layout` names every slice. The
+    clips of one call have one length (any length; one clip per call in extraction).
+    """
+    spec = frontend_of(config)
+    clips = keras.Input((None,), name="waveform")
+    vectors, described = [], []
+    for s, scale in enumerate(spec.scales(config)):
+        window_model = scale.build(seed, fast)
+        selected = list(scale.selected)
+        taps_model = frozen_model(window_model.inputs, [window_model.outputs[i] for i in selected],
+                                  name=f"scale_{s}")
+        windows = SlidingWindows(scale.window, scale.hop, config.fix_length_by,
+                                 name=f"windows_{s}")(clips)
+        taps = taps_model(windows)
+        taps = list(taps) if isinstance(taps, (list, tuple)) else [taps]
+        per_window = TapPooling([scale.taps[i] for i in selected], selected,
+                                [int(window_model.outputs[i].shape[-1]) for i in selected],
+                                name=f"taps_{s}")
+        pooling = WindowPooling(config.window_pooling, name=f"window_pooling_{s}")
+        vectors.append(pooling([per_window(taps), clips]))
+        described.append({"name": scale.name, "model": taps_model.name, "window": scale.window,
+                          "hop": scale.hop, "pooling": list(pooling.pooling),
+                          "taps": per_window.layout()})
+    features = WindowedFeatures(described, config.fix_length_by, name="features")(vectors)
+    return frozen_model(clips, features, f"{spec.name}_extractor")
+
+
 def channel_parts(tap) -> list:
     """The inputs of ``tap`` if a Keras ``Concatenate`` along channels made it, else ``[tap]``."""
     return concatenated_parts(tap) or [tap]
 
 
 def feature_layout(model: keras.Model) -> list[dict]:
-    """The feature layout of an extractor from :func:`build_extractor` (see :meth:`TapPooling.layout`)."""
+    """The feature layout of an extractor from :func:`build_extractor` (see :meth:`TapPooling.layout`;
+    windowed front-ends: :meth:`~elmarc_tf.frontends.windows.WindowedFeatures.layout`, which
+    adds each slice's scale, window, hop and pooling)."""
     return model.get_layer("features").layout()
 
 
@@ -160,7 +206,8 @@ class CompiledExtractor:
 
     @property
     def input_shape(self) -> tuple:
-        """Per-clip input shape, e.g. ``(n_frames, n_mels)`` or ``(n_samples, 1)``."""
+        """Per-clip input shape, e.g. ``(n_frames, n_mels)``, ``(n_samples, 1)``, or ``(None,)``:
+        whole clips of any length (windowed front-ends)."""
         return tuple(self.model.input_shape[1:])
 
     @property

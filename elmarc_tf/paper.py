@@ -3,6 +3,10 @@
 Per dataset: every front-end at the two feature sizes (~120 and ~3500), the MFCC baseline, each
 with an SVM and an ELM. ``configs/`` holds the same matrix as editable YAML files
 (``scripts/make_configs.py`` writes them from here).
+
+Beyond the paper, the same study for Lee et al. 2018's 3⁹-SampleCNN (:func:`samplecnn_configs`,
+``configs/samplecnn/``), and the configurations ``elmarc bench`` measures
+(:func:`bench_frontends`: the paper's and SampleCNN's).
 """
 
 from __future__ import annotations
@@ -47,6 +51,13 @@ DATASETS = {
 }
 INPUT_LENGTH = dict(n_frames=1376, n_samples=350000, n_mels=96, sampling_rate=12000, batch_size="auto")
 
+# Beyond the paper: Table 1's 3⁹-SampleCNN at 22 050 Hz over whole clips (the last three layers,
+# mean and max over the windows), num_filters scaling Table 1's schedule to the study's two
+# feature sizes: 5 -> 120 features (~120), 146 -> 3504 (~3500).
+SAMPLECNN_MATRIX = {"samplecnn": (dict(architecture="samplecnn", sampling_rate=22050, levels=3,
+                                       window_pooling=["mean", "max"]), 5, 146)}
+SAMPLECNN_FULL = {"samplecnn-3^9": dict(architecture="samplecnn")}  # Table 1's filters: 3072 features
+
 
 def paper_configs(dataset: str) -> dict[str, dict]:
     """``{experiment name: flat config dict}`` of one dataset's figures, e.g. ``vgg-717_SVM``."""
@@ -88,11 +99,39 @@ def paper_frontends() -> dict[str, dict]:
 
 
 def paper_config(name: str) -> Config:
-    """The :class:`~elmarc_tf.config.Config` of one of :func:`paper_frontends`, e.g. ``vgg-717``."""
-    frontends = paper_frontends()
+    """The :class:`~elmarc_tf.config.Config` of one of :func:`bench_frontends`, e.g. ``vgg-717``
+    or ``samplecnn-3^9``."""
+    frontends = bench_frontends()
     if name not in frontends:
         raise ConfigError(f"unknown bench configuration {name!r}; valid: {', '.join(frontends)}")
     return Config.from_dict(frontends[name])
+
+
+def samplecnn_configs(dataset: str) -> dict[str, dict]:
+    """``{experiment name: flat config dict}`` of the SampleCNN study on one dataset (beyond the
+    paper): :data:`SAMPLECNN_MATRIX` at ~120 and ~3500 features, with an SVM and an ELM, on the
+    dataset's clips and protocol as the paper's front-ends (e.g. ``samplecnn-5_SVM``)."""
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown paper dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    out = {}
+    for name, (fields, *nfs) in SAMPLECNN_MATRIX.items():
+        for nf in nfs:
+            for clf in CLASSIFIERS:
+                exp = f"{name}-{nf}_{clf}"
+                out[exp] = {"experiment_name": f"{dataset}_{exp}", **DATASETS[dataset]["fields"],
+                            "batch_size": "auto", **fields, "num_filters": nf, "model_type": clf}
+    return out
+
+
+def bench_frontends() -> dict[str, dict]:
+    """What ``elmarc bench`` measures by default: :func:`paper_frontends`, then SampleCNN's
+    full Table 1 model (``samplecnn-3^9``) and the SampleCNN study's two sizes (``samplecnn-5``,
+    ``samplecnn-146``)."""
+    out = {**paper_frontends(), **SAMPLECNN_FULL}
+    for exp, fields in samplecnn_configs("gtzan").items():
+        if exp.endswith("_SVM"):
+            out[exp.removesuffix("_SVM")] = {k: v for k, v in fields.items() if k not in _DATA_FIELDS}
+    return out
 
 
 def figure_of(experiment: dict) -> list[int]:

@@ -1,7 +1,8 @@
 """tf.data from a list of files to batches of front-end inputs.
 
 Per clip, in parallel with the model (``num_parallel_calls`` + ``prefetch``): decode + mono +
-resample to 12 kHz (:func:`elmarc_tf.audio.load_audio`), then the front-end's input kind
+resample to ``sampling_rate`` (:func:`elmarc_tf.audio.load_audio`; 12 kHz for the paper's
+front-ends), then the front-end's input kind
 (:data:`INPUTS`, named by :attr:`elmarc_tf.frontends.FrontEndSpec.input`) prepares the clip:
 
 - ``waveform``: fix the length to ``n_samples`` -> ``(n_samples, 1)``;
@@ -9,7 +10,11 @@ resample to 12 kHz (:func:`elmarc_tf.audio.load_audio`), then the front-end's in
   :class:`elmarc_tf.melspec.LogMelSpectrogram`, so the top-dB floor is relative to the whole clip
   as in the original), then fix it to ``n_frames`` -> ``(n_frames, n_mels)``;
 - ``mfcc`` (the MFCC baseline): the 120 MFCC statistics of the clip, zero- or repeat-padded to at
-  least ``mfcc_fixed_length`` samples as the original -> ``(6 * mfcc_number,)``.
+  least ``mfcc_fixed_length`` samples as the original -> ``(6 * mfcc_number,)``;
+- ``clip`` (windowed front-ends, ``samplecnn``): the whole clip, any length -> ``(n,)``; the model
+  cuts it into windows. With ``crop``, a clip shorter than the longest window fails (the error
+  names the file); the padding modes take any clip (one window, padded). Clips differ in length,
+  so a batch holds one clip (:mod:`elmarc_tf.batching`); its windows are the model's batch.
 
 With an ``audio_cache`` (:class:`elmarc_tf.audio_cache.AudioCache` or its folder), the decoded
 12 kHz clip comes from the cache when the same file content was decoded before (by any config),
@@ -32,6 +37,7 @@ from .audio_cache import as_audio_cache
 from .errors import AudioError
 from .frontends import frontend_of
 from .frontends.mfcc import STATISTICS
+from .frontends.windows import window_count
 from .melspec import HOP_LENGTH, N_FFT, FixLength, LogMelSpectrogram, n_frames_for
 from .mfcc import mfcc_features
 
@@ -43,6 +49,9 @@ class InputKind:
     shape: Callable  # (config) -> the per-clip input shape
     prepare: Callable  # (clip, config, path) -> NumPy array, in the decoding threads; AudioError
     graph: Optional[Callable] = None  # (config) -> TF function (1, n) -> (1, *shape); None: reshape
+    # (config) -> the input given in place of a clip that failed (its row is dropped); None: zeros
+    # of `shape` (a kind whose shape has a None length must give one)
+    failed: Optional[Callable] = None
 
 
 def _check_stft_length(y, cfg, path):
@@ -65,6 +74,19 @@ def _fix_samples(y, cfg, path):
     return fix_length(y, cfg.n_samples, cfg.fix_length_by, name=path)
 
 
+def _whole_clip(y, cfg, path):
+    for scale in frontend_of(cfg).scales(cfg):
+        try:
+            window_count(len(y), scale.window, scale.hop, cfg.fix_length_by)
+        except AudioError as e:
+            raise AudioError(f"{path}: {e} (model {scale.name})") from None
+    return y
+
+
+def _longest_window(cfg):
+    return np.zeros(max(s.window for s in frontend_of(cfg).scales(cfg)), np.float32)
+
+
 def _mfcc_statistics(y, cfg, path):
     if len(y) < cfg.mfcc_fixed_length and cfg.fix_length_by != "crop":
         y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
@@ -77,6 +99,7 @@ INPUTS: dict[str, InputKind] = {
     "waveform": InputKind(shape=lambda cfg: (cfg.n_samples, 1), prepare=_fix_samples),
     "mfcc": InputKind(shape=lambda cfg: (len(STATISTICS) * cfg.mfcc_number,),
                       prepare=_mfcc_statistics),
+    "clip": InputKind(shape=lambda cfg: (None,), prepare=_whole_clip, failed=_longest_window),
 }
 
 
@@ -113,8 +136,9 @@ def _decode_fn(paths, cfg, audio_cache=None):
 def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None) -> tf.data.Dataset:
     """Batches ``(inputs, indices, errors)`` for ``paths[i]``, ``i`` in ``indices`` (in order).
 
-    ``inputs``: ``(b, *input_shape(cfg))`` float32, e.g. ``(b, n_frames, n_mels)`` log-mel or
-    ``(b, n_samples, 1)`` waveforms; ``errors``: ``(b,)`` strings, empty for clips that decoded
+    ``inputs``: ``(b, *input_shape(cfg))`` float32, e.g. ``(b, n_frames, n_mels)`` log-mel,
+    ``(b, n_samples, 1)`` waveforms or ``(1, n)`` a whole clip (``clip`` kind: ``batch_size`` must
+    be 1); ``errors``: ``(b,)`` strings, empty for clips that decoded
     (rows of failed clips are zeros). ``audio_cache``: an
     :class:`~elmarc_tf.audio_cache.AudioCache` or a folder for one (``None`` or ``False``: decode
     every clip) — the decoded clips are read from / saved to it.
@@ -125,21 +149,23 @@ def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None) -> tf.d
     shape = kind.shape(cfg)
     graph = kind.graph(cfg) if kind.graph is not None else None
     names = tf.constant([str(p) for p in paths])
+    failed = tf.constant(kind.failed(cfg) if kind.failed is not None else np.zeros(shape, np.float32))
 
     def to_input(y):
-        return graph(y[None])[0] if graph is not None else tf.reshape(y, shape)
+        return graph(y[None])[0] if graph is not None else tf.reshape(y, [-1 if d is None else d
+                                                                           for d in shape])
 
     def load(index):
         y, err = tf.numpy_function(decode, [index], [tf.float32, tf.string], stateful=False)
         y.set_shape([None])
         err = tf.reshape(err, [])
-        x = tf.cond(tf.size(y) > 0, lambda: to_input(y), lambda: tf.zeros(shape, tf.float32))
+        x = tf.cond(tf.size(y) > 0, lambda: to_input(y), lambda: failed)
         # finite samples can still overflow float32 on the way (a log-mel of samples near 1e38):
         # such a clip is a recorded failure, never NaNs a ReLU would turn into plausible zeros
         finite = tf.reduce_all(tf.math.is_finite(x))
         err = tf.where(finite | (tf.strings.length(err) > 0), err,
                        tf.strings.join([names[index], NOT_FINITE]))
-        x = tf.where(finite, x, tf.zeros_like(x))
+        x = tf.cond(finite, lambda: x, lambda: failed)
         return tf.ensure_shape(x, shape), index, err
 
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(indices, dtype=np.int64))

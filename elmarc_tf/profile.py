@@ -6,7 +6,9 @@ log-mel frames or waveforms of the full input length; each layer is timed alone 
 rate of :mod:`elmarc_tf.timing`), and its analytic FLOPs (:mod:`elmarc_tf.flops`) give its GFLOP/s.
 The whole model is timed the same way, so the sum of the layers can be compared with it. The
 replay reproduces the model's own output (checked by a test), so the times are of the real
-computation, fused layers included.
+computation, fused layers included. A front-end that takes whole clips is profiled on one 30 s
+clip (:func:`elmarc_tf.timing.random_batch`); its window models' layers run on all the clip's
+windows, and their FLOPs are counted for all of them.
 """
 
 from __future__ import annotations
@@ -14,16 +16,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from .batching import auto_batch_size
 from .extractor import compile_extractor
 from .fileio import atomic_write_json, atomic_write_text, versions
-from .flops import conv_flops, model_flops
+from .flops import clip_flops, conv_flops
 from .keras_graph import nodes_in_order, pack_outputs
 from .paper import paper_config
-from .timing import best_call_seconds, matmul_peak
+from .timing import best_call_seconds, clip_samples, matmul_peak, random_batch
 
 DEFAULT_SECONDS = 1.0  # per layer: at least three calls and this long
 
@@ -71,22 +72,23 @@ def profile_layers(cfg, batch_size=None, seconds: float = DEFAULT_SECONDS, seed:
     extractor = compile_extractor(cfg, seed=seed)
     model = extractor.model
     batch = int(batch_size or auto_batch_size(model))
-    x = tf.constant(np.random.RandomState(0).uniform(-1, 0, (batch, *extractor.input_shape))
-                    .astype(np.float32))
+    x = tf.constant(random_batch(cfg, extractor, batch))
     layers = []
 
     def visit(name, layer, args, kwargs, outputs):
         fn = tf.function(lambda *a: layer(*a, **kwargs))
         ms = 1e3 * best_call_seconds(fn, args, seconds) / batch
-        flops = (conv_flops(layer) if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D)
-                 else None)
+        rows = int(tf.nest.flatten(args)[0].shape[0])  # clips, or every window of the clips
+        flops = (conv_flops(layer) * rows // batch
+                 if isinstance(layer, keras.layers.Conv1D | keras.layers.Conv2D) else None)
         layers.append({"layer": name, "type": type(layer).__name__,
                        "input_shape": _shape(args), "output_shape": _shape(outputs),
                        "flops": flops, "ms": ms,
                        "gflops": None if flops is None else flops / ms / 1e6})
 
     replay(model, x, visit)
-    return {"batch_size": batch, "flops": model_flops(model), "layers": layers,
+    return {"batch_size": batch, "flops": clip_flops(model, clip_samples(cfg, extractor)),
+            "layers": layers,
             "model_ms": 1e3 * best_call_seconds(extractor, (x,), 3 * seconds) / batch}
 
 

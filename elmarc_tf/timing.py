@@ -14,9 +14,9 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from .batching import auto_batch_size, best_call_seconds
+from .batching import auto_batch_size, best_call_seconds, takes_whole_clips
 from .extractor import compile_extractor
-from .flops import model_flops
+from .flops import clip_flops
 
 # A 64 MiB intermediate computed again and again: with an allocator that returns freed memory to
 # the operating system, each call page-faults it in again (up to 16 384 minor faults of 4 KiB).
@@ -32,6 +32,25 @@ for _ in range(5):
     fn(x).numpy()
 print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / 5))
 """
+
+
+# Front-ends that take whole clips (samplecnn) are timed on clips of this length, the paper's
+# datasets' (GTZAN, Extended Ballroom): at 22 050 Hz, 11 windows of the 3⁹ model.
+CLIP_SECONDS = 30.0
+
+
+def clip_samples(cfg, extractor) -> int | None:
+    """Samples of one timed clip of a whole-clip extractor (:data:`CLIP_SECONDS` at the config's
+    rate); None for an extractor with a fixed input."""
+    return int(CLIP_SECONDS * cfg.sampling_rate) if takes_whole_clips(extractor.model) else None
+
+
+def random_batch(cfg, extractor, batch: int, seed: int = 0) -> np.ndarray:
+    """``batch`` inputs of ``extractor`` (a :class:`~elmarc_tf.extractor.CompiledExtractor`),
+    uniform in [-1, 0): its own input shape, or whole clips of :func:`clip_samples` samples."""
+    n = clip_samples(cfg, extractor)
+    shape = tuple(n if d is None else d for d in extractor.input_shape)
+    return np.random.RandomState(seed).uniform(-1, 0, (batch, *shape)).astype(np.float32)
 
 
 def peak_rss_mib() -> float:
@@ -69,20 +88,26 @@ def matmul_peak(n: int = 4096, seconds: float = 3.0) -> dict:
 def forward_rate(cfg, batch_sizes=(1, 2, 4, 8), seconds: float = 4.0, jit: bool = False) -> dict:
     """Forward-only clips/s of the extractor at each batch size (``'auto'``: the size extraction
     uses by default, :mod:`elmarc_tf.batching`), each the best of at least three calls after a
-    warm-up (as the matmul peak); the fastest size is reported."""
+    warm-up (as the matmul peak); the fastest size is reported.
 
-
+    A front-end that takes whole clips is timed as extraction runs it: one clip of
+    :data:`CLIP_SECONDS` per call (its windows are the batch; other sizes are left out), and its
+    FLOPs are that clip's (windows x one window's, :func:`~elmarc_tf.flops.clip_flops`);
+    ``clip_samples`` says how long the clip was (None for a fixed input)."""
     fn = compile_extractor(cfg, seed=0, jit_compile=jit)
-    flops = model_flops(fn.model)
+    n = clip_samples(cfg, fn)
+    flops = clip_flops(fn.model, n)
     auto = auto_batch_size(fn.model)
-    shape = fn.input_shape
+    sizes = [auto if b == "auto" else b for b in batch_sizes]
+    if n is not None:
+        sizes = [1]
     rates = {}
-    for bs in dict.fromkeys(auto if b == "auto" else b for b in batch_sizes):
-        x = tf.constant(np.random.RandomState(0).uniform(-1, 0, (bs, *shape)).astype(np.float32))
-        rates[bs] = bs / best_call_seconds(fn, (x,), seconds / len(batch_sizes))
+    for bs in dict.fromkeys(sizes):
+        x = tf.constant(random_batch(cfg, fn, bs))
+        rates[bs] = bs / best_call_seconds(fn, (x,), seconds / len(sizes))
     best = max(rates, key=rates.get)
     return {"flops": flops, "clips_per_s": rates[best], "batch_size": best, "auto_batch_size": auto,
-            "gflops": flops * rates[best] / 1e9, "rates": rates, "jit": jit}
+            "gflops": flops * rates[best] / 1e9, "rates": rates, "jit": jit, "clip_samples": n}
 
 
 def steady_forward_rate(cfg, batch_size: int, n_clips: int) -> float:
@@ -90,10 +115,8 @@ def steady_forward_rate(cfg, batch_size: int, n_clips: int) -> float:
     function of ``extract`` over ``n_clips`` clips in memory, in batches of ``batch_size``, every
     batch after the first, total clips over total seconds (a mean, where :func:`forward_rate`
     reports the best call)."""
-
-
     fn = compile_extractor(cfg, seed=0)
-    x = np.random.RandomState(0).uniform(-1, 0, (batch_size, *fn.input_shape)).astype(np.float32)
+    x = random_batch(cfg, fn, batch_size)
     np.asarray(fn(x))  # the first batch: start-up, not timed
     n_batches = max(1, -(-n_clips // batch_size) - 1)
     start = time.perf_counter()

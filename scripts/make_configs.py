@@ -1,5 +1,6 @@
 """Write configs/<dataset>/<experiment>.yaml and configs/README.md from the paper's matrix
-(elmarc_tf.paper). Run from the repository root: ``python scripts/make_configs.py``."""
+(elmarc_tf.paper), and configs/samplecnn/<dataset>/<experiment>.yaml from the SampleCNN study
+beyond the paper. Run from the repository root: ``python scripts/make_configs.py``."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from elmarc_tf.paper import DATASETS, figure_of, paper_configs
+from elmarc_tf.paper import DATASETS, figure_of, paper_configs, samplecnn_configs
 
 ROOT = Path(__file__).resolve().parents[1] / "configs"
 
@@ -20,6 +21,14 @@ def render(exp: str, fields: dict, dataset: str) -> str:
               f"# Point audio_path (and the GTZAN split lists) at your copy, then:\n"
               f"#   elmarc run configs/{dataset}/{exp}.yaml --seeds 3\n")
     return header + yaml.safe_dump(body, sort_keys=False)
+
+
+def render_samplecnn(exp: str, fields: dict, dataset: str) -> str:
+    header = (f"# {dataset} / {exp}: beyond the paper, Lee et al. 2018's 3^9-SampleCNN over whole\n"
+              f"# clips (Table 1's model at 22 050 Hz; the last three layers, mean and max over the\n"
+              f"# windows), at the paper's ~120 / ~3500 features. Point audio_path at your copy, then:\n"
+              f"#   elmarc run configs/samplecnn/{dataset}/{exp}.yaml --seeds 3\n")
+    return header + yaml.safe_dump(fields, sort_keys=False)
 
 
 def main() -> int:
@@ -42,6 +51,24 @@ def main() -> int:
                          f"{front} | {size} | {fields['model_type']} |")
     lines += ["", "Figures: 6-7 GTZAN (~120 / ~3500 features), 8-9 Extended Ballroom, "
               "10-11 UrbanSound8K (timbral+time, repeat-pad to 29 s).", ""]
+    lines += ["## Beyond the paper: SampleCNN", "",
+              "Lee et al. 2018's 3⁹-SampleCNN (`architecture: samplecnn`) with random weights over "
+              "whole clips at 22 050 Hz: Table 1's model slid over the clip (59 049-sample "
+              "windows), the last three layers' means per window, pooled over the windows by mean "
+              "and max; `num_filters` scales Table 1's filters to the study's sizes (5: 120 "
+              "features, 146: 3504). Same datasets, protocols and classifiers as the paper's "
+              "experiments; not part of `elmarc reproduce`: run them with `elmarc run FILE --seeds 3` "
+              "and put them beside a figure with `elmarc compare`.", "",
+              "| file | front-end | features | classifier |", "|---|---|---|---|"]
+    for dataset in DATASETS:
+        folder = ROOT / "samplecnn" / dataset
+        folder.mkdir(parents=True, exist_ok=True)
+        for exp, fields in samplecnn_configs(dataset).items():
+            (folder / f"{exp}.yaml").write_text(render_samplecnn(exp, fields, dataset))
+            size = {5: "120", 146: "3504"}[fields["num_filters"]]
+            lines.append(f"| `samplecnn/{dataset}/{exp}.yaml` | {exp.rsplit('_', 1)[0]} | {size} | "
+                         f"{fields['model_type']} |")
+    lines.append("")
     (ROOT / "README.md").write_text("\n".join(lines))
     return 0
 

@@ -2,7 +2,7 @@
 
 Runs :func:`elmarc_tf.study.run_experiment` on the synthetic demo data
 (:func:`elmarc_tf.demo.make_demo_dataset`: 4 classes, 8 clips per class, 30 s) for every model of
-the demo (:data:`elmarc_tf.demo.DEMO_MODELS`: five random-weight front-ends and the MFCC baseline)
+the demo (:data:`elmarc_tf.demo.DEMO_MODELS`: six random-weight front-ends and the MFCC baseline)
 with the SVM and the ELM, 3 random-weight seeds each, under 5-fold stratified cross-validation
 (8 clips per class are too few for the default 10 folds). Then :func:`elmarc_tf.report.compare`
 writes ``docs/demo_compare.png`` and ``docs/demo_compare.md``.

@@ -83,11 +83,12 @@ def test_listed_file_missing_names_the_list_line(gtzan_like, tmp_path, capsys):
 def test_demo_end_to_end(tmp_path, capsys):
     assert main(["demo", "--out", str(tmp_path / "demo"), "--clips-per-class", "5", "--quiet"]) == 0
     out = capsys.readouterr().out
-    for name in ("sample_level-23", "7x96-160", "7x86-160", "timbral+temporal-4", "vgg-32", "mfcc"):
+    for name in ("sample_level-23", "samplecnn-5", "7x96-160", "7x86-160", "timbral+temporal-4",
+                 "vgg-32", "mfcc"):
         assert name in out
     assert (tmp_path / "demo" / "demo.png").stat().st_size > 10000
     results = json.loads((tmp_path / "demo" / "demo_results.json").read_text())
-    assert len(results) == 6 and all(0.25 <= r["accuracy"] <= 1 for r in results)
+    assert len(results) == 7 and all(0.25 <= r["accuracy"] <= 1 for r in results)
     assert np.mean([r["accuracy"] for r in results]) > 0.5  # well above chance (0.25) on 4 classes
 
 

@@ -7,12 +7,13 @@ import pytest
 import tensorflow as tf
 
 import numpy_reference
+from elmarc_tf import Config, build_extractor, feature_layout
 from elmarc_tf.tf1_weights import original_variables
 from elmarc_tf.errors import AudioError, ConfigError
 from elmarc_tf.frontends.samplecnn import (
-    TABLE3, SlidingWindows, build_samplecnn, build_samplecnn_extractor, parse_sizes,
-    resolve_sizes, samplecnn_layout, schedule_filters, select_levels, tap_names, window_count,
-    window_size)
+    TABLE3, build_samplecnn, parse_sizes, resolve_sizes, schedule_filters, select_levels,
+    tap_names, window_size)
+from elmarc_tf.frontends.windows import SlidingWindows, window_count
 
 # Table 1 (3⁹-SampleCNN, 59 049 samples): output (time, filters) and parameters of every layer:
 # the strided conv, the nine modules, the 1x1 conv.
@@ -29,6 +30,11 @@ SMALL = "3-3-2-2"  # window 36: 2 and 3 (odd and even 'same' padding)
 
 def small_model(sizes=SMALL, seed=5, num_filters=6):
     return build_samplecnn(sizes, seed=seed, num_filters=num_filters)
+
+
+def samplecnn_extractor(seed=0, **fields):
+    """The whole-clip extractor of a ``samplecnn`` config (elmarc_tf.extractor.build_extractor)."""
+    return build_extractor(Config(architecture="samplecnn", **fields), seed=seed)
 
 
 def window_by_window(model, windows, selected):
@@ -117,11 +123,11 @@ def test_filter_schedule():
     (dict(num_filters=5, window_pooling=["mean"]), 60),
 ])
 def test_paper_feature_lengths(kwargs, length):
-    model = build_samplecnn_extractor(**kwargs)
+    model = samplecnn_extractor(**kwargs)
     assert model.output.shape == (None, length)
-    layout = samplecnn_layout(model)
+    layout = feature_layout(model)
     levels = kwargs.get("levels", 3)
-    assert [e["layer"] for e in layout[:levels]] == list(tap_names("3^9")[-levels:])
+    assert [e["name"] for e in layout[:levels]] == list(tap_names("3^9")[-levels:])
     assert layout[-1]["offset"] + layout[-1]["width"] == length
 
 
@@ -191,9 +197,9 @@ def test_whole_clip_equals_window_by_window(mode, hop):
     window in one pass, averaged per tap, pooled by mean and max == each window alone through
     the window model, pooled by hand. Same float32 arithmetic on different batch sizes: rtol 1e-5."""
     pooling = ["mean", "max"]
-    extractor = build_samplecnn_extractor([SMALL], levels=[0, 2, -1], window_hop=hop,
-                                          fix_length_by=mode, window_pooling=pooling,
-                                          num_filters=6, seed=5)
+    extractor = samplecnn_extractor(sizes=SMALL, levels=[0, 2, -1], window_hop=hop,
+                                    fix_length_by=mode, window_pooling=pooling, num_filters=6,
+                                    seed=5)
     model = small_model()
     selected = select_levels([0, 2, -1], 5)
     clips = np.random.default_rng(1).uniform(-1, 1, (2, 100)).astype(np.float32)
@@ -207,8 +213,8 @@ def test_whole_clip_equals_window_by_window(mode, hop):
 
 
 def test_one_extractor_takes_any_clip_length():
-    extractor = build_samplecnn_extractor([SMALL], levels=1, fix_length_by="zero-pad",
-                                          window_pooling=["max"], num_filters=6, seed=5)
+    extractor = samplecnn_extractor(sizes=SMALL, levels=1, fix_length_by="zero-pad",
+                                    window_pooling=["max"], num_filters=6, seed=5)
     model = small_model()
     for n in (20, 36, 250):
         clip = np.random.default_rng(n).uniform(-1, 1, (1, n)).astype(np.float32)
@@ -218,7 +224,7 @@ def test_one_extractor_takes_any_clip_length():
 
 
 def test_crop_short_clip_fails_in_graph_mode():
-    extractor = build_samplecnn_extractor([SMALL], num_filters=2)
+    extractor = samplecnn_extractor(sizes=SMALL, num_filters=2)
     run = tf.function(extractor, input_signature=[tf.TensorSpec((None, None), tf.float32)])
     with pytest.raises(tf.errors.InvalidArgumentError, match="window with fix_length_by crop"):
         run(tf.zeros((1, 20)))
@@ -229,22 +235,22 @@ def test_multi_level_multi_scale_layout_matches_per_scale_computation():
     """Each (scale, layer, statistic) slice the layout reports equals that scale's model alone,
     window by window, that layer's mean over time, pooled by hand."""
     scales, hops, pooling = ["3-3-2-2", "2^4"], [18, None], ["max", "mean"]
-    extractor = build_samplecnn_extractor(scales, levels=2, window_hop=hops,
-                                          fix_length_by="repeat-pad", window_pooling=pooling,
-                                          num_filters=6, seed=9)
+    extractor = samplecnn_extractor(scales=scales, levels=2, window_hop=hops,
+                                    fix_length_by="repeat-pad", window_pooling=pooling,
+                                    num_filters=6, seed=9)
     clip = np.random.default_rng(2).uniform(-1, 1, (1, 130)).astype(np.float32)
     vector = extractor(clip).numpy()[0]
-    layout = samplecnn_layout(extractor)
+    layout = feature_layout(extractor)
     assert sum(e["width"] for e in layout) == vector.size
     assert [e["offset"] for e in layout] == list(np.cumsum([0] + [e["width"] for e in layout[:-1]]))
-    assert [(e["scale"], e["pooling"], e["layer"]) for e in layout] == [
+    assert [(e["scale"], e["pooling"], e["name"]) for e in layout] == [
         (s, p, layer)
-        for s, layers in (("3-3-2-2", ("pool3", "conv1x1")), ("2-2-2-2-2", ("pool4", "conv1x1")))
+        for s, layers in (("3-3-2-2", ("pool3", "conv1x1")), ("2^4", ("pool4", "conv1x1")))
         for p in pooling for layer in layers]
     for e in layout:
         model = build_samplecnn(e["scale"], seed=9, num_filters=6)
         windows = numpy_reference.sliding_windows(clip[0], e["window"], e["hop"], "repeat-pad")
-        per_window = window_by_window(model, windows, [e["layer_index"]])
+        per_window = window_by_window(model, windows, [e["index"]])
         expected = pool_by_hand(per_window, [e["pooling"]])
         got = vector[e["offset"]:e["offset"] + e["width"]]
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6 * np.abs(expected).max())
@@ -258,13 +264,13 @@ def test_levels_and_scale_errors():
         with pytest.raises(ConfigError, match="levels"):
             select_levels(bad, 11)
     with pytest.raises(ConfigError, match="scales"):
-        build_samplecnn_extractor(["3^3", "3-3-3-3"])
+        Config(architecture="samplecnn", scales=["3^3", "3-3-3-3"])
     with pytest.raises(ConfigError, match="scales"):
-        build_samplecnn_extractor("3^3")
+        Config(architecture="samplecnn", scales="3^3")
     with pytest.raises(ConfigError, match="window_hop"):
-        build_samplecnn_extractor(["3^3", "2^3"], window_hop=[9])
+        Config(architecture="samplecnn", scales=["3^3", "2^3"], window_hop=[9])
     with pytest.raises(ConfigError, match="window_pooling"):
-        build_samplecnn_extractor(["3^3"], window_pooling=["mean", "median"])
+        Config(architecture="samplecnn", scales=["3^3"], window_pooling=["mean", "median"])
 
 
 # ----------------------------------------------------------------------------- seeds
@@ -285,15 +291,15 @@ def test_seeds():
 
 def test_pruned_taps_and_other_scales_keep_the_weights():
     full = original_variables(small_model(seed=3))
-    low = original_variables(build_samplecnn_extractor([SMALL], levels=[0, 1], num_filters=6, seed=3))
+    low = original_variables(samplecnn_extractor(sizes=SMALL, levels=[0, 1], num_filters=6, seed=3))
     assert sorted(low) == [f"conv1d{s}/{v}:0" for s in ("", "_1") for v in ("bias", "kernel")]
     for name, value in low.items():
         np.testing.assert_array_equal(value, full[name])
-    both = build_samplecnn_extractor(["2^4", SMALL], num_filters=6, seed=3)
-    alone = original_variables(both.get_layer(f"samplecnn_{SMALL}"))
+    both = samplecnn_extractor(scales=["2^4", SMALL], num_filters=6, seed=3)
+    alone = original_variables(both.get_layer("scale_1"))
     for name, value in alone.items():
         np.testing.assert_array_equal(value, full[name])
-    other = original_variables(both.get_layer("samplecnn_2-2-2-2-2"))
+    other = original_variables(both.get_layer("scale_0"))
     standalone = original_variables(build_samplecnn("2^4", seed=3, num_filters=6))
     assert sorted(other) == sorted(standalone)
     for name, value in other.items():
@@ -302,11 +308,11 @@ def test_pruned_taps_and_other_scales_keep_the_weights():
 
 # ----------------------------------------------------------------------------- serialisation
 def test_keras_file_round_trip(tmp_path):
-    extractor = build_samplecnn_extractor(["3-3-2-2", "2-2-3"], levels=2, window_hop=[12, 6],
-                                          fix_length_by="zero-pad", num_filters=4, seed=4)
+    extractor = samplecnn_extractor(scales=["3-3-2-2", "2-2-3"], levels=2, window_hop=[12, 6],
+                                    fix_length_by="zero-pad", num_filters=4, seed=4)
     path = tmp_path / "samplecnn.keras"
     extractor.save(path)
     loaded = keras.saving.load_model(path)
     clip = np.random.default_rng(3).uniform(-1, 1, (2, 77)).astype(np.float32)
     np.testing.assert_array_equal(loaded(clip).numpy(), extractor(clip).numpy())
-    assert samplecnn_layout(loaded) == samplecnn_layout(extractor)
+    assert feature_layout(loaded) == feature_layout(extractor)

@@ -8,7 +8,10 @@ Original names (``cnn_small_filters``, ``cnn_single``, ``cnn_music``, ``cnn_audi
 ``sample_level``, ``frame_level``, ``frame_level_many``) are accepted, plus readable aliases; an
 alias may also fix some config fields (``7x96`` is ``cnn_single`` with a 7x96 filter). The MFCC
 baseline (``features_type: MFCC``) is the front-end ``mfcc``: it has the same interface, no
-random weights, and its input is computed outside the graph.
+random weights, and its input is computed outside the graph. ``samplecnn`` (Lee et al. 2018's
+mⁿ-SampleCNN) is windowed (:attr:`FrontEndSpec.scales`): it takes whole clips, cut into windows
+of its models' input size (:mod:`elmarc_tf.frontends.windows`); ``build`` gives its first
+scale's window model.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ConfigError
-from . import mfcc, spectrogram, waveform
+from . import mfcc, samplecnn, spectrogram, waveform
 
 # The original's ``signal`` key -> how a decoded clip becomes the front-end's input
 # (a key of :data:`elmarc_tf.pipeline.INPUTS`).
@@ -41,6 +44,15 @@ def _no_check(cfg) -> None:
     return None
 
 
+# The paper's settings of the fields whose default depends on the front-end (Config leaves them
+# None until its front-end is known).
+PAPER_DEFAULTS = {"sampling_rate": 12000, "num_filters": 32}
+
+
+def _paper_defaults(cfg) -> dict:
+    return {key: value for key, value in PAPER_DEFAULTS.items() if getattr(cfg, key) is None}
+
+
 @dataclass(frozen=True)
 class FrontEndSpec:
     """What the rest of the package needs to know about one front-end."""
@@ -58,6 +70,12 @@ class FrontEndSpec:
     store_name: Callable = _name_and_size  # (config) -> the store folder's name before its key
     describe: Callable = _architecture_and_taps  # (config) -> one line for `elmarc info`
     family: str = ""  # how `elmarc compare` groups and colours it; "" : its signal
+    # (config) -> {field: value}: its defaults for fields left None (sampling_rate, num_filters),
+    # and its own fields in canonical form; the config sets them before it validates the rest
+    resolve_fields: Callable = _paper_defaults
+    # windowed front-ends (elmarc_tf.frontends.windows): (config) -> [WindowScale, ...]; the
+    # whole clip is its input. None: one model on an input of fixed size.
+    scales: Callable | None = None
 
 
 def _spec(name, signal, module, taps, label=None, default=None, aliases=None):
@@ -93,8 +111,7 @@ FRONTENDS: dict[str, FrontEndSpec] = {
         _spec("cnn_audio", "spectrogram", spectrogram, ("timbral", "time"),
               aliases={"timbral_time": {}}),
         _spec("sample_level", "waveform", waveform,
-              ("conv0", "pool1", "pool2", "pool3", "pool4", "pool5", "pool6"), "sample-level",
-              aliases={"samplecnn": {}}),
+              ("conv0", "pool1", "pool2", "pool3", "pool4", "pool5", "pool6"), "sample-level"),
         _spec("frame_level", "waveform", waveform, ("conv", "b1", "b2", "b3"), "frame-level"),
         _spec("frame_level_many", "waveform", waveform,
               ("conv512", "conv256", "conv128", "conv64", "conv32", "b1", "b2", "b3"),
@@ -105,6 +122,15 @@ FRONTENDS: dict[str, FrontEndSpec] = {
                      store_name=lambda cfg: f"mfcc{cfg.mfcc_number}",
                      describe=lambda cfg: f"MFCC baseline ({cfg.mfcc_number} coefficients)",
                      family="baseline"),
+        # Lee et al. 2018's mⁿ-SampleCNN over whole clips: family "waveform" (it reads raw
+        # samples, as the paper's waveform models, and is compared and coloured with them).
+        FrontEndSpec(name="samplecnn", signal="waveform", input="clip",
+                     build=samplecnn.build_window_model, taps=samplecnn.tap_names("3^9"),
+                     label=samplecnn.label_samplecnn, check=samplecnn.check_samplecnn,
+                     default_selection=(8, 9, 10), aliases=samplecnn.ALIASES,
+                     store_name=samplecnn.store_name_samplecnn,
+                     describe=samplecnn.describe_samplecnn, family="waveform",
+                     resolve_fields=samplecnn.samplecnn_fields, scales=samplecnn.samplecnn_scales),
     )
 }
 

@@ -26,14 +26,20 @@ Feature lengths (one scale, ``window_pooling`` mean + max):
     paper's ≈3500); ``num_filters: 128`` -> 3072, and ``levels: 4`` at 128 -> 3584.
 
 Whole clips (Section 4.1)
-    :class:`SlidingWindows` cuts a clip ``(batch, n)`` into windows of the model's input size every
-    ``window_hop`` samples (``fix_length_by`` decides the end, :func:`window_count`), all windows of
-    the batch go through the model as one batch ``(batch * windows, window, 1)``, each selected
-    tap is averaged per window (:class:`~elmarc_tf.extractor.TapPooling`), and
-    :class:`WindowPooling` summarises the windows of each clip by mean and max (the seed's
-    "combination of max-pooling and average-pooling") into ``(batch, d * len(pooling))``. Several
-    scales (models with different windows, e.g. 5⁵ = 709 ms ... 5⁶ = 3.5 s at 22 050 Hz) run over
-    the same clip and their vectors are concatenated; :func:`samplecnn_layout` names every slice.
+    The front-end ``samplecnn`` is windowed (:mod:`elmarc_tf.frontends.windows`): a clip is cut
+    into windows of the model's input size every ``window_hop`` samples (``fix_length_by``
+    decides the end), all windows go through the model as one batch, each selected tap
+    (``levels``) is averaged per window, and the windows of the clip are summarised by mean and
+    max (``window_pooling``; the seed's "combination of max-pooling and average-pooling").
+    Several ``scales`` (models with different windows, e.g. 5⁵ = 709 ms ... 5⁶ = 3.5 s at
+    22 050 Hz) run over the same clip and their vectors are concatenated.
+
+The config (:func:`samplecnn_fields`, :func:`check_samplecnn`, :func:`samplecnn_scales`)
+    Model: ``sizes`` (a list or ``"3-3-2-2"`` / ``"3^9"``), or ``m`` and ``n`` (m repeated n+1
+    times), or ``scales`` (a list of such sizes), else Table 3's model at ``sampling_rate``.
+    ``sampling_rate`` defaults to Table 3's rate of the model when it is one of Table 3's, else
+    22 050 Hz (Table 1); ``num_filters`` to 128 (Table 1), ``levels`` to 3, ``window_pooling``
+    to ``[mean, max]``, ``window_hop`` to the window (an int for every scale, or one per scale).
 """
 
 from __future__ import annotations
@@ -42,11 +48,10 @@ import math
 import re
 
 import keras
-import tensorflow as tf
 
-from ..errors import AudioError, ConfigError, ElmarcError
-from ..vocabulary import FIX_LENGTH_MODES
+from ..errors import ConfigError
 from .common import ConvFactory, layer_seed
+from .windows import DEFAULT_WINDOW_POOLING, WindowScale, check_hop, check_pooling
 
 # Table 1 (3⁹-SampleCNN): filters of the strided layer and the nine modules, then the 1x1 conv.
 TABLE1_FILTERS = (128, 128, 128, 256, 256, 256, 256, 256, 512, 512)
@@ -65,8 +70,6 @@ TABLE3 = {
 }
 DEFAULT_SAMPLING_RATE = 22050  # Table 1's model: 3⁹, 59 049 samples = 2 678 ms
 DEFAULT_LEVELS = 3  # "the last three hidden layers"
-WINDOW_POOLINGS = {"mean": tf.reduce_mean, "max": tf.reduce_max}
-DEFAULT_WINDOW_POOLING = ("mean", "max")
 
 _SIZES_STRING = re.compile(r"^\d+(-\d+)*$")
 _POWER_STRING = re.compile(r"^(\d+)\^(\d+)$")
@@ -115,15 +118,28 @@ def resolve_sizes(sizes=None, m: int | None = None, n: int | None = None,
     if (m is None) != (n is None):
         raise ConfigError(f"'m' and 'n' go together (got m={m!r}, n={n!r})")
     if m is not None:
-        if not (isinstance(m, int) and isinstance(n, int) and m >= 2 and n >= 0):
+        if not (_is_int(m) and _is_int(n) and m >= 2 and n >= 0):
             raise ConfigError(f"'m' must be an int >= 2 and 'n' an int >= 0, got m={m!r}, n={n!r}")
         return (m,) * (n + 1)
     return sizes_for_rate(DEFAULT_SAMPLING_RATE if sampling_rate is None else sampling_rate)
 
 
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
 def sizes_tag(sizes) -> str:
-    """``(3, 3, 2, 2)`` -> ``"3-3-2-2"``: the scale's name in layer names and layouts."""
+    """``(3, 3, 2, 2)`` -> ``"3-3-2-2"``: the scale's name in layer names and layer seeds."""
     return "-".join(str(s) for s in sizes)
+
+
+def scale_name(sizes) -> str:
+    """How labels and layouts name a model: ``3^9`` for ten 3s (mⁿ, every size equal), else the
+    sizes as in Table 3 (``3-3-3-3-3-2-4-4-2-2``)."""
+    sizes = tuple(sizes)
+    if len(sizes) > 1 and len(set(sizes)) == 1:
+        return f"{sizes[0]}^{len(sizes) - 1}"
+    return sizes_tag(sizes)
 
 
 def window_size(sizes) -> int:
@@ -203,225 +219,145 @@ def build_samplecnn(sizes=None, filters=None, seed: int = 0, *, num_filters: int
     return model
 
 
-# ----------------------------------------------------------------------------- sliding windows
-def window_count(n: int, window: int, hop: int, fix_length_by: str = "crop") -> int:
-    """Windows of a clip of ``n`` samples; they start at ``0, hop, 2 hop, ...``.
-
-    ``crop``: the full windows only, ``1 + (n - window) // hop``; samples after the last one are
-    dropped; a clip shorter than one window is an :class:`AudioError`. ``zero-pad`` /
-    ``repeat-pad``: ``1 + ceil(max(n - window, 0) / hop)``, i.e. one more window when samples are
-    left after the last full one, and one window for a clip shorter than a window. The clip is
-    extended to ``(count - 1) * hop + window`` samples: with zeros, or with the clip repeated
-    from its start (sample i is ``clip[i % n]``).
-    """
-    _check_fix_length_by(fix_length_by)
-    if n < 1:
-        raise AudioError("empty clip: no samples to cut into windows")
-    if fix_length_by == "crop":
-        if n < window:
-            raise AudioError(f"clip of {n} samples is shorter than the {window}-sample window "
-                             f"with fix_length_by 'crop'; use 'zero-pad' or 'repeat-pad'")
-        return 1 + (n - window) // hop
-    return 1 + -(-max(n - window, 0) // hop)
+# ----------------------------------------------------------------------------- the front-end `samplecnn`
+# Table 3's models by rate, as aliases that fix the sizes and the rate; `samplecnn_3_9` is Table 1's.
+ALIASES = {
+    "samplecnn_3_9": {"sizes": parse_sizes("3^9")},
+    **{f"samplecnn_{rate // 1000}k": {"sizes": parse_sizes(sizes), "sampling_rate": rate}
+       for rate, sizes in TABLE3.items() if rate != DEFAULT_SAMPLING_RATE},
+}
+_RATE_OF_SIZES = {parse_sizes(sizes): rate for rate, sizes in TABLE3.items()}
+_MODEL_KEYS = ("sizes", "m", "n")
 
 
-def _check_fix_length_by(mode) -> str:
-    if mode not in FIX_LENGTH_MODES:
-        raise ConfigError(f"'fix_length_by' must be one of {', '.join(FIX_LENGTH_MODES)}, got {mode!r}")
-    return mode
+def scale_sizes(cfg) -> list[tuple[int, ...]]:
+    """The sizes of every scale of ``cfg``: its ``scales``, else the one model of ``sizes`` /
+    ``m`` and ``n`` / Table 3 at ``sampling_rate`` (:func:`resolve_sizes`)."""
+    if cfg.scales is not None:
+        return [parse_sizes(s, key="scales") for s in cfg.scales]
+    return [resolve_sizes(cfg.sizes, cfg.m, cfg.n, cfg.sampling_rate)]
 
 
-def _check_hop(hop, window: int) -> int:
-    if not isinstance(hop, int) or isinstance(hop, bool) or not 1 <= hop <= window:
-        raise ConfigError(f"'window_hop'={hop!r} must be an int between 1 and the window ({window})")
-    return hop
+def _scales(value) -> tuple:
+    if isinstance(value, str) or not isinstance(value, (list, tuple)) or not value:
+        raise ConfigError(f"'scales' must be a non-empty list of sizes such as ['5^5', '3^9'], "
+                          f"got {value!r}")
+    scales = tuple(parse_sizes(s, key="scales") for s in value)
+    if len(set(scales)) != len(scales):
+        raise ConfigError(f"'scales' lists a model twice: {[sizes_tag(s) for s in scales]}")
+    return scales
 
 
-def _extend_crop(clips, length):
-    return clips[:, :length]
+def _hops(value):
+    if value is None or _is_int(value):
+        return value
+    if isinstance(value, (list, tuple)) and all(h is None or _is_int(h) for h in value):
+        return tuple(value)
+    raise ConfigError(f"'window_hop' must be an int (samples), or a list with one int (or null) "
+                      f"per scale, got {value!r}")
 
 
-def _extend_zero(clips, length):
-    return tf.pad(clips, [[0, 0], [0, length - tf.shape(clips)[1]]])
-
-
-def _extend_repeat(clips, length):
-    reps = -(-length // tf.shape(clips)[1])
-    return tf.tile(clips, [1, reps])[:, :length]
-
-
-_EXTEND = {"crop": _extend_crop, "zero-pad": _extend_zero, "repeat-pad": _extend_repeat}
-
-
-@keras.saving.register_keras_serializable(package="elmarc_tf")
-class SlidingWindows(keras.layers.Layer):
-    """Clips ``(batch, n)`` (or ``(batch, n, 1)``) -> windows ``(batch * count, window, 1)``.
-
-    ``count`` = :func:`window_count` ``(n, window, hop, fix_length_by)``, the same for every clip
-    of a batch (clips of one batch have one length; ``n`` may change from batch to batch). Row
-    ``b * count + j`` is window j (samples ``j * hop`` .. ``j * hop + window - 1``) of clip b.
-    A clip shorter than a window with ``crop`` fails: :class:`AudioError` when its length is
-    known when the layer runs, else TensorFlow's ``InvalidArgumentError`` naming fix_length_by.
-    """
-
-    def __init__(self, window: int, hop: int | None = None, fix_length_by: str = "crop", **kwargs):
-        kwargs.setdefault("trainable", False)
-        super().__init__(**kwargs)
-        self.window = int(window)
-        self.hop = _check_hop(self.window if hop is None else hop, self.window)
-        self.fix_length_by = _check_fix_length_by(fix_length_by)
-
-    def call(self, clips):
-        if len(clips.shape) == 3:
-            clips = clips[..., 0]
-        clips = tf.cast(clips, self.compute_dtype)
-        w, h = self.window, self.hop
-        if clips.shape[1] is not None:  # known now: the same error as window_count
-            window_count(int(clips.shape[1]), w, h, self.fix_length_by)
-        n = tf.shape(clips)[1]
-        if self.fix_length_by == "crop":
-            tf.debugging.assert_greater_equal(
-                n, w, message=f"clip shorter than the {w}-sample window with fix_length_by crop")
-            count = 1 + (n - w) // h
-        else:
-            tf.debugging.assert_positive(n, message="empty clip: no samples to cut into windows")
-            count = 1 + -(-tf.maximum(n - w, 0) // h)
-        clips = _EXTEND[self.fix_length_by](clips, (count - 1) * h + w)
-        windows = tf.signal.frame(clips, w, h, axis=1)  # (batch, count, window)
-        return tf.reshape(windows, (-1, w, 1))
-
-    def compute_output_shape(self, input_shape):
-        return (None, self.window, 1)
-
-    def get_config(self):
-        return {**super().get_config(), "window": self.window, "hop": self.hop,
-                "fix_length_by": self.fix_length_by}
-
-
-def _check_pooling(pooling) -> list[str]:
-    if isinstance(pooling, str):
-        pooling = [pooling]
-    if (not isinstance(pooling, (list, tuple)) or not pooling
-            or any(p not in WINDOW_POOLINGS for p in pooling) or len(set(pooling)) != len(pooling)):
-        raise ConfigError(f"'window_pooling' must be a non-empty list of distinct names from "
-                          f"{', '.join(WINDOW_POOLINGS)}, got {pooling!r}")
-    return list(pooling)
-
-
-@keras.saving.register_keras_serializable(package="elmarc_tf")
-class WindowPooling(keras.layers.Layer):
-    """``[per_window (batch * count, d), clips (batch, ...)]`` -> ``(batch, d * len(pooling))``.
-
-    The rows of each clip (consecutive, as :class:`SlidingWindows` makes them) are summarised by
-    every statistic in ``pooling`` (``mean``, ``max``) and the results concatenated in that
-    order: ``[mean(d), max(d)]``. ``clips`` only gives the batch size. ``scale`` names the model
-    whose windows these are, for :func:`samplecnn_layout`.
-    """
-
-    def __init__(self, pooling=DEFAULT_WINDOW_POOLING, scale: str = "", **kwargs):
-        kwargs.setdefault("trainable", False)
-        super().__init__(**kwargs)
-        self.pooling = _check_pooling(pooling)
-        self.scale = str(scale)
-
-    def call(self, inputs):
-        per_window, clips = inputs
-        d = per_window.shape[-1]
-        grouped = tf.reshape(per_window, (tf.shape(clips)[0], -1, d))  # (batch, count, d)
-        return tf.concat([WINDOW_POOLINGS[p](grouped, axis=1) for p in self.pooling], axis=-1)
-
-    def compute_output_shape(self, input_shapes):
-        per_window, clips = input_shapes
-        return (clips[0], per_window[-1] * len(self.pooling))
-
-    def get_config(self):
-        return {**super().get_config(), "pooling": self.pooling, "scale": self.scale}
-
-
-# ----------------------------------------------------------------------------- whole-clip extractor
-def build_samplecnn_extractor(scales=None, *, levels=DEFAULT_LEVELS, window_hop=None,
-                              fix_length_by: str = "crop", window_pooling=DEFAULT_WINDOW_POOLING,
-                              num_filters: int = BASE_FILTERS, sampling_rate: int | None = None,
-                              seed: int = 0, fast: bool = True) -> keras.Model:
-    """Whole clips ``(batch, n)`` (any n) -> features ``(batch, sum over scales of d_s * P)``.
-
-    ``scales``: a list of size specs (:func:`parse_sizes`; e.g. ``["5^5", "3^9", "5^6"]``), one
-    model each over the same clip; default one scale, Table 3's model at ``sampling_rate``
-    (22 050 Hz: 3⁹). ``levels``: the taps of each scale (:func:`select_levels`; ``3`` = the last
-    three layers). ``window_hop``: samples between windows, an int for every scale, a list with
-    one per scale (None = that scale's window), default the window; ``1 <= hop <= window``.
-    ``fix_length_by``: the end of the clip (:func:`window_count`). ``window_pooling``: statistics
-    over a clip's windows, ``P`` of them. Per scale s: ``d_s`` = the summed widths of its taps.
-    Layout: scale by scale, then statistic by statistic, then tap by tap
-    (:func:`samplecnn_layout`). Scale s's weights are those of ``build_samplecnn(sizes_s,
-    seed=seed, num_filters=num_filters)``, whatever the other scales. All windows of a batch go
-    through each model in one call. Layers: ``windows_{s}``, ``samplecnn_{sizes}`` (the model
-    pruned to the selected taps), ``taps_{s}``, ``window_pooling_{s}``.
-    """
-    from ..extractor import TapPooling  # extractor imports the front-end registry, which lists this module
-
-    if scales is None:
-        scales = [resolve_sizes(sampling_rate=sampling_rate)]
-    if isinstance(scales, str) or not isinstance(scales, (list, tuple)) or not scales:
-        raise ConfigError(f"'scales' must be a non-empty list of size specs, got {scales!r}")
-    sizes_list = [parse_sizes(s, key="scales") for s in scales]
-    tags = [sizes_tag(s) for s in sizes_list]
-    if len(set(tags)) != len(tags):
-        raise ConfigError(f"'scales' lists a model twice: {tags}")
-    if isinstance(window_hop, list):
-        if len(window_hop) != len(sizes_list):
-            raise ConfigError(f"'window_hop' lists {len(window_hop)} hops for {len(sizes_list)} scales")
-        hops = window_hop
-    else:
-        hops = [window_hop] * len(sizes_list)
-    pooling = _check_pooling(window_pooling)
-
-    clips = keras.Input((None,), name="waveform")
-    vectors = []
-    for s, (sizes, hop) in enumerate(zip(sizes_list, hops)):
-        model = build_samplecnn(sizes, seed=seed, num_filters=num_filters, fast=fast)
-        selected = select_levels(levels, len(model.outputs))
-        names = tap_names(sizes)
-        taps_model = keras.Model(model.inputs, [model.outputs[i] for i in selected], name=model.name)
-        taps_model.trainable = False
-        windows = SlidingWindows(window_size(sizes), hop, fix_length_by, name=f"windows_{s}")(clips)
-        taps = taps_model(windows)
-        taps = list(taps) if isinstance(taps, (list, tuple)) else [taps]
-        per_window = TapPooling([names[i] for i in selected], selected,
-                                [int(model.outputs[i].shape[-1]) for i in selected],
-                                name=f"taps_{s}")(taps)
-        vectors.append(WindowPooling(pooling, scale=tags[s], name=f"window_pooling_{s}")(
-            [per_window, clips]))
-    features = vectors[0] if len(vectors) == 1 else keras.layers.Concatenate(name="scales")(vectors)
-    extractor = keras.Model(clips, features, name="samplecnn_extractor")
-    extractor.trainable = False
-    return extractor
-
-
-def samplecnn_layout(model: keras.Model) -> list[dict]:
-    """Every slice of a :func:`build_samplecnn_extractor` vector, in order: ``scale`` (sizes),
-    ``scale_index``, ``window`` (samples), ``hop``, ``pooling``, ``layer`` (tap name),
-    ``layer_index`` (tap index in the scale's model), ``offset``, ``width``."""
-    layers = {layer.name: layer for layer in model.layers}
-    out, offset, s = [], 0, 0
-    while f"window_pooling_{s}" in layers:
-        windows, pool = layers[f"windows_{s}"], layers[f"window_pooling_{s}"]
-        taps = layers[f"taps_{s}"].layout()
-        for statistic in pool.pooling:
-            for tap in taps:
-                out.append({"scale": pool.scale, "scale_index": s, "window": windows.window,
-                            "hop": windows.hop, "pooling": statistic, "layer": tap["name"],
-                            "layer_index": tap["index"], "offset": offset + tap["offset"],
-                            "width": tap["width"]})
-            offset += sum(tap["span"] for tap in taps)
-        s += 1
-    if not out:
-        raise ElmarcError(f"model {model.name!r} is not a SampleCNN extractor "
-                          f"(it has no window_pooling_0 layer)")
+def samplecnn_fields(cfg) -> dict:
+    """The config fields of ``samplecnn`` in canonical form (sizes and scales as tuples of ints,
+    lists as tuples) and its defaults for the fields left unset: ``sampling_rate`` Table 3's
+    rate of a single Table 3 model, else 22 050 Hz (Table 1); ``num_filters`` 128; ``levels`` 3;
+    ``window_pooling`` mean and max. ``m`` / ``n`` and an unset ``sizes`` stay as they are:
+    with no model given, the sizes follow the rate (Table 3)."""
+    out = {"window_hop": _hops(cfg.window_hop),
+           "window_pooling": check_pooling(DEFAULT_WINDOW_POOLING if cfg.window_pooling is None
+                                           else cfg.window_pooling),
+           "levels": (DEFAULT_LEVELS if cfg.levels is None
+                      else tuple(cfg.levels) if isinstance(cfg.levels, list) else cfg.levels)}
+    models = []  # the models the config names, if any
+    if cfg.scales is not None:
+        given = [k for k in _MODEL_KEYS if getattr(cfg, k) is not None]
+        if given:
+            raise ConfigError(f"give either 'scales' or {' / '.join(repr(k) for k in given)}, not both")
+        out["scales"] = models = _scales(cfg.scales)
+    elif any(getattr(cfg, k) is not None for k in _MODEL_KEYS):
+        models = [resolve_sizes(cfg.sizes, cfg.m, cfg.n)]  # checks the combination
+        if cfg.sizes is not None:
+            out["sizes"] = models[0]
+    if cfg.num_filters is None:
+        out["num_filters"] = BASE_FILTERS
+    if cfg.sampling_rate is None:
+        out["sampling_rate"] = (_RATE_OF_SIZES.get(models[0], DEFAULT_SAMPLING_RATE)
+                                if len(models) == 1 else DEFAULT_SAMPLING_RATE)
     return out
 
 
-__all__ = ["TABLE1_FILTERS", "TABLE1_TOP_FILTERS", "TABLE3", "WINDOW_POOLINGS", "parse_sizes",
-           "sizes_for_rate", "resolve_sizes", "sizes_tag", "window_size", "schedule_filters",
-           "tap_names", "select_levels", "build_samplecnn", "window_count", "SlidingWindows",
-           "WindowPooling", "build_samplecnn_extractor", "samplecnn_layout"]
+def samplecnn_scales(cfg) -> list[WindowScale]:
+    """The window models of a (validated) ``samplecnn`` config, one per scale."""
+    sizes_list = scale_sizes(cfg)
+    hops = cfg.window_hop if isinstance(cfg.window_hop, tuple) else [cfg.window_hop] * len(sizes_list)
+    if len(hops) != len(sizes_list):
+        raise ConfigError(f"'window_hop' lists {len(hops)} hops for {len(sizes_list)} scales")
+    out = []
+    for sizes, hop in zip(sizes_list, hops):
+        window, taps = window_size(sizes), tap_names(sizes)
+        out.append(WindowScale(name=scale_name(sizes), window=window,
+                               hop=check_hop(window if hop is None else hop, window),
+                               build=_window_builder(sizes, cfg.num_filters), taps=taps,
+                               selected=tuple(select_levels(cfg.levels, len(taps)))))
+    return out
+
+
+def _window_builder(sizes, num_filters):
+    def build(seed: int = 0, fast: bool = True) -> keras.Model:
+        return build_samplecnn(sizes, seed=seed, num_filters=num_filters, fast=fast)
+    return build
+
+
+def build_window_model(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
+    """The registry's builder: the window model of ``cfg``'s first scale, all its taps."""
+    return samplecnn_scales(cfg)[0].build(seed, fast)
+
+
+def check_samplecnn(cfg) -> None:
+    """What a ``samplecnn`` config must satisfy beyond :func:`samplecnn_fields`' forms."""
+    if cfg.n_samples is not None:
+        raise ConfigError("'n_samples' does not apply to architecture 'samplecnn': it takes whole "
+                          "clips in windows of prod(sizes) samples (the paper's sample-level model "
+                          "is 'sample_level')")
+    if cfg.selected_features_list is not None:
+        raise ConfigError("'selected_features_list' does not apply to architecture 'samplecnn': "
+                          "choose its layers with 'levels'")
+    if cfg.batch_size not in ("auto", 1):
+        raise ConfigError(f"'batch_size'={cfg.batch_size!r}: samplecnn takes one whole clip per "
+                          f"forward pass (its windows are the batch); use 'auto' or 1")
+    samplecnn_scales(cfg)  # levels and hops against every scale's model
+
+
+def label_samplecnn(cfg) -> str:
+    """``SampleCNN 3^9``, ``SampleCNN 5^5+3^9 last layer`` ...: the models, then the layers and
+    window statistics where they are not the defaults (the last three; mean and max)."""
+    label = "SampleCNN " + "+".join(scale_name(s) for s in scale_sizes(cfg))
+    if cfg.levels != DEFAULT_LEVELS:
+        label += (" last layer" if cfg.levels == 1 else f" last {cfg.levels} layers"
+                  if _is_int(cfg.levels) else f" layers {list(cfg.levels)}")
+    if tuple(cfg.window_pooling) != DEFAULT_WINDOW_POOLING:
+        label += f" ({'+'.join(cfg.window_pooling)})"
+    return label
+
+
+def store_name_samplecnn(cfg) -> str:
+    """``samplecnn-3_9-128``: the models (``m_n`` for mⁿ) and ``num_filters``."""
+    names = (scale_name(s).replace("^", "_") for s in scale_sizes(cfg))
+    return f"samplecnn-{'+'.join(names)}-{cfg.num_filters}"
+
+
+def describe_samplecnn(cfg) -> str:
+    """One line for ``elmarc info``: every scale's model, window and hop, and the aggregation."""
+    scales = ", ".join(
+        f"{s.name} (window {s.window} = {1000 * s.window / cfg.sampling_rate:.0f} ms, hop {s.hop})"
+        for s in samplecnn_scales(cfg))
+    return (f"samplecnn {scales} at {cfg.sampling_rate} Hz nf={cfg.num_filters} "
+            f"levels={cfg.levels if _is_int(cfg.levels) else list(cfg.levels)} "
+            f"window_pooling={'+'.join(cfg.window_pooling)}")
+
+
+__all__ = ["TABLE1_FILTERS", "TABLE1_TOP_FILTERS", "TABLE3", "ALIASES", "parse_sizes",
+           "sizes_for_rate", "resolve_sizes", "sizes_tag", "scale_name", "window_size",
+           "schedule_filters", "tap_names", "select_levels", "build_samplecnn", "scale_sizes",
+           "samplecnn_fields", "samplecnn_scales", "build_window_model", "check_samplecnn",
+           "label_samplecnn", "store_name_samplecnn", "describe_samplecnn"]

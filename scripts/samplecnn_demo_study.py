@@ -1,0 +1,83 @@
+"""SampleCNN's aggregations on the demo data, beside the paper's sample-level model and the MFCCs.
+
+Runs :func:`elmarc_tf.study.run_experiment` on the synthetic demo data
+(:func:`elmarc_tf.demo.make_demo_dataset`: 4 classes, 8 clips per class, 30 s at 22 050 Hz) for
+:data:`MODELS` — Lee et al. 2018's 3⁹-SampleCNN with random weights over whole clips (the last
+layer only; the last three layers; the last three layers of three models with 0.7 s, 2.7 s and
+3.5 s windows — at one width, and at about 120 values; Table 1's full size), the paper's sample-level model at its small size and the
+MFCC baseline — with the SVM and the ELM, 3 random-weight seeds each, under 5-fold stratified
+cross-validation, as ``scripts/make_demo_chart.py``. Then :func:`elmarc_tf.report.compare`
+writes ``docs/samplecnn_demo.png`` and ``docs/samplecnn_demo.md``.
+
+A few minutes on 2 CPU cores. Decoded audio, feature stores and finished seeds are kept under
+``--out`` (the same folder as ``make_demo_chart.py``'s, whose stores it reuses), so a rerun only
+redraws.
+
+    python scripts/samplecnn_demo_study.py [--out elmarc_out/demo_study] [--docs docs]
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from elmarc_tf.config import Config
+from elmarc_tf.datasets import folder_per_class
+from elmarc_tf.demo import make_demo_dataset
+from elmarc_tf.report import compare, load_results
+from elmarc_tf.study import run_experiment
+
+CLASSIFIERS = ("SVM", "ELM")
+SEEDS = range(3)
+N_FOLDS = 5
+
+# (name, config fields). The three aggregations at one width (num_filters 15: the last layer is
+# 4 x 15 wide, x 2 statistics, mean and max), and at about the MFCCs' 120 values (num_filters
+# scaling Table 1's filters down).
+SCALES = ["5^5", "3^9", "5^6"]  # windows of 0.7, 2.7 and 3.5 s at 22 050 Hz
+MODELS = [
+    ("samplecnn-15-last", dict(architecture="samplecnn", num_filters=15, levels=1)),  # 120
+    ("samplecnn-15", dict(architecture="samplecnn", num_filters=15)),  # 3 layers: 360
+    ("samplecnn-15-scales", dict(architecture="samplecnn", num_filters=15, scales=SCALES)),  # 1080
+    ("samplecnn-5", dict(architecture="samplecnn", num_filters=5)),  # 3 layers: 120
+    ("samplecnn-2-scales", dict(architecture="samplecnn", num_filters=2, scales=SCALES)),  # 144
+    ("samplecnn-3^9", dict(architecture="samplecnn")),  # Table 1's filters: 3072
+    ("sample_level-23", dict(architecture="sample_level", num_filters=23, n_samples=350000)),
+    ("mfcc", dict(features_type="MFCC")),
+]
+
+
+def run_study(out: Path, clips_per_class: int, progress: bool = False) -> list[Path]:
+    """Every model x classifier for :data:`SEEDS`; returns the results folders."""
+    audio = make_demo_dataset(out / "audio", clips_per_class)
+    items = folder_per_class(audio)
+    folders = []
+    for name, fields in MODELS:
+        for clf in CLASSIFIERS:
+            cfg = Config(dataset="demo", audio_path=str(audio), model_type=clf, n_folds=N_FOLDS,
+                         **fields)
+            run_experiment(cfg, seeds=SEEDS, out=out / "results", name=f"{name}_{clf}",
+                           items=items, features_out=out / "features",
+                           audio_cache=out / "audio_cache", progress=progress)
+            folders.append(out / "results" / f"{name}_{clf}")
+    return folders
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("elmarc_out") / "demo_study")
+    parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
+    parser.add_argument("--clips-per-class", type=int, default=8)
+    parser.add_argument("--progress", action="store_true")
+    args = parser.parse_args(argv)
+    folders = run_study(args.out, args.clips_per_class, args.progress)
+    result = compare(load_results(folders), chart=args.docs / "samplecnn_demo.png",
+                     table=args.docs / "samplecnn_demo.md",
+                     title=f"SampleCNN on the demo data: {len(SEEDS)} seeds, {N_FOLDS}-fold CV, "
+                           f"{args.clips_per_class} clips per class")
+    print(result["table"], "", *result["notes"], "", f"chart: {result['chart']}",
+          f"table: {result['table_file']}", sep="\n")
+
+
+if __name__ == "__main__":
+    main()
