@@ -57,8 +57,15 @@ def resolve_batch_size(cfg, model: keras.Model, requested: int | None = None) ->
     ``'auto'`` means :func:`auto_batch_size` of the extractor ``model`` (``MAX_BATCH`` for a
     model without convolutions, such as the MFCC baseline's).
 
-    With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
+    With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly.
+    A model whose input has the clip's own length (the LEAF family alone) takes one clip per
+    batch: its size is 1 (padding clips to a common length would change their features)."""
     size = requested or cfg.batch_size
+    if model is not None and None in model.input_shape[1:]:
+        if size not in (AUTO, 1):
+            raise ConfigError(f"batch size {size}: '{model.name}' takes whole clips of their own "
+                              f"length, one per batch (batch_size 1 or auto)")
+        return 1
     if size != AUTO:
         return int(size)
     if cfg.batch_norm:

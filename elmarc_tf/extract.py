@@ -65,7 +65,7 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | str | None = 
                    desc=f"{frontend_of(cfg).name} seed {seed}", dynamic_ncols=True)
     if todo:
         dataset = make_dataset([it.path for it in items], todo, cfg, batch_size,
-                               audio_cache=audio_cache)
+                               audio_cache=audio_cache, seed=seed)
         start, timings = time.perf_counter(), []
         for inputs, indices, errors in dataset:
             features = np.asarray(extractor(inputs))

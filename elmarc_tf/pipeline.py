@@ -5,9 +5,13 @@ resample to 12 kHz (:func:`elmarc_tf.audio.load_audio`), then the front-end's in
 (:data:`INPUTS`, named by :attr:`elmarc_tf.frontends.FrontEndSpec.input`) prepares the clip:
 
 - ``waveform``: fix the length to ``n_samples`` -> ``(n_samples, 1)``;
-- ``logmel``: the authors' log-mel of the **whole** clip (TensorFlow ops of
+- ``logmel`` (every spectrogram front-end): the config's ``input_representation`` of the
+  **whole** clip — by default the authors' log-mel (TensorFlow ops of
   :class:`elmarc_tf.melspec.LogMelSpectrogram`, so the top-dB floor is relative to the whole clip
-  as in the original), then fix it to ``n_frames`` -> ``(n_frames, n_mels)``;
+  as in the original), or a LEAF-family representation with the same frames (its random
+  filterbank drawn from the extraction's seed) — then fixed to ``n_frames`` -> ``(n_frames,
+  n_mels)``: :func:`elmarc_tf.extractor.input_layers`, the layers an exported model runs too;
+- ``clip`` (the LEAF family alone): the whole clip as it is, ``(n,)``, one clip per batch;
 - ``mfcc`` (the MFCC baseline): the 120 MFCC statistics of the clip, zero- or repeat-padded to at
   least ``mfcc_fixed_length`` samples as the original -> ``(6 * mfcc_number,)``.
 
@@ -29,10 +33,11 @@ import tensorflow as tf
 
 from .audio import fix_length, load_audio
 from .audio_cache import as_audio_cache
-from .errors import AudioError
-from .frontends import frontend_of
+from .errors import AudioError, ConfigError
+from .extractor import input_layers
+from .frontends import WHOLE_CLIP_INPUT, frontend_of
 from .frontends.mfcc import STATISTICS
-from .melspec import HOP_LENGTH, N_FFT, FixLength, LogMelSpectrogram, n_frames_for
+from .melspec import HOP_LENGTH, N_FFT, n_frames_for
 from .mfcc import mfcc_features
 
 
@@ -40,9 +45,10 @@ from .mfcc import mfcc_features
 class InputKind:
     """How a decoded 12 kHz mono clip ``(n,)`` becomes a front-end's input."""
 
-    shape: Callable  # (config) -> the per-clip input shape
+    shape: Callable  # (config) -> the per-clip input shape (None: the clip's own length)
     prepare: Callable  # (clip, config, path) -> NumPy array, in the decoding threads; AudioError
-    graph: Optional[Callable] = None  # (config) -> TF function (1, n) -> (1, *shape); None: reshape
+    # (config, seed) -> TF function (1, n) -> (1, *shape); None: reshape
+    graph: Optional[Callable] = None
 
 
 def _check_stft_length(y, cfg, path):
@@ -55,10 +61,21 @@ def _check_stft_length(y, cfg, path):
     return y
 
 
-def _logmel_graph(cfg):
-    logmel = LogMelSpectrogram(sample_rate=cfg.sampling_rate, n_mels=cfg.n_mels, pad_mode=cfg.pad_mode)
-    fix = FixLength(cfg.n_frames, cfg.fix_length_by)
-    return lambda y: fix.call(logmel.call(y))
+def _representation_graph(cfg, seed):
+    layers = input_layers(cfg, seed)
+
+    def graph(y):
+        for layer in layers:
+            y = layer(y)
+        return y
+
+    return graph
+
+
+def _whole_clip(y, cfg, path):
+    if len(y) == 0:
+        raise AudioError(f"{path}: no samples")
+    return y
 
 
 def _fix_samples(y, cfg, path):
@@ -73,10 +90,11 @@ def _mfcc_statistics(y, cfg, path):
 
 INPUTS: dict[str, InputKind] = {
     "logmel": InputKind(shape=lambda cfg: (cfg.n_frames, cfg.n_mels), prepare=_check_stft_length,
-                        graph=_logmel_graph),
+                        graph=_representation_graph),
     "waveform": InputKind(shape=lambda cfg: (cfg.n_samples, 1), prepare=_fix_samples),
     "mfcc": InputKind(shape=lambda cfg: (len(STATISTICS) * cfg.mfcc_number,),
                       prepare=_mfcc_statistics),
+    WHOLE_CLIP_INPUT: InputKind(shape=lambda cfg: (None,), prepare=_whole_clip),
 }
 
 
@@ -106,27 +124,35 @@ def _decode_fn(paths, cfg, audio_cache=None):
     return decode
 
 
-def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None) -> tf.data.Dataset:
+def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None,
+                 seed: int = 0) -> tf.data.Dataset:
     """Batches ``(inputs, indices, errors)`` for ``paths[i]``, ``i`` in ``indices`` (in order).
 
     ``inputs``: ``(b, *input_shape(cfg))`` float32, e.g. ``(b, n_frames, n_mels)`` log-mel or
     ``(b, n_samples, 1)`` waveforms; ``errors``: ``(b,)`` strings, empty for clips that decoded
     (rows of failed clips are zeros). ``audio_cache``: an
     :class:`~elmarc_tf.audio_cache.AudioCache` or a folder for one (``None`` or ``False``: decode
-    every clip) — the decoded clips are read from / saved to it.
+    every clip) — the decoded clips are read from / saved to it. ``seed``: the extraction's seed
+    (a random filterbank of ``input_representation`` is drawn from it). An input of the clip's
+    own length (``clip``) comes one clip per batch (``batch_size`` 1).
     """
     kind = input_kind(cfg)
     decode = _decode_fn(list(paths), cfg, as_audio_cache(audio_cache))
     shape = kind.shape(cfg)
-    graph = kind.graph(cfg) if kind.graph is not None else None
+    if None in shape and batch_size != 1:
+        raise ConfigError(f"batch_size {batch_size}: '{frontend_of(cfg).name}' takes whole clips "
+                          f"of their own length, one per batch")
+    graph = kind.graph(cfg, seed) if kind.graph is not None else None
+    failed = [1 if d is None else d for d in shape]  # the input of a clip that failed
+    reshaped = [-1 if d is None else d for d in shape]
 
     def to_input(y):
-        return graph(y[None])[0] if graph is not None else tf.reshape(y, shape)
+        return graph(y[None])[0] if graph is not None else tf.reshape(y, reshaped)
 
     def load(index):
         y, err = tf.numpy_function(decode, [index], [tf.float32, tf.string], stateful=False)
         y.set_shape([None])
-        x = tf.cond(tf.size(y) > 0, lambda: to_input(y), lambda: tf.zeros(shape, tf.float32))
+        x = tf.cond(tf.size(y) > 0, lambda: to_input(y), lambda: tf.zeros(failed, tf.float32))
         return tf.ensure_shape(x, shape), index, tf.reshape(err, [])
 
     ds = tf.data.Dataset.from_tensor_slices(np.asarray(indices, dtype=np.int64))

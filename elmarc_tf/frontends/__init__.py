@@ -9,6 +9,12 @@ Original names (``cnn_small_filters``, ``cnn_single``, ``cnn_music``, ``cnn_audi
 alias may also fix some config fields (``7x96`` is ``cnn_single`` with a 7x96 filter). The MFCC
 baseline (``features_type: MFCC``) is the front-end ``mfcc``: it has the same interface, no
 random weights, and its input is computed outside the graph.
+
+The LEAF family (:mod:`~elmarc_tf.frontends.leaf`) enters twice: every spectrogram front-end
+takes the config's ``input_representation`` (the authors' log-mel by default, or a LEAF-family
+representation of the same shape, :mod:`~elmarc_tf.frontends.filterbank`), and the front-ends
+``leaf``, ``sincnet``, ``sincnet_plus``, ``tdfbanks``, ``mel_tf`` and ``pcen_mel`` (family
+``filterbank``) are the representation alone, summarised over the whole clip.
 """
 
 from __future__ import annotations
@@ -17,19 +23,39 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ConfigError
-from . import mfcc, spectrogram, waveform
+from . import filterbank, leaf, mfcc, spectrogram, waveform
 
 # The original's ``signal`` key -> how a decoded clip becomes the front-end's input
 # (a key of :data:`elmarc_tf.pipeline.INPUTS`).
 INPUT_OF_SIGNAL = {"spectrogram": "logmel", "waveform": "waveform"}
+WHOLE_CLIP_INPUT = "clip"  # the input kind of front-ends that take the whole clip, any length
+
+
+def _representation_suffix(cfg, sep: str) -> str:
+    """``""`` for the authors' log-mel, else e.g. ``+leaf`` / ``+leaf-random`` (``sep`` ``+``)."""
+    if cfg.input_representation == filterbank.LOGMEL:
+        return ""
+    return f"{sep}{cfg.input_representation}" + ("-random" if cfg.filterbank_init == "random"
+                                                 else "")
 
 
 def _name_and_size(cfg) -> str:
-    return f"{cfg.architecture}-{cfg.num_filters}"
+    return f"{cfg.architecture}-{cfg.num_filters}" + _representation_suffix(cfg, "+")
 
 
 def _architecture_and_taps(cfg) -> str:
-    return f"{cfg.architecture} nf={cfg.num_filters} taps={list(cfg.selected_features_list)}"
+    return (f"{cfg.architecture} nf={cfg.num_filters} taps={list(cfg.selected_features_list)}"
+            + _representation_suffix(cfg, " input="))
+
+
+def _on_representation(label: Callable) -> Callable:
+    """A spectrogram front-end's label, followed by its representation where it is not the
+    authors' log-mel: ``VGG``, ``VGG on LEAF``, ``VGG on LEAF (random init)``."""
+    def labelled(cfg) -> str:
+        if cfg.input_representation == filterbank.LOGMEL:
+            return label(cfg)
+        return f"{label(cfg)} on {filterbank.representation_label(cfg)}"
+    return labelled
 
 
 def _selected_branches(taps) -> Callable:
@@ -59,18 +85,24 @@ class FrontEndSpec:
     describe: Callable = _architecture_and_taps  # (config) -> one line for `elmarc info`
     family: str = ""  # how `elmarc compare` groups and colours it; "" : its signal
 
+    def is_seeded(self, config) -> bool:
+        """Whether the features of ``config`` depend on the seed: random weights, or a filterbank
+        drawn at random (``filterbank_init: random``). False: one store serves every seed."""
+        return self.seeded or config.filterbank_init == "random"
+
 
 def _spec(name, signal, module, taps, label=None, default=None, aliases=None):
     """A spec whose builder and check are ``module.build_<name>`` / ``module.check_<name>``;
     ``label``: a fixed name, a function of the config, or None: the selected taps' names."""
+    label = (_selected_branches(taps) if label is None
+             else label if callable(label) else (lambda cfg, label=label: label))
     return FrontEndSpec(
         name=name,
         signal=signal,
         input=INPUT_OF_SIGNAL[signal],
         build=getattr(module, f"build_{name}"),
         taps=taps,
-        label=(_selected_branches(taps) if label is None
-               else label if callable(label) else (lambda cfg: label)),
+        label=_on_representation(label) if signal == "spectrogram" else label,
         check=getattr(module, f"check_{name}"),
         default_selection=tuple(default if default is not None else range(len(taps))),
         aliases=aliases or {},
@@ -105,6 +137,14 @@ FRONTENDS: dict[str, FrontEndSpec] = {
                      store_name=lambda cfg: f"mfcc{cfg.mfcc_number}",
                      describe=lambda cfg: f"MFCC baseline ({cfg.mfcc_number} coefficients)",
                      family="baseline"),
+        # The LEAF family alone: mean and std of each filter over the whole clip.
+        *(FrontEndSpec(name=name, signal="waveform", input=WHOLE_CLIP_INPUT,
+                       build=filterbank.build_filterbank, taps=filterbank.STATISTICS,
+                       label=filterbank.label, check=filterbank.check_filterbank,
+                       default_selection=tuple(range(len(filterbank.STATISTICS))), seeded=False,
+                       store_name=filterbank.store_name, describe=filterbank.describe,
+                       family=filterbank.FAMILY)
+          for name in leaf.FRONTENDS),
     )
 }
 
@@ -136,6 +176,16 @@ def selected_taps(config) -> tuple:
                  else spec.default_selection)
 
 
+def is_seeded(config) -> bool:
+    """Whether ``config``'s features depend on the seed (:meth:`FrontEndSpec.is_seeded`)."""
+    return frontend_of(config).is_seeded(config)
+
+
+def takes_whole_clip(config) -> bool:
+    """Whether ``config``'s front-end takes the whole clip, of any length (no ``n_samples``)."""
+    return frontend_of(config).input == WHOLE_CLIP_INPUT
+
+
 def build_frontend(config, seed: int = 0, fast: bool = True):
     """The front-end of ``config`` with all its taps as outputs (a ``keras.Model``).
 
@@ -144,4 +194,4 @@ def build_frontend(config, seed: int = 0, fast: bool = True):
 
 
 __all__ = ["FRONTENDS", "ALIASES", "FrontEndSpec", "resolve", "frontend_of", "selected_taps",
-           "build_frontend"]
+           "build_frontend", "is_seeded", "takes_whole_clip"]
