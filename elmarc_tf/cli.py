@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from .ablation import run_ablation_study
-from .bench import run_bench
+from .bench import REPRESENTATION_CNN, run_bench, run_representation_bench
 from .config import Config
 from .datasets import items_from_config
 from .demo import run_demo
@@ -103,6 +103,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true",
                    help="instead: time every layer of each configuration alone, against the matmul "
                         "peak (elmarc_tf.profile.run_profile; writes profile.json / profile.md)")
+    p.add_argument("--representations", nargs="*", metavar="NAME",
+                   help="instead: the input representations (default: all) on a 30 s clip, alone "
+                        "and under the first --arch (default vgg-32): FLOPs and clips/s "
+                        "(elmarc_tf.bench.run_representation_bench; writes representations.json / .md)")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
     p = sub.add_parser("profile", help="time every layer of each configuration alone, against the "
@@ -210,7 +214,7 @@ def cmd_info(args) -> int:
     print(f"store:    {path}")
     print(f"features: {X.shape[0]} clips x {X.shape[1]} ({_describe(cfg)}, seed {m['seed']})")
     print(f"labels:   {len(m['labels'])} classes: {', '.join(m['labels'])}")
-    print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples']} "
+    print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples'] or 'whole clip'} "
           f"({cfg['fix_length_by']}, {cfg['sampling_rate']} Hz, res_type {cfg['res_type']})")
     print(f"time:     {m['seconds']:.1f} s; versions: "
           + ", ".join(f"{k} {v}" for k, v in m["versions"].items()))
@@ -269,6 +273,10 @@ def cmd_reproduce(args) -> int:
 def cmd_bench(args) -> int:
     if args.profile:
         return cmd_profile(args)
+    if args.representations is not None:
+        run_representation_bench(args.representations, cnn=(args.arch or [REPRESENTATION_CNN])[0],
+                                 quick=args.quick, out=args.out)
+        return EXIT_OK
     run_bench(args.arch, quick=args.quick, out=args.out, e2e=not args.no_e2e)
     return EXIT_OK
 

@@ -29,7 +29,7 @@ STATISTICS = ("mean", "std")
 LOGMEL = "logmel"  # the authors' representation, the default input_representation
 # The paper-style legend name of each representation.
 NAMES = {LOGMEL: "log-mel", "leaf": "LEAF", "sincnet": "SincNet", "sincnet_plus": "SincNet+",
-         "tdfbanks": "TD-filterbanks", "mel_tf": "mel", "pcen_mel": "PCEN-mel"}
+         "tdfbanks": "TD-filterbanks", "mel_tf": "log-mel (leaf-audio)", "pcen_mel": "PCEN-mel"}
 # What fix_length_by 'zero-pad' appends to a short clip: frames whose value is 0 in the
 # representation's own units (README, "LEAF-family representations").
 ZERO_FRAME = {LOGMEL: "0 dB (loud: the authors' quirk)",
