@@ -10,8 +10,11 @@ SVM grid under 5-fold stratified cross-validation, 3 seeds:
 - :data:`ALONE`: each LEAF-family front-end alone (mean and std of its 96 filters over the whole
   clip, 192 features; seeded only when random), and the MFCC baseline.
 
-Then :func:`elmarc_tf.report.compare` writes ``docs/leaf_study.png`` and ``docs/leaf_study.md``,
-and the extraction time of each store (from its manifest) goes to ``docs/leaf_study_times.md``.
+Then :func:`elmarc_tf.report.compare` writes ``docs/leaf_study.png`` and ``docs/leaf_study.md``;
+the tests of the pairs that answer the study's questions (:data:`PAIRS`: each representation
+against the log-mel under the same CNN, random against mel initialisation) go to
+``docs/leaf_study_pairs.md``, and the extraction time of each store (from its manifest) to
+``docs/leaf_study_times.md``.
 Decoded audio, stores and finished seeds are kept under ``--out``: a rerun only redraws.
 
     python scripts/leaf_demo_study.py [--out elmarc_out/leaf_study] [--docs docs]
@@ -28,7 +31,7 @@ from elmarc_tf.config import Config
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.demo import make_demo_dataset
 from elmarc_tf.fileio import atomic_write_text
-from elmarc_tf.report import compare, load_results
+from elmarc_tf.report import compare, difference_test, load_results
 from elmarc_tf.study import run_experiment
 
 SEEDS = range(3)
@@ -43,6 +46,14 @@ ALONE = {"leaf": dict(architecture="leaf"),
          "pcen_mel": dict(architecture="pcen_mel"), "mel_tf": dict(architecture="mel_tf"),
          "sincnet": dict(architecture="sincnet"), "sincnet_plus": dict(architecture="sincnet_plus"),
          "tdfbanks": dict(architecture="tdfbanks"), "mfcc": dict(features_type="MFCC")}
+
+
+# (a, b): the experiments whose difference a - b is tested (Welch, or one-sample against a
+# deterministic one), named as in experiments().
+PAIRS = [*((f"{cnn}+{rep}", f"{cnn}+{base}") for cnn in CNNS
+           for rep, base in (("leaf", "logmel"), ("pcen_mel", "logmel"), ("leaf-random", "logmel"),
+                             ("leaf-random", "leaf"))),
+         ("leaf-random-alone", "leaf-alone"), ("leaf-alone", "mfcc-alone")]
 
 
 def experiments() -> dict[str, dict]:
@@ -67,6 +78,20 @@ def run_study(out: Path, clips_per_class: int, progress: bool = False, log=print
                        progress=progress, log=lambda *a: None)
         log(f"{name}: {time.perf_counter() - start:.0f} s")
     return results
+
+
+def pair_tests(models: list[dict]) -> str:
+    """A Markdown table of :data:`PAIRS` (``models``: ``compare``'s labelled copies)."""
+    by_name = {m["name"].removesuffix("_SVM"): m for m in models}
+    lines = ["| a | b | a - b, pp [95% CI] | p | test |", "|---|---|---|---:|---|"]
+    for a, b in PAIRS:
+        t = difference_test(by_name[a], by_name[b])
+        ci = (f" [{100 * t['ci_low']:+.2f}, {100 * t['ci_high']:+.2f}]"
+              if t["ci_low"] is not None else "")
+        p = f"{t['p']:.3g}" if t["p"] is not None else ""
+        lines.append(f"| {t['a']} | {t['b']} | {100 * t['diff']:+.2f}{ci} | {p} | "
+                     f"{t['test'] or t['note']} |")
+    return "\n".join(lines) + "\n"
 
 
 def extraction_times(results: Path) -> str:
@@ -96,7 +121,9 @@ def main(argv=None) -> None:
                      title=f"LEAF family on the demo data: SVM, {len(SEEDS)} seeds, "
                            f"{N_FOLDS}-fold CV, {args.clips_per_class} clips per class")
     atomic_write_text(args.docs / "leaf_study_times.md", extraction_times(results))
-    print(result["table"], "", *result["notes"], "", f"chart: {result['chart']}",
+    pairs = pair_tests(result["models"])
+    atomic_write_text(args.docs / "leaf_study_pairs.md", pairs)
+    print(result["table"], "", *result["notes"], "", pairs, f"chart: {result['chart']}",
           f"table: {result['table_file']}", sep="\n")
 
 
