@@ -18,6 +18,7 @@ import tensorflow as tf
 from conftest import SMALL, music_like, small_config
 from elmarc_tf import Config, build_extractor, compile_extractor, feature_layout
 from elmarc_tf.audio import load_audio
+from elmarc_tf.bench import run_representation_bench
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.errors import ConfigError
 from elmarc_tf.export import describe_export, export_frontend, load_keras
@@ -326,3 +327,22 @@ def test_exports_reload_without_elmarc_tf(tmp_path):
             # the same float32 graph in another process: rounding only
             assert np.abs(np.asarray(got) - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max()), name
     assert feature_layout(build_extractor(EXPORTS["leaf_alone"], 0))[1]["name"] == "std"
+
+
+def test_representation_bench_rows(tmp_path):
+    """The bench's table: each row's FLOPs are the layer formulas' sum, the time-domain column
+    the same representation with direct convolutions; files written (no timing is asserted)."""
+    result = run_representation_bench(["logmel", "sincnet"], cnn="7x96-160", quick=True,
+                                      out=tmp_path, log=lambda *a: None)
+    logmel, sincnet = result["rows"]
+    n = 30 * 12000
+    assert logmel["flops"] == logmel["direct_flops"] == sum(
+        representation_flops(LogMelSpectrogram(), n).values())
+    assert sincnet["flops"] == sum(representation_flops(L.build_representation("sincnet"), n).values())
+    assert sincnet["direct_flops"] == sum(representation_flops(
+        L.build_representation("sincnet", conv="direct"), n).values())
+    assert sincnet["cnn_flops"] == 2 * (1376 - 6) * 7 * 96 * 160  # 7x96-160: one conv
+    assert all(r["clips_per_s"] > 0 and r["cpu_s"] >= 0 for r in result["rows"])
+    table = (tmp_path / "representations.md").read_text()
+    assert "| sincnet | 1.474 | 35.60 | 16.8 |" in table
+    assert json.loads((tmp_path / "representations.json").read_text())["cnn"] == "7x96-160"
