@@ -92,9 +92,9 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
         whole clip ``(batch, any_length)`` and compute their input in the graph by
         :func:`input_layers` (the log-mel's top-dB floor relative to the whole clip, as the
         original; or the config's ``input_representation``), fixed to ``n_frames``.
-    Same ``seed`` -> same weights (and random filterbank) -> same features. Every weight is frozen,
-    except the representation's where ``config.trainable``. ``fast=False`` builds Keras' plain Conv2D +
-    MaxPooling2D where the fast model fuses them
+    Same ``seed`` -> same weights (and random filterbank) -> same features. Every weight is
+    frozen, except the representation's where ``config.trainable``. ``fast=False`` builds Keras'
+    plain Conv2D + MaxPooling2D where the fast model fuses them
     (:class:`~elmarc_tf.frontends.common.FrequencyMaxConv2D`) and averages concatenated taps
     whole (:func:`channel_parts`): the reference the fast path is tested against (same weights,
     features equal to float32 rounding).
@@ -119,8 +119,8 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
     parts = [channel_parts(frontend.outputs[i]) if fast else [frontend.outputs[i]] for i in selected]
     taps_model = keras.Model(frontend.inputs, [p for tap in parts for p in tap],
                              name=f"{spec.name}_taps")
-    if not config.trainable:  # else its frozen layers stay frozen and the representation's not
-        taps_model.trainable = False
+    if not config.trainable:  # trainable: the CNN's builder froze its layers; the LEAF family
+        taps_model.trainable = False  # alone keeps the representation's own flags
 
     if spec.input == "logmel" and inputs == "waveform":
         x = keras.Input((None,), name="waveform")
@@ -137,7 +137,7 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
                           [widths[i] for i in selected], row_width,
                           tap_parts=[len(tap) for tap in parts], name="features")(list(taps))
     model = keras.Model(x, features, name=f"{spec.name}_extractor")
-    if not config.trainable:  # else the taps are frozen and the representation keeps its flags
+    if not config.trainable:  # trainable: all is frozen but the representation's variables
         model.trainable = False
     return model
 

@@ -30,14 +30,6 @@ LOGMEL = "logmel"  # the authors' representation, the default input_representati
 # The paper-style legend name of each representation.
 NAMES = {LOGMEL: "log-mel", "leaf": "LEAF", "sincnet": "SincNet", "sincnet_plus": "SincNet+",
          "tdfbanks": "TD-filterbanks", "mel_tf": "log-mel (leaf-audio)", "pcen_mel": "PCEN-mel"}
-# What fix_length_by 'zero-pad' appends to a short clip: frames whose value is 0 in the
-# representation's own units (README, "LEAF-family representations").
-ZERO_FRAME = {LOGMEL: "0 dB (loud: the authors' quirk)",
-              "leaf": "PCEN 0 (a silent frame's value)", "pcen_mel": "PCEN 0 (a silent frame's value)",
-              "sincnet_plus": "PCEN 0 (a silent frame's value)",
-              "sincnet": "0 (each frame's mean after layer normalisation)",
-              "tdfbanks": "log 0 = power 1 (louder than silence, log 1e-5)",
-              "mel_tf": "log 0 = power 1 (louder than silence, log 1e-5)"}
 
 
 def _logmel(cfg, seed: int) -> keras.layers.Layer:
