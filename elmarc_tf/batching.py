@@ -49,7 +49,6 @@ from .errors import ConfigError
 from .fileio import atomic_write_json
 from .flops import conv_output_shape, model_flops
 from .keras_graph import weighted_layers
-from .pipeline import input_shape
 
 AUTO = "auto"
 WORK_PER_BATCH = 4e9  # FLOPs: ~25 ms of compute even at 160 GFLOP/s, so ~1 ms of overhead is < 5 %
@@ -83,7 +82,7 @@ def auto_batch_size(model: keras.Model) -> int:
     e.g. on the paper's 29 s inputs: 1 for every large configuration and VGG-32, 2 for
     sample_level-23, 14 for 7x96-160; 1 for a model that takes whole clips.
     """
-    if takes_whole_clips(model):
+    if model is not None and takes_whole_clips(model):
         return 1
     by_work = math.ceil(WORK_PER_BATCH / max(model_flops(model), 1))
     by_memory = MEMORY_PER_BATCH // largest_map_bytes(model)
@@ -93,16 +92,19 @@ def auto_batch_size(model: keras.Model) -> int:
 def resolve_batch_size(cfg, model: keras.Model, requested: int | None = None) -> int:
     """The batch size to extract with: ``requested`` if given, else ``cfg.batch_size``, where
     ``'auto'`` means :func:`auto_batch_size` of the extractor ``model`` (``MAX_BATCH`` for a
-    model without convolutions, such as the MFCC baseline's). A model that takes whole clips
-    takes one per call; a larger ``requested`` size is a :class:`ConfigError`.
+    model without convolutions, such as the MFCC baseline's). A model that takes whole clips of
+    any length (samplecnn, the LEAF family alone) takes one per call; a larger ``requested``
+    size is a :class:`ConfigError`.
 
     With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
     size = requested or cfg.batch_size
-    if size != AUTO:
-        if int(size) > 1 and None in input_shape(cfg):  # whole clips of any length
+    if model is not None and takes_whole_clips(model):
+        if size not in (AUTO, 1):
             raise ConfigError(f"batch_size {size}: '{cfg.architecture}' takes one whole clip per "
-                              f"forward pass (clips differ in length; its windows are the batch); "
-                              f"use 1 or 'auto'")
+                              f"forward pass (clips differ in length: padding them to one length "
+                              f"would change their features); use 1 or 'auto'")
+        return 1
+    if size != AUTO:
         return int(size)
     if cfg.batch_norm:
         raise ConfigError("batch_size 'auto' with batch_norm: true: the features depend on the "

@@ -17,6 +17,11 @@ All measured in one run, with the same TensorFlow build and thread settings:
   also as resampy's own loop computes it).
 
 Writes ``bench.json`` and ``bench.md`` (a Markdown table).
+
+``elmarc bench --representations`` (:func:`run_representation_bench`) measures instead the input
+representations of the spectrogram front-ends (the authors' log-mel and the LEAF family) on one
+30 s clip: FLOPs (as computed, and with time-domain convolutions), clips/s alone and under a CNN;
+it writes ``representations.json`` and ``representations.md``.
 """
 
 from __future__ import annotations
@@ -40,10 +45,13 @@ from .audio_cache import AudioCache
 from .config import Config
 from .datasets import folder_per_class
 from .extract import extract
-from .fileio import atomic_write_json, versions
+from .fileio import atomic_write_json, atomic_write_text, versions
+from .flops import representation_flops
+from .frontends.leaf import build_representation
 from .paper import bench_frontends, paper_config, paper_configs
 from .timing import (CLIP_SECONDS, allocator_page_faults, forward_rate, matmul_peak,
-                     peak_rss_mib, steady_forward_rate)
+                     peak_rss_mib, representation_rate, steady_forward_rate)
+from .vocabulary import INPUT_REPRESENTATIONS
 
 
 def make_audio_folder(folder: Path, n_clips: int, seconds: float = 30.0) -> list:
@@ -284,6 +292,68 @@ def markdown(result: dict) -> str:
                       f"decoding once (audio cache), **{study['speedup']:.1f}x** (whole runs, "
                       f"start-up included: {study['per_configuration_wall_s']:.0f} s vs "
                       f"{study['cached_wall_s']:.0f} s)."]
+    return "\n".join(lines) + "\n"
+
+
+REPRESENTATION_SECONDS = 30.0
+REPRESENTATION_CNN = "vgg-32"
+
+
+def run_representation_bench(names=None, cnn: str = REPRESENTATION_CNN, quick: bool = False,
+                             out="elmarc_out/bench", log=print) -> dict:
+    """Cost of each input representation (default: all of
+    :data:`elmarc_tf.vocabulary.INPUT_REPRESENTATIONS`) on one 30 s clip at 12 kHz, alone and
+    under the paper configuration ``cnn`` (e.g. ``vgg-32``); see
+    :func:`elmarc_tf.timing.representation_rate`. The LEAF family's filterbanks run by FFT; the
+    FLOPs they would cost as time-domain convolutions (leaf-audio's) are given beside. Writes
+    ``representations.json`` and ``representations.md`` in ``out``; returns the results."""
+    base = paper_config(cnn)
+    names = list(names or INPUT_REPRESENTATIONS)
+    configs = {name: base.replace(input_representation=name) for name in names}  # errors first
+    n = int(REPRESENTATION_SECONDS * base.sampling_rate)
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = []
+    for name, cfg in configs.items():
+        row = representation_rate(cfg, n, seconds=2.0 if quick else 6.0)
+        row["direct_flops"] = (row["flops"] if name == "logmel" else sum(representation_flops(
+            build_representation(name, base.sampling_rate, base.n_mels, conv="direct"), n).values()))
+        rows.append(row)
+        log(f"{name:13s} {row['flops'] / 1e9:7.3f} GFLOP per {REPRESENTATION_SECONDS:.0f} s clip "
+            f"({row['direct_flops'] / 1e9:.2f} as time-domain convolutions)  "
+            f"{row['clips_per_s']:8.2f} clips/s alone ({1000 * row['cpu_s']:.0f} CPU ms)  "
+            f"{row['with_cnn_clips_per_s']:7.2f} clips/s under {cnn} "
+            f"({1000 * row['with_cnn_cpu_s']:.0f} CPU ms)")
+    result = {"cnn": cnn, "seconds": REPRESENTATION_SECONDS, "n_samples": n, "rows": rows,
+              "quick": quick, "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
+              "versions": versions()}
+    atomic_write_json(out / "representations.json", result)
+    atomic_write_text(out / "representations.md", representation_markdown(result))
+    log(f"\n{representation_markdown(result)}\nwritten: {out / 'representations.json'}, "
+        f"{out / 'representations.md'}")
+    return result
+
+
+def representation_markdown(result: dict) -> str:
+    """The table of :func:`run_representation_bench`."""
+    logmel = next((r for r in result["rows"] if r["representation"] == "logmel"), None)
+    cnn = result["cnn"]
+    lines = [f"One {result['seconds']:.0f} s clip at 12 kHz ({result['n_samples']} samples), "
+             f"batch 1, on {result['machine']['cpus']} CPU cores, TensorFlow "
+             f"{result['versions'].get('tensorflow')}; best of >= 3 calls, in wall-clock time "
+             f"(clips/s) and in CPU time of all threads (CPU ms; on a shared machine the wall "
+             f"clock also counts others' work). *Under {cnn}*: the whole exported graph, waveform "
+             f"-> representation -> {cnn} -> features ({cnn} alone: "
+             f"{result['rows'][0]['cnn_flops'] / 1e9:.2f} GFLOP per clip).", "",
+             f"| representation | GFLOP per clip | as time-domain convolutions | x log-mel | "
+             f"clips/s alone | CPU ms alone | clips/s under {cnn} | CPU ms under {cnn} |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in result["rows"]:
+        ratio = f"{r['flops'] / logmel['flops']:.1f}" if logmel else "-"
+        lines.append(f"| {r['representation']} | {r['flops'] / 1e9:.3f} | "
+                     f"{r['direct_flops'] / 1e9:.2f} | {ratio} | {r['clips_per_s']:.2f} | "
+                     f"{1000 * r['cpu_s']:.0f} | {r['with_cnn_clips_per_s']:.2f} | "
+                     f"{1000 * r['with_cnn_cpu_s']:.0f} |")
     return "\n".join(lines) + "\n"
 
 

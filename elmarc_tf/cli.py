@@ -46,7 +46,8 @@ with _native_stderr_quiet(not VERBOSE):
     tensorflow.config.list_physical_devices()
 
 from .ablation import run_ablation_study  # noqa: E402
-from .bench import run_bench  # noqa: E402
+from .bench import (REPRESENTATION_CNN, run_bench,  # noqa: E402
+                    run_representation_bench)
 from .config import Config  # noqa: E402
 from .datasets import items_from_config  # noqa: E402
 from .demo import run_demo  # noqa: E402
@@ -167,6 +168,10 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--profile", action="store_true",
                    help="instead: time every layer of each configuration alone, against the matmul "
                         "peak (elmarc_tf.profile.run_profile; writes profile.json / profile.md)")
+    p.add_argument("--representations", nargs="*", metavar="NAME",
+                   help="instead: the input representations (default: all) on a 30 s clip, alone "
+                        "and under the first --arch (default vgg-32): FLOPs and clips/s "
+                        "(elmarc_tf.bench.run_representation_bench; writes representations.json / .md)")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
     p = verb("profile", help="time every layer of each configuration alone, against the "
@@ -357,6 +362,10 @@ def cmd_reproduce(args) -> int:
 def cmd_bench(args) -> int:
     if args.profile:
         return cmd_profile(args)
+    if args.representations is not None:
+        run_representation_bench(args.representations, cnn=(args.arch or [REPRESENTATION_CNN])[0],
+                                 quick=args.quick, out=args.out)
+        return EXIT_OK
     run_bench(args.arch, quick=args.quick, out=args.out, e2e=not args.no_e2e)
     return EXIT_OK
 

@@ -23,9 +23,11 @@ from typing import Any, Optional
 import yaml
 
 from .errors import ConfigError
-from .frontends import FRONTENDS, resolve
-from .vocabulary import (BACKEND_TAPS, BATCH_NORM_POSITIONS, FEATURES_TYPES, FIX_LENGTH_MODES,
-                         MODEL_TYPES, PAD_MODES, PROTOCOLS, RES_TYPES, SIGNALS)
+from .frontends import FRONTENDS, WHOLE_CLIP_INPUT, resolve
+from .frontends.filterbank import check_representation
+from .vocabulary import (BACKEND_TAPS, BATCH_NORM_POSITIONS, FEATURES_TYPES, FILTERBANK_INITS,
+                         FIX_LENGTH_MODES, INPUT_REPRESENTATIONS, MODEL_TYPES, PAD_MODES,
+                         PROTOCOLS, RES_TYPES, SIGNALS)
 
 
 
@@ -110,6 +112,13 @@ class Config:
     backend_taps: str = "original"
     batch_norm: bool = False  # VGG only: the batch-normalisation ablation (paper Section 3.4)
     batch_norm_position: str = "before_elu"
+
+    # --- the LEAF family (elmarc_tf.frontends.leaf / filterbank): what computes a spectrogram
+    # front-end's input ('logmel': the authors' log-mel), how a parametric filterbank starts
+    # ('random': drawn from the run's seed), whether its variables are trainable (features unchanged)
+    input_representation: str = _added_feature("logmel")
+    filterbank_init: str = _added_feature("mel")
+    trainable: bool = _not_feature(False)
 
     # --- evaluation options beyond the original (off by default; see elmarc_tf.protocols) ---
     protocol: Optional[str] = _not_feature(None)  # None: chosen from the data (splits / folds / k-fold)
@@ -278,7 +287,9 @@ def _validate(cfg: Config) -> None:
         _positive_int(cfg, name, required=False)
     _pair(cfg, "filter_shape")
     _pair(cfg, "pool_shape")
+    _validate_leaf_keys(cfg)
     if FEATURES_TYPES[cfg.features_type] is not None:  # a fixed front-end (the MFCC baseline)
+        check_representation(cfg, takes_spectrogram=False)
         return
 
     _set(cfg, "architecture", spec.name)
@@ -295,9 +306,10 @@ def _validate(cfg: Config) -> None:
                           f"not '{spec.name}'")
     if spec.scales is not None:  # whole clips in windows: no fixed input length, no tap list
         spec.check(cfg)
+        check_representation(cfg, takes_spectrogram=False)
         return
     length_key = "n_frames" if spec.signal == "spectrogram" else "n_samples"
-    if getattr(cfg, length_key) is None:
+    if getattr(cfg, length_key) is None and spec.input != WHOLE_CLIP_INPUT:
         raise ConfigError(f"'{length_key}' is required for architecture '{spec.name}'")
 
     n_taps = len(spec.taps)
@@ -318,3 +330,13 @@ def _validate(cfg: Config) -> None:
         )
     _set(cfg, "selected_features_list", tuple(sel))
     spec.check(cfg)  # architecture-specific constraints (shapes, filter counts, lengths)
+    check_representation(cfg, takes_spectrogram=spec.signal == "spectrogram")
+
+
+def _validate_leaf_keys(cfg: Config) -> None:
+    """The values of the LEAF-family keys; which front-ends they apply to is checked by
+    :func:`~elmarc_tf.frontends.filterbank.check_representation`."""
+    _choice(cfg, "input_representation", INPUT_REPRESENTATIONS)
+    _choice(cfg, "filterbank_init", FILTERBANK_INITS)
+    if not isinstance(cfg.trainable, bool):
+        raise ConfigError(f"'trainable' must be true or false, got {cfg.trainable!r}")

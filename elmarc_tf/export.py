@@ -24,7 +24,10 @@ an ``InvalidArgumentError`` saying the rule:
 - waveform front-ends take exactly ``n_samples`` (the signature's shape is ``(None, n_samples)``);
 - windowed front-ends (``samplecnn``) take any length (``(None, None)``) and cut it into windows in
   the graph; with ``crop`` at least the longest window (3⁹: 59 049 samples), else 1 sample;
-- spectrogram front-ends take any length (``(None, None)``): the log-mel of the whole clip is
+- the LEAF family alone (``leaf``, ``sincnet``, ...) takes any length (``(None, None)``, at
+  least one sample): the representation and its statistics over the whole clip are in the graph;
+- spectrogram front-ends take any length (``(None, None)``): the log-mel (or the config's
+  ``input_representation``, filterbank included) of the whole clip is
   computed in the graph, then fixed to ``n_frames`` with the config's ``fix_length_by``. The STFT's
   reflect padding needs more than ``n_fft // 2 = 256`` samples, so at least 257; with ``crop`` the
   clip must also give ``n_frames`` frames (``frames = 1 + n // 256``), i.e. at least
@@ -46,7 +49,7 @@ import tensorflow as tf
 from .errors import ConfigError, ElmarcError
 from .extractor import build_extractor, feature_layout
 from .fileio import versions
-from .frontends import frontend_of
+from .frontends import frontend_of, takes_whole_clip
 from .melspec import HOP_LENGTH, N_FFT
 
 FORMAT = "elmarc_tf.export"
@@ -61,30 +64,36 @@ def input_rules(config, input_samples: int | None = None) -> dict:
     """How long the exported model's input may be, in samples at ``config.sampling_rate``.
 
     Returns ``{"shape": [None, n or None], "min_samples": int, "max_samples": int or None,
-    "rule": str}``. ``input_samples`` fixes the signature's length of a spectrogram or windowed
-    front-end (it must be at least ``min_samples``); for a waveform front-end it must equal
-    ``n_samples``.
+    "rule": str}``. ``input_samples`` fixes the signature's length of a spectrogram, windowed or
+    whole-clip front-end (it must be at least ``min_samples``); for a waveform front-end it must
+    equal ``n_samples``. The LEAF family alone takes any length (at least one sample).
     """
     spec = frontend_of(config)
     if spec.scales is not None:
         return _window_rules(config, spec, input_samples)
-    if spec.input == "waveform":
+    if takes_whole_clip(config):
+        minimum = 1
+        rule = ("any length (at least 1 sample): the features summarise the whole clip; the clips "
+                "of one batch share one length")
+    elif spec.input == "waveform":
         n = config.n_samples
         if input_samples is not None and int(input_samples) != n:
             raise ConfigError(f"input_samples={input_samples}: waveform front-end "
                               f"'{config.architecture}' takes exactly n_samples={n} samples")
         return {"shape": [None, n], "min_samples": n, "max_samples": n,
                 "rule": f"exactly n_samples={n} samples (crop or pad clips beforehand)"}
-    stft_min = N_FFT // 2 + 1
-    if config.fix_length_by == "crop":
+    elif config.fix_length_by == "crop":
+        stft_min = N_FFT // 2 + 1
         crop_min = (config.n_frames - 1) * HOP_LENGTH
         minimum = max(stft_min, crop_min)
         rule = (f"at least {minimum} samples: fix_length_by 'crop' needs n_frames={config.n_frames} "
                 f"frames (frames = 1 + n // {HOP_LENGTH}) and the STFT needs more than "
                 f"{N_FFT // 2}; longer clips are cropped to their first {config.n_frames} frames")
     else:
-        minimum = stft_min
-        rule = (f"at least {minimum} samples (the STFT needs more than {N_FFT // 2}); the log-mel "
+        minimum = N_FFT // 2 + 1
+        what = ("log-mel" if config.input_representation == "logmel"
+                else f"{config.input_representation} representation")
+        rule = (f"at least {minimum} samples (the STFT needs more than {N_FFT // 2}); the {what} "
                 f"of the whole clip is brought to n_frames="
                 f"{config.n_frames} frames by '{config.fix_length_by}'")
     if input_samples is not None:

@@ -84,7 +84,7 @@ def _extract_locked(writer, batch_size, strict, progress, audio_cache, log) -> E
                    desc=f"{frontend_of(cfg).name} seed {seed}", dynamic_ncols=True)
     if todo:
         dataset = make_dataset([it.path for it in items], todo, cfg, batch.size,
-                               audio_cache=audio_cache)
+                               audio_cache=audio_cache, seed=seed)
         start, timings = time.perf_counter(), []
         for inputs, indices, errors in dataset:
             features = np.asarray(extractor(inputs))

@@ -29,9 +29,10 @@ import tensorflow as tf
 from .errors import ConfigError
 from .frontends import frontend_of, selected_taps
 from .frontends.common import frozen_model
+from .frontends.filterbank import representation
 from .frontends.windows import SlidingWindows, WindowedFeatures, WindowPooling
 from .keras_graph import concatenated_parts
-from .melspec import FixLength, LogMelSpectrogram
+from .melspec import FixLength
 
 INPUT_MODES = ("logmel", "waveform")
 
@@ -94,10 +95,12 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
       - ``"logmel"``: spectrogram front-ends take ``(batch, n_frames, n_mels)`` log-mel (dB);
         waveform front-ends take ``(batch, n_samples)`` or ``(batch, n_samples, 1)`` at 12 kHz.
       - ``"waveform"``: every front-end takes 12 kHz waveforms. Spectrogram front-ends then take a
-        whole clip ``(batch, any_length)``, compute the log-mel in the graph (top-dB floor relative
-        to the whole clip, as the original) and fix it to ``n_frames`` with ``fix_length_by``.
-    Same ``seed`` -> same weights -> same features. ``fast=False`` builds Keras' plain Conv2D +
-    MaxPooling2D where the fast model fuses them
+        whole clip ``(batch, any_length)`` and compute their input in the graph by
+        :func:`input_layers` (the log-mel's top-dB floor relative to the whole clip, as the
+        original; or the config's ``input_representation``), fixed to ``n_frames``.
+    Same ``seed`` -> same weights (and random filterbank) -> same features. Every weight is
+    frozen, except the representation's where ``config.trainable``. ``fast=False`` builds Keras'
+    plain Conv2D + MaxPooling2D where the fast model fuses them
     (:class:`~elmarc_tf.frontends.common.FrequencyMaxConv2D`) and averages concatenated taps
     whole (:func:`channel_parts`): the reference the fast path is tested against (same weights,
     features equal to float32 rounding).
@@ -124,13 +127,14 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
     parts = [channel_parts(frontend.outputs[i]) if fast else [frontend.outputs[i]] for i in selected]
     taps_model = keras.Model(frontend.inputs, [p for tap in parts for p in tap],
                              name=f"{spec.name}_taps")
-    taps_model.trainable = False
+    if not config.trainable:  # trainable: the CNN's builder froze its layers; the LEAF family
+        taps_model.trainable = False  # alone keeps the representation's own flags
 
     if spec.input == "logmel" and inputs == "waveform":
         x = keras.Input((None,), name="waveform")
-        logmel = LogMelSpectrogram(sample_rate=config.sampling_rate, n_mels=config.n_mels,
-                                   pad_mode=config.pad_mode, name="logmel")(x)
-        net_in = FixLength(config.n_frames, config.fix_length_by, name="fix_frames")(logmel)
+        net_in = x
+        for layer in input_layers(config, seed):
+            net_in = layer(net_in)
     else:
         x = keras.Input(frontend.inputs[0].shape[1:], name=frontend.inputs[0].name)
         net_in = x
@@ -141,7 +145,8 @@ def build_extractor(config, seed: int = 0, inputs: str = "logmel", fast: bool = 
                           [widths[i] for i in selected], row_width,
                           tap_parts=[len(tap) for tap in parts], name="features")(list(taps))
     model = keras.Model(x, features, name=f"{spec.name}_extractor")
-    model.trainable = False
+    if not config.trainable:  # trainable: all is frozen but the representation's variables
+        model.trainable = False
     return model
 
 
@@ -179,6 +184,21 @@ def windowed_extractor(config, seed: int = 0, fast: bool = True) -> keras.Model:
                           "taps": per_window.layout()})
     features = WindowedFeatures(described, config.fix_length_by, name="features")(vectors)
     return frozen_model(clips, features, f"{spec.name}_extractor")
+
+
+def input_layers(config, seed: int = 0) -> list:
+    """How a whole 12 kHz clip ``(batch, n)`` becomes a spectrogram front-end's input ``(batch,
+    n_frames, n_mels)``: the config's ``input_representation`` of the whole clip
+    (:func:`elmarc_tf.frontends.filterbank.representation`: the authors' log-mel, or a LEAF-family
+    representation with the same ``1 + n // 256`` frames; a random filterbank drawn from
+    ``seed``), then :class:`~elmarc_tf.melspec.FixLength` to ``n_frames`` by ``fix_length_by``.
+
+    The one definition of that step: extraction runs these layers per clip in its tf.data
+    pipeline (:data:`elmarc_tf.pipeline.INPUTS`), :func:`build_extractor` with
+    ``inputs="waveform"`` in the model's graph (exports).
+    """
+    return [representation(config, seed),
+            FixLength(config.n_frames, config.fix_length_by, name="fix_frames")]
 
 
 def channel_parts(tap) -> list:

@@ -103,6 +103,14 @@ class LogMelSpectrogram(keras.layers.Layer):
         n = input_shape[1]
         return (input_shape[0], None if n is None else n_frames_for(n, self.hop_length), self.n_mels)
 
+    def flops(self, input_shape) -> int:
+        """FLOPs of one clip ``(batch, n)``: per frame, the window (``n_fft``), a real FFT (``2.5
+        n_fft log2 n_fft``), the power (``1.5 n_fft``), the mel matrix (``n_fft n_mels``) and the
+        dB conversion (``3 n_mels``)."""
+        frames, n = n_frames_for(int(input_shape[1]), self.hop_length), self.n_fft
+        return int(frames * (n + 2.5 * n * np.log2(n) + 1.5 * n + n * self.n_mels
+                             + 3 * self.n_mels))
+
     def get_config(self):
         return {**super().get_config(), "sample_rate": self.sample_rate, "n_fft": self.n_fft,
                 "hop_length": self.hop_length, "n_mels": self.n_mels, "fmin": self.fmin,

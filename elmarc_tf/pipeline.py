@@ -6,15 +6,18 @@ front-ends), then the front-end's input kind
 (:data:`INPUTS`, named by :attr:`elmarc_tf.frontends.FrontEndSpec.input`) prepares the clip:
 
 - ``waveform``: fix the length to ``n_samples`` -> ``(n_samples, 1)``;
-- ``logmel``: the authors' log-mel of the **whole** clip (TensorFlow ops of
+- ``logmel`` (every spectrogram front-end): the config's ``input_representation`` of the
+  **whole** clip — by default the authors' log-mel (TensorFlow ops of
   :class:`elmarc_tf.melspec.LogMelSpectrogram`, so the top-dB floor is relative to the whole clip
-  as in the original), then fix it to ``n_frames`` -> ``(n_frames, n_mels)``;
+  as in the original), or a LEAF-family representation with the same frames (its random
+  filterbank drawn from the extraction's seed) — then fixed to ``n_frames`` -> ``(n_frames,
+  n_mels)``: :func:`elmarc_tf.extractor.input_layers`, the layers an exported model runs too;
 - ``mfcc`` (the MFCC baseline): the 120 MFCC statistics of the clip, zero- or repeat-padded to at
   least ``mfcc_fixed_length`` samples as the original -> ``(6 * mfcc_number,)``;
-- ``clip`` (windowed front-ends, ``samplecnn``): the whole clip, any length -> ``(n,)``; the model
-  cuts it into windows. With ``crop``, a clip shorter than the longest window fails (the error
-  names the file); the padding modes take any clip (one window, padded). Clips differ in length,
-  so a batch holds one clip (:mod:`elmarc_tf.batching`); its windows are the model's batch.
+- ``clip`` (the LEAF family alone; windowed front-ends, ``samplecnn``): the whole clip, any length
+  -> ``(n,)``. A windowed model cuts it into windows: with ``crop``, a clip shorter than the longest
+  window fails (the error names the file); the padding modes take any clip (one window, padded).
+  Clips differ in length, so a batch holds one clip (:mod:`elmarc_tf.batching`).
 
 With an ``audio_cache`` (:class:`elmarc_tf.audio_cache.AudioCache` or its folder), the decoded
 12 kHz clip comes from the cache when the same file content was decoded before (by any config),
@@ -35,10 +38,11 @@ import tensorflow as tf
 from .audio import fix_length, load_audio
 from .audio_cache import as_audio_cache
 from .errors import AudioError
-from .frontends import frontend_of
+from .extractor import input_layers
+from .frontends import WHOLE_CLIP_INPUT, frontend_of
 from .frontends.mfcc import STATISTICS
 from .frontends.windows import window_count
-from .melspec import HOP_LENGTH, N_FFT, FixLength, LogMelSpectrogram, n_frames_for
+from .melspec import HOP_LENGTH, N_FFT, n_frames_for
 from .mfcc import mfcc_features
 
 
@@ -46,11 +50,12 @@ from .mfcc import mfcc_features
 class InputKind:
     """How a decoded 12 kHz mono clip ``(n,)`` becomes a front-end's input."""
 
-    shape: Callable  # (config) -> the per-clip input shape
+    shape: Callable  # (config) -> the per-clip input shape (None: the clip's own length)
     prepare: Callable  # (clip, config, path) -> NumPy array, in the decoding threads; AudioError
-    graph: Optional[Callable] = None  # (config) -> TF function (1, n) -> (1, *shape); None: reshape
+    # (config, seed) -> TF function (1, n) -> (1, *shape); None: reshape
+    graph: Optional[Callable] = None
     # (config) -> the input given in place of a clip that failed (its row is dropped); None: zeros
-    # of `shape` (a kind whose shape has a None length must give one)
+    # of `shape` (a kind whose shape has a None length gives its own)
     failed: Optional[Callable] = None
 
 
@@ -64,18 +69,32 @@ def _check_stft_length(y, cfg, path):
     return y
 
 
-def _logmel_graph(cfg):
-    logmel = LogMelSpectrogram(sample_rate=cfg.sampling_rate, n_mels=cfg.n_mels, pad_mode=cfg.pad_mode)
-    fix = FixLength(cfg.n_frames, cfg.fix_length_by)
-    return lambda y: fix.call(logmel.call(y))
+def _representation_graph(cfg, seed):
+    layers = input_layers(cfg, seed)
+
+    def graph(y):
+        for layer in layers:
+            y = layer(y)
+        return y
+
+    return graph
 
 
 def _fix_samples(y, cfg, path):
     return fix_length(y, cfg.n_samples, cfg.fix_length_by, name=path)
 
 
+def _scales(cfg) -> list:
+    """The window models of a windowed front-end (none for others)."""
+    spec = frontend_of(cfg)
+    return spec.scales(cfg) if spec.scales is not None else []
+
+
 def _whole_clip(y, cfg, path):
-    for scale in frontend_of(cfg).scales(cfg):
+    """The whole clip; a windowed front-end's windows must fit it."""
+    if len(y) == 0:
+        raise AudioError(f"{path}: no samples")
+    for scale in _scales(cfg):
         try:
             window_count(len(y), scale.window, scale.hop, cfg.fix_length_by)
         except AudioError as e:
@@ -83,8 +102,9 @@ def _whole_clip(y, cfg, path):
     return y
 
 
-def _longest_window(cfg):
-    return np.zeros(max(s.window for s in frontend_of(cfg).scales(cfg)), np.float32)
+def _failed_clip(cfg):
+    """What stands in for a clip that failed: zeros, as long as the longest window (or one)."""
+    return np.zeros(max((s.window for s in _scales(cfg)), default=1), np.float32)
 
 
 def _mfcc_statistics(y, cfg, path):
@@ -95,11 +115,12 @@ def _mfcc_statistics(y, cfg, path):
 
 INPUTS: dict[str, InputKind] = {
     "logmel": InputKind(shape=lambda cfg: (cfg.n_frames, cfg.n_mels), prepare=_check_stft_length,
-                        graph=_logmel_graph),
+                        graph=_representation_graph),
     "waveform": InputKind(shape=lambda cfg: (cfg.n_samples, 1), prepare=_fix_samples),
     "mfcc": InputKind(shape=lambda cfg: (len(STATISTICS) * cfg.mfcc_number,),
                       prepare=_mfcc_statistics),
-    "clip": InputKind(shape=lambda cfg: (None,), prepare=_whole_clip, failed=_longest_window),
+    WHOLE_CLIP_INPUT: InputKind(shape=lambda cfg: (None,), prepare=_whole_clip,
+                                failed=_failed_clip),
 }
 
 
@@ -133,7 +154,8 @@ def _decode_fn(paths, cfg, audio_cache=None):
     return decode
 
 
-def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None) -> tf.data.Dataset:
+def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None,
+                 seed: int = 0) -> tf.data.Dataset:
     """Batches ``(inputs, indices, errors)`` for ``paths[i]``, ``i`` in ``indices`` (in order).
 
     ``inputs``: ``(b, *input_shape(cfg))`` float32, e.g. ``(b, n_frames, n_mels)`` log-mel,
@@ -141,19 +163,21 @@ def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None) -> tf.d
     be 1); ``errors``: ``(b,)`` strings, empty for clips that decoded
     (rows of failed clips are zeros). ``audio_cache``: an
     :class:`~elmarc_tf.audio_cache.AudioCache` or a folder for one (``None`` or ``False``: decode
-    every clip) — the decoded clips are read from / saved to it.
+    every clip) — the decoded clips are read from / saved to it. ``seed``: the extraction's seed
+    (a random filterbank of ``input_representation`` is drawn from it). An input of the clip's
+    own length (``clip``) comes one clip per batch (``batch_size`` 1).
     """
     kind = input_kind(cfg)
     paths = list(paths)
     decode = _decode_fn(paths, cfg, as_audio_cache(audio_cache))
     shape = kind.shape(cfg)
-    graph = kind.graph(cfg) if kind.graph is not None else None
+    graph = kind.graph(cfg, seed) if kind.graph is not None else None
     names = tf.constant([str(p) for p in paths])
     failed = tf.constant(kind.failed(cfg) if kind.failed is not None else np.zeros(shape, np.float32))
+    reshaped = [-1 if d is None else d for d in shape]
 
     def to_input(y):
-        return graph(y[None])[0] if graph is not None else tf.reshape(y, [-1 if d is None else d
-                                                                           for d in shape])
+        return graph(y[None])[0] if graph is not None else tf.reshape(y, reshaped)
 
     def load(index):
         y, err = tf.numpy_function(decode, [index], [tf.float32, tf.string], stateful=False)

@@ -14,7 +14,7 @@ Which test (two-sided, H0: equal means; p-values are not corrected for multiple 
   Welch-Satterthwaite degrees of freedom) and the matching confidence interval.
 - Fewer than two seeds on a seeded side, or no spread on either side: no test; the table says why.
 
-The family of a result (waveform / spectrogram / baseline) is its front-end's
+The family of a result (waveform / spectrogram / filterbank / baseline) is its front-end's
 (:attr:`elmarc_tf.frontends.FrontEndSpec.family`), and sets its colour in the chart
 (:data:`FAMILY_COLOURS`).
 """
@@ -47,8 +47,8 @@ WELCH = "Welch"
 
 OTHER_FAMILY = "other"
 BASELINE_FAMILY = "baseline"
-FAMILY_COLOURS = {"waveform": "#d9822b", "spectrogram": "#3b6fb6", "baseline": "#333333",
-                  OTHER_FAMILY: "#8c8c8c"}
+FAMILY_COLOURS = {"waveform": "#d9822b", "spectrogram": "#3b6fb6", "filterbank": "#3a9e5c",
+                  "baseline": "#333333", OTHER_FAMILY: "#8c8c8c"}
 
 # Classifiers whose accuracy depends on the features alone (they draw no random numbers), so a
 # single run of them on features without random weights is exact.
@@ -140,7 +140,8 @@ def is_deterministic(summary: dict) -> bool:
     """Whether a result is one exact value rather than a sample over random draws.
 
     True when its features have no random weights — its front-end is not seeded (the MFCC
-    baseline: study.py stores it under seed 0 for every seed), or every seed read the same
+    baseline, a mel-initialised filterbank: study.py stores it under seed 0 for every seed,
+    :meth:`~elmarc_tf.frontends.FrontEndSpec.is_seeded`), or every seed read the same
     feature store — and nothing else drew random numbers: with two or more seeds, all accuracies are
     equal (an ELM on MFCCs, or nested CV's shuffled folds, vary with the seed: those are
     samples); with one seed, the classifier is in :data:`DETERMINISTIC_CLASSIFIERS` and nested CV
@@ -149,7 +150,7 @@ def is_deterministic(summary: dict) -> bool:
     config = summary.get("config") or {}
     stores = {r.get("store") for r in summary.get("per_seed") or []}
     spec = _frontend(summary)
-    fixed_features = (spec is not None and not spec.seeded) or (
+    fixed_features = (spec is not None and not spec.is_seeded(Config.from_dict(config))) or (
         len(summary.get("per_seed") or []) > 1 and len(stores) == 1 and None not in stores)
     if not fixed_features:
         return False

@@ -54,7 +54,8 @@ def model_label(cfg, feature_length: int | None = None) -> str:
 
 def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None,
                    wait: bool = False) -> dict:
-    store_seed = seed if frontend_of(cfg).seeded else 0  # e.g. MFCCs: no random weights
+    # e.g. MFCCs or a mel-initialised filterbank: no random weights, one store for every seed
+    store_seed = seed if frontend_of(cfg).is_seeded(cfg) else 0
     extraction = extract(cfg, items, seed=store_seed, out=features_out, progress=progress,
                          audio_cache=audio_cache, wait=wait)
     X, y, ids, manifest = load_store(extraction.folder)

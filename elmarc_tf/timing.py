@@ -15,8 +15,9 @@ import numpy as np
 import tensorflow as tf
 
 from .batching import auto_batch_size, best_call_seconds, takes_whole_clips
-from .extractor import compile_extractor
-from .flops import clip_flops
+from .extractor import build_extractor, compile_extractor
+from .flops import clip_flops, model_flops, representation_flops
+from .frontends.filterbank import representation
 
 # A 64 MiB intermediate computed again and again: with an allocator that returns freed memory to
 # the operating system, each call page-faults it in again (up to 16 384 minor faults of 4 KiB).
@@ -85,6 +86,19 @@ def matmul_peak(n: int = 4096, seconds: float = 3.0) -> dict:
     return out
 
 
+def best_cpu_seconds(fn, args, calls: int = 3) -> float:
+    """Least CPU time (this process, all its threads) of ``fn(*args)`` over ``calls`` calls after
+    one untimed call: a cost that other processes on a shared machine inflate less than the wall
+    clock."""
+    tf.nest.map_structure(np.asarray, fn(*args))
+    best = float("inf")
+    for _ in range(calls):
+        start = time.process_time()
+        tf.nest.map_structure(np.asarray, fn(*args))
+        best = min(best, time.process_time() - start)
+    return best
+
+
 def forward_rate(cfg, batch_sizes=(1, 2, 4, 8), seconds: float = 4.0, jit: bool = False) -> dict:
     """Forward-only clips/s of the extractor at each batch size (``'auto'``: the size extraction
     uses by default, :mod:`elmarc_tf.batching`), each the best of at least three calls after a
@@ -143,3 +157,27 @@ def allocator_page_faults() -> dict:
                               text=True, env=env, check=True)
         out[name] = json.loads(done.stdout.strip().splitlines()[-1])
     return out
+
+
+def representation_rate(cfg, n_samples: int, seconds: float = 4.0) -> dict:
+    """Cost of ``cfg``'s input representation on one clip of ``n_samples`` (batch 1): analytic
+    FLOPs per layer (:func:`elmarc_tf.flops.representation_flops`), clips/s of the representation
+    alone, and clips/s of the whole exported graph, waveform -> representation -> fixed length ->
+    ``cfg``'s CNN -> features (:func:`elmarc_tf.extractor.build_extractor` with
+    ``inputs="waveform"``); each the best of at least three calls after a warm-up, in wall-clock
+    time (``clips_per_s``, ``with_cnn_clips_per_s``) and in CPU time (``cpu_s``,
+    ``with_cnn_cpu_s``: seconds of all threads per clip)."""
+    rep = representation(cfg, seed=0)
+    x = tf.constant(np.random.RandomState(0).uniform(-0.5, 0.5, (1, n_samples)).astype(np.float32))
+    signature = [tf.TensorSpec((None, None), tf.float32)]
+    alone = tf.function(lambda y: rep(y), input_signature=signature)
+    model = build_extractor(cfg, seed=0, inputs="waveform")
+    whole = tf.function(lambda y: model(y, training=False), input_signature=signature)
+    layers = representation_flops(rep, n_samples)
+    return {"representation": cfg.input_representation, "flops": sum(layers.values()),
+            "layer_flops": layers,
+            "cnn_flops": model_flops(build_extractor(cfg, seed=0, inputs="logmel")),
+            "clips_per_s": 1.0 / best_call_seconds(alone, (x,), seconds / 2),
+            "cpu_s": best_cpu_seconds(alone, (x,)),
+            "with_cnn_clips_per_s": 1.0 / best_call_seconds(whole, (x,), seconds / 2),
+            "with_cnn_cpu_s": best_cpu_seconds(whole, (x,))}

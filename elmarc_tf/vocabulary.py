@@ -14,3 +14,8 @@ PAD_MODES = ("reflect", "constant")
 BACKEND_TAPS = ("original", "per_channel")
 BATCH_NORM_POSITIONS = ("before_elu", "after_elu")
 PROTOCOLS = ("predefined_split", "stratified_kfold", "predefined_folds")
+# The LEAF family (elmarc_tf.frontends.leaf): what a spectrogram front-end's input is computed by
+# ("logmel": the authors' log-mel), and how a parametric filterbank is initialised.
+INPUT_REPRESENTATIONS = ("logmel", "leaf", "pcen_mel", "sincnet", "sincnet_plus", "tdfbanks",
+                         "mel_tf")
+FILTERBANK_INITS = ("mel", "random")

@@ -1,6 +1,7 @@
 """Write configs/<dataset>/<experiment>.yaml and configs/README.md from the paper's matrix
-(elmarc_tf.paper), and configs/samplecnn/<dataset>/<experiment>.yaml from the SampleCNN study
-beyond the paper. Run from the repository root: ``python scripts/make_configs.py``."""
+(elmarc_tf.paper), configs/samplecnn/<dataset>/<experiment>.yaml from the SampleCNN study beyond
+the paper, and configs/leaf/*.yaml: the LEAF family on GTZAN (:data:`LEAF`). Run from the
+repository root: ``python scripts/make_configs.py``."""
 
 from __future__ import annotations
 
@@ -12,6 +13,23 @@ import yaml
 from elmarc_tf.paper import DATASETS, figure_of, paper_configs, samplecnn_configs
 
 ROOT = Path(__file__).resolve().parents[1] / "configs"
+
+# The LEAF family on GTZAN: name -> (the paper experiment it changes, the changes). Under VGG-32
+# and 7x96-160 (Figure 6's small models) as the input representation, and alone.
+LEAF_DATASET = "gtzan"
+LEAF = {
+    "vgg-32+leaf_SVM": ("vgg-32_SVM", dict(input_representation="leaf")),
+    "vgg-32+leaf-random_SVM": ("vgg-32_SVM", dict(input_representation="leaf",
+                                                  filterbank_init="random")),
+    "vgg-32+pcen_mel_SVM": ("vgg-32_SVM", dict(input_representation="pcen_mel")),
+    "7x96-160+leaf_SVM": ("7x96-160_SVM", dict(input_representation="leaf")),
+    "7x96-160+leaf-random_SVM": ("7x96-160_SVM", dict(input_representation="leaf",
+                                                      filterbank_init="random")),
+    "leaf_SVM": ("mfcc_SVM", dict(features_type="CNN", architecture="leaf")),
+    "leaf-random_SVM": ("mfcc_SVM", dict(features_type="CNN", architecture="leaf",
+                                         filterbank_init="random")),
+    "pcen_mel_SVM": ("mfcc_SVM", dict(features_type="CNN", architecture="pcen_mel")),
+}
 
 
 def render(exp: str, fields: dict, dataset: str) -> str:
@@ -69,8 +87,35 @@ def main() -> int:
             lines.append(f"| `samplecnn/{dataset}/{exp}.yaml` | {exp.rsplit('_', 1)[0]} | {size} | "
                          f"{fields['model_type']} |")
     lines.append("")
+    lines += leaf_configs()
     (ROOT / "README.md").write_text("\n".join(lines))
     return 0
+
+
+def leaf_configs() -> list[str]:
+    """Write configs/leaf/*.yaml (:data:`LEAF`); the lines of their README section."""
+    folder = ROOT / "leaf"
+    folder.mkdir(parents=True, exist_ok=True)
+    paper = paper_configs(LEAF_DATASET)
+    lines = ["## The LEAF family (beyond the paper)", "",
+             f"`leaf/`: the LEAF family on {LEAF_DATASET} (README, *LEAF-family representations*): "
+             "a paper experiment with another `input_representation` (and a random filterbank, "
+             "drawn from each seed), or a LEAF-family front-end alone (mean and std of its 96 "
+             "filters over the whole clip: 192 features). Written by `scripts/make_configs.py`.",
+             "", "| file | paper experiment | with |", "|---|---|---|"]
+    for name, (base, changes) in LEAF.items():
+        fields = {k: v for k, v in paper[base].items() if k != "figure"}
+        if changes.get("features_type") == "CNN":  # alone: the MFCC experiment's data fields
+            fields.pop("features_type")
+        fields.update(changes, experiment_name=f"{LEAF_DATASET}_{name}")
+        header = (f"# {LEAF_DATASET} / leaf / {name}: {base} with "
+                  f"{', '.join(f'{k}: {v}' for k, v in changes.items() if k != 'features_type')}\n"
+                  f"# Point audio_path (and the GTZAN split lists) at your copy, then:\n"
+                  f"#   elmarc run configs/leaf/{name}.yaml --seeds 3\n")
+        (folder / f"{name}.yaml").write_text(header + yaml.safe_dump(fields, sort_keys=False))
+        lines.append(f"| `leaf/{name}.yaml` | `{base}` | " + ", ".join(
+            f"{k}: {v}" for k, v in changes.items() if k != "features_type") + " |")
+    return lines + [""]
 
 
 if __name__ == "__main__":

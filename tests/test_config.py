@@ -87,10 +87,14 @@ def test_yaml_file_round_trip_and_errors_name_the_file(tmp_path):
         Config.from_file(tmp_path / "missing.yaml")
 
 
+LEAF_FAMILY = ["leaf", "sincnet", "sincnet_plus", "tdfbanks", "mel_tf", "pcen_mel"]
+
+
 def test_registry_has_the_seven_architectures_and_the_mfcc_baseline():
     assert set(FRONTENDS) == {"cnn_small_filters", "cnn_single", "cnn_music", "cnn_audio",
                               "sample_level", "frame_level", "frame_level_many", "mfcc",
-                              "samplecnn"}  # + Lee et al. 2018's mⁿ-SampleCNN
-    assert [name for name, spec in FRONTENDS.items() if not spec.seeded] == ["mfcc"]
+                              "samplecnn",  # + Lee et al. 2018's mⁿ-SampleCNN
+                              *LEAF_FAMILY}  # the LEAF family alone (seeded only when random)
+    assert [name for name, spec in FRONTENDS.items() if not spec.seeded] == ["mfcc", *LEAF_FAMILY]
     assert Config(features_type="MFCC").frontend == "mfcc"
     assert Config(architecture="7x96", num_filters=4, n_frames=10).frontend == "cnn_single"

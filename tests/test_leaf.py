@@ -336,3 +336,29 @@ def test_trainable_switch(name):
     filters = model.get_layer("filterbank").kernel
     grad = grads[[v.path for v in model.trainable_weights].index(filters.path)]
     assert grad is not None and np.abs(np.asarray(grad)).max() > 0  # filters learn from the output
+
+
+# ------------------------------------------------------------------ FFT convolution
+@pytest.mark.parametrize("size, n", [(513, 5000), (401, 300), (64, 1000), (7, 3)])
+def test_fft_convolution_is_tensorflows_same_conv1d(size, n):
+    """Odd and even kernels, inputs shorter than the kernel, a batch of two; against conv1d."""
+    rng = np.random.default_rng(size)
+    x = rng.standard_normal((2, n, 1)).astype(np.float32)
+    kernel = rng.standard_normal((size, 1, 5)).astype(np.float32)
+    ref = np.asarray(tf.nn.conv1d(x, kernel, 1, "SAME"))
+    for block in (None, L.fft_size(size) * 2):
+        out = np.asarray(L.fft_conv1d(tf.constant(x), tf.constant(kernel), block))
+        assert out.shape == ref.shape
+        assert relative_error(out, ref) < 1e-5  # float32 FFTs: observed ~1e-7
+    with pytest.raises(ConfigError, match="shorter than the 513-tap kernel"):
+        L.fft_conv1d(tf.constant(x), tf.zeros((513, 1, 2)), block=256)
+
+
+@pytest.mark.parametrize("init", L.FILTERBANK_INITS)
+@pytest.mark.parametrize("name", L.PARAMETRIC_FILTERBANKS)
+def test_fft_representation_equals_the_direct_one(name, init):
+    """The representation the study uses (FFT) gives leaf-audio's time-domain numbers."""
+    y = music_like(4.0, seed=3)[None]  # 12 kHz, with a silent gap
+    fft, direct = (np.asarray(L.build_representation(name, filterbank_init=init, seed=4,
+                                                     conv=conv)(y)) for conv in ("fft", "direct"))
+    assert relative_error(fft, direct) <= 1e-5  # observed <= 5e-6 (SincNet+'s PCEN)

@@ -12,6 +12,12 @@ random weights, and its input is computed outside the graph. ``samplecnn`` (Lee 
 mⁿ-SampleCNN) is windowed (:attr:`FrontEndSpec.scales`): it takes whole clips, cut into windows
 of its models' input size (:mod:`elmarc_tf.frontends.windows`); ``build`` gives its first
 scale's window model.
+
+The LEAF family (:mod:`~elmarc_tf.frontends.leaf`) enters twice: every spectrogram front-end
+takes the config's ``input_representation`` (the authors' log-mel by default, or a LEAF-family
+representation of the same shape, :mod:`~elmarc_tf.frontends.filterbank`), and the front-ends
+``leaf``, ``sincnet``, ``sincnet_plus``, ``tdfbanks``, ``mel_tf`` and ``pcen_mel`` (family
+``filterbank``) are the representation alone, summarised over the whole clip.
 """
 
 from __future__ import annotations
@@ -20,19 +26,39 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ConfigError
-from . import mfcc, samplecnn, spectrogram, waveform
+from . import filterbank, leaf, mfcc, samplecnn, spectrogram, waveform
 
 # The original's ``signal`` key -> how a decoded clip becomes the front-end's input
 # (a key of :data:`elmarc_tf.pipeline.INPUTS`).
 INPUT_OF_SIGNAL = {"spectrogram": "logmel", "waveform": "waveform"}
+WHOLE_CLIP_INPUT = "clip"  # the input kind of front-ends that take the whole clip, any length
+
+
+def _representation_suffix(cfg, sep: str) -> str:
+    """``""`` for the authors' log-mel, else e.g. ``+leaf`` / ``+leaf-random`` (``sep`` ``+``)."""
+    if cfg.input_representation == filterbank.LOGMEL:
+        return ""
+    return f"{sep}{cfg.input_representation}" + ("-random" if cfg.filterbank_init == "random"
+                                                 else "")
 
 
 def _name_and_size(cfg) -> str:
-    return f"{cfg.architecture}-{cfg.num_filters}"
+    return f"{cfg.architecture}-{cfg.num_filters}" + _representation_suffix(cfg, "+")
 
 
 def _architecture_and_taps(cfg) -> str:
-    return f"{cfg.architecture} nf={cfg.num_filters} taps={list(cfg.selected_features_list)}"
+    return (f"{cfg.architecture} nf={cfg.num_filters} taps={list(cfg.selected_features_list)}"
+            + _representation_suffix(cfg, " input="))
+
+
+def _on_representation(label: Callable) -> Callable:
+    """A spectrogram front-end's label, followed by its representation where it is not the
+    authors' log-mel: ``VGG``, ``VGG on LEAF``, ``VGG on LEAF (random init)``."""
+    def labelled(cfg) -> str:
+        if cfg.input_representation == filterbank.LOGMEL:
+            return label(cfg)
+        return f"{label(cfg)} on {filterbank.representation_label(cfg)}"
+    return labelled
 
 
 def _selected_branches(taps) -> Callable:
@@ -77,18 +103,24 @@ class FrontEndSpec:
     # whole clip is its input. None: one model on an input of fixed size.
     scales: Callable | None = None
 
+    def is_seeded(self, config) -> bool:
+        """Whether the features of ``config`` depend on the seed: random weights, or a filterbank
+        drawn at random (``filterbank_init: random``). False: one store serves every seed."""
+        return self.seeded or config.filterbank_init == "random"
+
 
 def _spec(name, signal, module, taps, label=None, default=None, aliases=None):
     """A spec whose builder and check are ``module.build_<name>`` / ``module.check_<name>``;
     ``label``: a fixed name, a function of the config, or None: the selected taps' names."""
+    label = (_selected_branches(taps) if label is None
+             else label if callable(label) else (lambda cfg, label=label: label))
     return FrontEndSpec(
         name=name,
         signal=signal,
         input=INPUT_OF_SIGNAL[signal],
         build=getattr(module, f"build_{name}"),
         taps=taps,
-        label=(_selected_branches(taps) if label is None
-               else label if callable(label) else (lambda cfg: label)),
+        label=_on_representation(label) if signal == "spectrogram" else label,
         check=getattr(module, f"check_{name}"),
         default_selection=tuple(default if default is not None else range(len(taps))),
         aliases=aliases or {},
@@ -124,13 +156,21 @@ FRONTENDS: dict[str, FrontEndSpec] = {
                      family="baseline"),
         # Lee et al. 2018's mⁿ-SampleCNN over whole clips: family "waveform" (it reads raw
         # samples, as the paper's waveform models, and is compared and coloured with them).
-        FrontEndSpec(name="samplecnn", signal="waveform", input="clip",
+        FrontEndSpec(name="samplecnn", signal="waveform", input=WHOLE_CLIP_INPUT,
                      build=samplecnn.build_window_model, taps=samplecnn.tap_names("3^9"),
                      label=samplecnn.label_samplecnn, check=samplecnn.check_samplecnn,
                      default_selection=(8, 9, 10), aliases=samplecnn.ALIASES,
                      store_name=samplecnn.store_name_samplecnn,
                      describe=samplecnn.describe_samplecnn, family="waveform",
                      resolve_fields=samplecnn.samplecnn_fields, scales=samplecnn.samplecnn_scales),
+        # The LEAF family alone: mean and std of each filter over the whole clip.
+        *(FrontEndSpec(name=name, signal="waveform", input=WHOLE_CLIP_INPUT,
+                       build=filterbank.build_filterbank, taps=filterbank.STATISTICS,
+                       label=filterbank.label, check=filterbank.check_filterbank,
+                       default_selection=tuple(range(len(filterbank.STATISTICS))), seeded=False,
+                       store_name=filterbank.store_name, describe=filterbank.describe,
+                       family=filterbank.FAMILY)
+          for name in leaf.FRONTENDS),
     )
 }
 
@@ -162,6 +202,16 @@ def selected_taps(config) -> tuple:
                  else spec.default_selection)
 
 
+def is_seeded(config) -> bool:
+    """Whether ``config``'s features depend on the seed (:meth:`FrontEndSpec.is_seeded`)."""
+    return frontend_of(config).is_seeded(config)
+
+
+def takes_whole_clip(config) -> bool:
+    """Whether ``config``'s front-end takes the whole clip, of any length (no ``n_samples``)."""
+    return frontend_of(config).input == WHOLE_CLIP_INPUT
+
+
 def build_frontend(config, seed: int = 0, fast: bool = True):
     """The front-end of ``config`` with all its taps as outputs (a ``keras.Model``).
 
@@ -170,4 +220,4 @@ def build_frontend(config, seed: int = 0, fast: bool = True):
 
 
 __all__ = ["FRONTENDS", "ALIASES", "FrontEndSpec", "resolve", "frontend_of", "selected_taps",
-           "build_frontend"]
+           "build_frontend", "is_seeded", "takes_whole_clip"]
