@@ -104,8 +104,9 @@ class StoreWriter:
                 total += float(z["seconds"])
         return total
 
-    def finish(self, layout: list, feature_length: int) -> dict:
-        """Consolidate the chunks into the final files; the manifest is written last."""
+    def finish(self, layout: list, feature_length: int, extra: dict | None = None) -> dict:
+        """Consolidate the chunks into the final files; the manifest is written last.
+        ``extra``: more manifest entries (e.g. ``weights``: where trained weights came from)."""
         done = self.done()
         missing = [i for i in range(len(self.items)) if i not in done]
         if missing:
@@ -130,6 +131,7 @@ class StoreWriter:
             "labels": sorted({self.items[i].label for i in ok}),
             "seconds": round(self.seconds(), 3),
             "versions": versions(),
+            **(extra or {}),
         }
         atomic_write_json(self.folder / "manifest.json", manifest)
         for path in self.chunks.glob("*"):
