@@ -48,7 +48,7 @@ from .fileio import atomic_write_json, atomic_write_text
 from .frontends import frontend_of
 from .paper import DATASETS, SIZES, paper_configs
 from .protocols import evaluate
-from .report import format_table
+from .report import FAMILY_COLOURS, OTHER_FAMILY, format_table
 from .store import load_store
 from .study import model_label, run_experiment, same_config, write_summary
 from .train import (CLASSIFIER, PATCH_KEYS, check_trainable, patch_config, quiet_retracing,
@@ -75,7 +75,7 @@ DEMO_ARCHITECTURES = {
 }
 DEMO_FIELDS = dict(dataset="demo", n_frames=1376, n_samples=350000, n_folds=4, val_fraction=0.25,
                    train_patch_frames=140, train_patch_samples=36000, train_patches_per_clip=2,
-                   epochs=15, patience=6, train_batch_size=8)
+                   epochs=15, patience=6, train_batch_size=8, learning_rate=3e-4)
 
 
 # ------------------------------------------------------------------------------ statistics
@@ -224,7 +224,7 @@ def _study_row(name, cfg, seeds, out, items, mixed_precision, n_jobs, progress, 
                                            progress=progress, log=log, audio_cache=audio_cache)
     splits = [s for r in trained["per_seed"] for s in r["splits"]]
     return {"name": name, "model": random["model"], "feature_length": random["feature_length"],
-            "random": _stats(random), "trained": _stats(trained), "transfer": _stats(transfer),
+            "family": frontend_of(cfg).family, "random": _stats(random), "trained": _stats(trained), "transfer": _stats(transfer),
             "best_epoch_mean": float(np.mean([s["best_epoch"] for s in splits])),
             "seconds_per_epoch": float(np.median([t for s in splits for t in s["curves"]["seconds"]])),
             "protocol": {"random": random["protocol"], "trained": trained["protocol"]}}
@@ -316,32 +316,41 @@ def study_tables(rows: list[dict], corr: dict, seeds) -> tuple[str, str]:
 
 
 def scatter_chart(rows: list[dict], corr: dict, title: str | None = None) -> Figure:
-    """Random + SVM accuracy (x) vs end-to-end accuracy (y), one labelled point per architecture,
-    error bars = std over seeds, the diagonal, and the correlations in the legend."""
-    fig = Figure(figsize=(6.4, 5.6), layout="constrained")
+    """Random + SVM accuracy (x) vs end-to-end accuracy (y), one labelled point per architecture
+    coloured by family, error bars = std over seeds, the diagonal; the correlations with their
+    bootstrap intervals in the legend below."""
+    fig = Figure(figsize=(6.4, 6.4), layout="constrained")
     ax = fig.subplots()
     xs = np.array([100 * r["random"]["mean"] for r in rows])
     ys = np.array([100 * r["trained"]["mean"] for r in rows])
-    ax.errorbar(xs, ys, xerr=[100 * r["random"]["std"] for r in rows],
-                yerr=[100 * r["trained"]["std"] for r in rows], fmt="o", color="#3b6fb6",
-                ecolor="#7f9cc9", elinewidth=1, capsize=3, markersize=6, zorder=3,
-                label=(f"Spearman ρ = {corr['spearman']['r']:+.2f} "
-                       f"[{corr['spearman']['ci_low']:+.2f}, {corr['spearman']['ci_high']:+.2f}]\n"
-                       f"Pearson r = {corr['pearson']['r']:+.2f} "
-                       f"[{corr['pearson']['ci_low']:+.2f}, {corr['pearson']['ci_high']:+.2f}]"))
+    xerr = np.array([100 * r["random"]["std"] for r in rows])
+    yerr = np.array([100 * r["trained"]["std"] for r in rows])
+    low = max(0.0, min((xs - xerr).min(), (ys - yerr).min()) - 3)
+    high = min(100.0, max((xs + xerr).max(), (ys + yerr).max()) + 3)
+    ax.plot([low, high], [low, high], color="#999999", lw=0.8, ls="--", zorder=1,
+            label="y = x (trained = random)")
+    for family in sorted({r.get("family", OTHER_FAMILY) for r in rows}):
+        members = [i for i, r in enumerate(rows) if r.get("family", OTHER_FAMILY) == family]
+        colour = FAMILY_COLOURS.get(family, FAMILY_COLOURS[OTHER_FAMILY])
+        ax.errorbar(xs[members], ys[members],
+                    xerr=xerr[members], yerr=yerr[members], fmt="o",
+                    color=colour, ecolor=colour, alpha=0.9, elinewidth=1, capsize=3,
+                    markersize=6, zorder=3, label=family)
     for r, x, y in zip(rows, xs, ys):
-        ax.annotate(r["name"], (x, y), xytext=(5, 5), textcoords="offset points", fontsize=9)
-    low = min(xs.min(), ys.min()) - 5
-    high = min(100.0, max(xs.max(), ys.max()) + 5)
-    ax.plot([low, high], [low, high], color="#999999", lw=0.8, ls="--", zorder=1, label="y = x")
+        ax.annotate(r["name"], (x, y), xytext=(5, 4), textcoords="offset points", fontsize=9,
+                    zorder=4, bbox=dict(facecolor="white", edgecolor="none", alpha=0.7, pad=0.5))
     ax.set_xlim(low, high)
     ax.set_ylim(low, high)
     ax.set_aspect("equal")
     ax.set_xlabel("random weights + SVM: accuracy (%)")
     ax.set_ylabel("trained end to end: accuracy (%)")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=8, loc="lower right",
-              title=f"{corr['confidence']:.0%} bootstrap CI over seeds", title_fontsize=8)
+    s, r = corr["spearman"], corr["pearson"]
+    ax.plot([], [], " ", label=f"Spearman ρ = {s['r']:+.2f} [{s['ci_low']:+.2f}, {s['ci_high']:+.2f}]")
+    ax.plot([], [], " ", label=f"Pearson r = {r['r']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8,
+               frameon=False, title=f"error bars: std over seeds; [ ]: {corr['confidence']:.0%} "
+                                    f"bootstrap interval over seeds", title_fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     return fig

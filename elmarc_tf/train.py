@@ -149,7 +149,8 @@ def extractor_name(cfg) -> str:
     return f"{frontend_of(cfg).name}_extractor"
 
 
-def build_classifier(cfg, seed: int, n_classes: int, mixed_precision: bool = False) -> keras.Model:
+def build_classifier(cfg, seed: int, n_classes: int, mixed_precision: bool = False,
+                     fast: bool = False) -> keras.Model:
     """The trainable model of ``cfg``: ``(batch, *patch_input) -> (batch, n_classes)`` softmax.
 
     Patch input: ``(batch, train_patch_frames, n_mels)`` log-mel or ``(batch,
@@ -158,13 +159,17 @@ def build_classifier(cfg, seed: int, n_classes: int, mixed_precision: bool = Fal
     ``(batch, d)`` -> [BatchNormalization ``head_bn``] -> Dropout ``head_dropout`` -> Dense
     softmax ``head_dense``; the head is seeded from ``seed`` and its layer names.
     ``mixed_precision``: float16 computations, float32 variables and softmax (for GPUs).
+    ``fast``: as :func:`~elmarc_tf.extractor.build_extractor` (same weights either way). Off
+    by default: the fused frequency-max layer saves memory on whole 1376-frame inputs, but on
+    3 s patches it is no faster per step and its gradient traces ~10x slower (a Python loop
+    over frequency positions); trained weights load into the fast extractor by name.
     """
     check_trainable(cfg)
     previous = keras.config.dtype_policy()
     if mixed_precision:
         keras.config.set_dtype_policy(MIXED_POLICY)
     try:
-        extractor = build_extractor(patch_config(cfg), seed, inputs="logmel")
+        extractor = build_extractor(patch_config(cfg), seed, inputs="logmel", fast=fast)
         extractor.trainable = True
         x = keras.Input(extractor.input_shape[1:], name=extractor.inputs[0].name)
         h = extractor(x)
@@ -294,7 +299,7 @@ def _epoch_examples(train, length: int, patch: int, per_clip: int, rng) -> tuple
     return clips[order], offsets[order]
 
 
-def _step_functions(model, optimizer, patch_shape, scaled: bool):
+def step_functions(model, optimizer, patch_shape, scaled: bool = False):
     """Compiled ``train(x, y) -> (loss, n_correct)`` and ``predict(x) -> probabilities``."""
     loss_fn = keras.losses.SparseCategoricalCrossentropy()
     x_spec = tf.TensorSpec((None, *patch_shape), tf.float32)
@@ -321,13 +326,11 @@ def _step_functions(model, optimizer, patch_shape, scaled: bool):
 def _standardize_head(model, cfg, x, clips, patch: int) -> None:
     """Set the ``head_standardize`` layer to the mean and variance of the feature vectors of the
     training clips' patches (those of :func:`patch_starts`) under the model's current weights."""
-    extractor = model.get_layer(extractor_name(cfg))
-    features = tf.function(lambda b: extractor(b, training=False))
+    extractor = model.get_layer(extractor_name(cfg))  # called eagerly: once per training
     starts = patch_starts(x.shape[1], patch)
     pairs = [(c, s) for c in clips for s in starts]
-    rows = [np.asarray(features(tf.constant(np.stack([x[c, s:s + patch] for c, s in
-                                                      pairs[i:i + cfg.train_batch_size]]),
-                                            tf.float32)))
+    rows = [np.asarray(extractor(np.stack([x[c, s:s + patch] for c, s in
+                                           pairs[i:i + cfg.train_batch_size]]), training=False))
             for i in range(0, len(pairs), cfg.train_batch_size)]
     model.get_layer("head_standardize").adapt(np.concatenate(rows).astype(np.float32))
 
@@ -421,7 +424,7 @@ def train_split(cfg, seed: int, x, y, labels, split: TrainingSplit, folder,
     optimizer.build(model.trainable_variables)
     if cfg.head_standardize:
         _standardize_head(model, cfg, x, split.train, patch)
-    train_fn, predict_fn = _step_functions(model, optimizer, model.input_shape[1:], mixed_precision)
+    train_fn, predict_fn = step_functions(model, optimizer, model.input_shape[1:], mixed_precision)
     predict = lambda batch: predict_fn(tf.constant(batch, tf.float32)).numpy()
 
     state = {"key": key, "epoch": 0, "best_epoch": 0, "best_val_accuracy": -1.0,
