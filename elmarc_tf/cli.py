@@ -173,6 +173,9 @@ def _add_training_parsers(sub) -> None:
     p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
     p.add_argument("--mixed-precision", action="store_true",
                    help="float16 computations, float32 weights (for GPUs; slow on CPUs)")
+    p.add_argument("--nondeterministic", action="store_true",
+                   help="do not enable TensorFlow's op determinism (for a GPU op without a "
+                        "deterministic kernel; reruns may then differ)")
     p.add_argument("--quiet", action="store_true", help="no progress bars (epoch lines remain)")
 
     p = sub.add_parser("random-vs-trained", help="random + SVM vs trained end to end vs trained "
@@ -196,6 +199,8 @@ def _add_training_parsers(sub) -> None:
                                             "[/demo])")
     p.add_argument("--jobs", type=int, default=None, help="parallel grid-search jobs")
     p.add_argument("--mixed-precision", action="store_true", help="float16 training (GPUs)")
+    p.add_argument("--nondeterministic", action="store_true",
+                   help="do not enable TensorFlow's op determinism (see 'elmarc train')")
     p.add_argument("--quiet", action="store_true")
 
 
@@ -207,7 +212,8 @@ def cmd_train(args) -> int:
     summary = train_experiment(cfg, seeds=seeds, out=args.out,
                                name=args.name or f"{args.config.stem}_end-to-end",
                                checkpoints_out=args.checkpoints, audio_cache=args.audio_cache,
-                               mixed_precision=args.mixed_precision, progress=not args.quiet)
+                               mixed_precision=args.mixed_precision, progress=not args.quiet,
+                               deterministic=not args.nondeterministic)
     for entry in summary["per_seed"]:
         for split in entry["splits"]:
             print(f"seed {entry['seed']} {split['name']}: trained weights {split['weights']}")
@@ -223,7 +229,8 @@ def cmd_random_vs_trained(args) -> int:
     seeds = range(args.seeds)
     if args.demo:
         from_demo = dict(seeds=seeds, n_boot=args.bootstrap, progress=not args.quiet,
-                         overrides=overrides, only=args.only, mixed_precision=args.mixed_precision)
+                         overrides=overrides, only=args.only, mixed_precision=args.mixed_precision,
+                         deterministic=not args.nondeterministic)
         run_demo_study(**({"out": args.out} if args.out else {}), **from_demo)
         return EXIT_OK
     if args.audio_root is None:
@@ -233,7 +240,8 @@ def cmd_random_vs_trained(args) -> int:
     run_random_vs_trained({**base, **overrides}, architectures, seeds=seeds,
                           out=args.out or Path("elmarc_out") / "random_vs_trained" / args.dataset,
                           n_boot=args.bootstrap, mixed_precision=args.mixed_precision,
-                          n_jobs=args.jobs, progress=not args.quiet)
+                          n_jobs=args.jobs, progress=not args.quiet,
+                          deterministic=not args.nondeterministic)
     return EXIT_OK
 
 

@@ -28,6 +28,7 @@ the trained models are early-stopped on held-out validation clips and scored on 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import json
 import warnings
 from pathlib import Path
@@ -209,7 +210,7 @@ def _stats(summary: dict) -> dict:
 
 
 def _study_row(name, cfg, seeds, out, items, mixed_precision, n_jobs, progress, log,
-               audio_cache) -> dict:
+               audio_cache, deterministic) -> dict:
     """The three experiments of one architecture and its row of the study."""
     svm_cfg = cfg.replace(model_type="SVM")
     random = run_experiment(svm_cfg, seeds=seeds, out=out / "results", name=f"{name}_SVM",
@@ -218,7 +219,7 @@ def _study_row(name, cfg, seeds, out, items, mixed_precision, n_jobs, progress, 
     trained = train_experiment(cfg, seeds=seeds, out=out / "results", name=f"{name}_{CLASSIFIER}",
                                items=items, checkpoints_out=out / "training",
                                audio_cache=audio_cache, mixed_precision=mixed_precision,
-                               progress=progress, log=log)
+                               progress=progress, log=log, deterministic=deterministic)
     transfer = trained_features_experiment(svm_cfg, trained, items, out / "results",
                                            f"{name}_trained_SVM", out / "features", n_jobs=n_jobs,
                                            progress=progress, log=log, audio_cache=audio_cache)
@@ -233,7 +234,8 @@ def _study_row(name, cfg, seeds, out, items, mixed_precision, n_jobs, progress, 
 def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=DEFAULT_OUT,
                           n_boot: int = N_BOOT, boot_seed: int = 0, mixed_precision: bool = False,
                           n_jobs=None, items=None, progress: bool = True, log=print,
-                          audio_cache=None, title: str | None = None) -> dict:
+                          audio_cache=None, title: str | None = None,
+                          deterministic: bool = True) -> dict:
     """Run the study: ``architectures`` (``{name: config fields}``, each completed by ``base``:
     data, input and training fields) over ``seeds``; see the module docstring.
 
@@ -243,6 +245,7 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
     ``model``, ``feature_length``, and ``random`` / ``trained`` / ``transfer`` accuracies with
     ``mean`` and ``std``), ``correlations`` (random vs ``trained`` and vs ``transfer``, see
     :func:`correlations`), ``table``, and the paths ``json``, ``table_txt``, ``table_md``, ``chart``.
+    ``mixed_precision``, ``deterministic``: as :func:`elmarc_tf.train.train_experiment`.
     """
     out = Path(out)
     seeds = [int(s) for s in seeds]
@@ -256,7 +259,7 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
     with quiet_retracing():  # one model per architecture, seed and fold, by design
         for name, cfg in configs.items():
             rows.append(_study_row(name, cfg, seeds, out, items, mixed_precision, n_jobs,
-                                   progress, log, audio_cache))
+                                   progress, log, audio_cache, deterministic))
     corr = {column: correlations({r["name"]: r["random"]["accuracies"] for r in rows},
                                  {r["name"]: r[column]["accuracies"] for r in rows},
                                  n_boot=n_boot, seed=boot_seed)
@@ -389,7 +392,7 @@ def paper_architectures(dataset: str, audio_root, splits=None, size: str = "smal
 def run_demo_study(out=DEFAULT_OUT / "demo", seeds=(0, 1, 2), clips_per_class: int = 8,
                    data_seed: int = 0, n_boot: int = N_BOOT, progress: bool = True, log=print,
                    architectures=None, fields=None, overrides=None, only=None,
-                   mixed_precision: bool = False) -> dict:
+                   mixed_precision: bool = False, deterministic: bool = True) -> dict:
     """The study on the embedded demo data (:func:`elmarc_tf.demo.make_demo_dataset`):
     ``architectures`` (default :data:`DEMO_ARCHITECTURES`; ``only``: substrings of their names to
     keep) with ``fields`` (default :data:`DEMO_FIELDS`) updated by ``overrides``."""
@@ -406,6 +409,7 @@ def run_demo_study(out=DEFAULT_OUT / "demo", seeds=(0, 1, 2), clips_per_class: i
             "audio_path": str(audio)}
     return run_random_vs_trained(base, architectures, seeds=seeds, out=out, n_boot=n_boot,
                                  mixed_precision=mixed_precision, progress=progress, log=log,
+                                 deterministic=deterministic,
                                  title=f"demo data: random vs trained ({len(seeds)} seeds)")
 
 
@@ -421,7 +425,10 @@ def read_training_overrides(path) -> dict:
         raise ConfigError(f"{path}: not valid YAML/JSON ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: must be a mapping of config keys to values")
-    unknown = sorted(set(data) - {f.name for f in dataclasses.fields(Config)})
-    if unknown:
-        raise ConfigError(f"{path}: unknown config key '{unknown[0]}'")
+    names = sorted(f.name for f in dataclasses.fields(Config))
+    for key in data:
+        if key not in names:
+            close = difflib.get_close_matches(key, names, n=1)
+            raise ConfigError(f"{path}: unknown config key '{key}'"
+                              + (f" (did you mean '{close[0]}'?)" if close else ""))
     return data

@@ -70,8 +70,7 @@ DEFAULT_CHECKPOINTS = Path("elmarc_out") / "training"
 # Config fields that change a training but not the random features.
 TRAINING_FIELDS = ("train_patch_frames", "train_patch_samples", "train_patches_per_clip", "epochs",
                    "learning_rate", "train_batch_size", "patience", "dropout", "head_standardize",
-                   "head_batch_norm",
-                   "val_fraction", "protocol", "n_folds")
+                   "head_batch_norm", "val_fraction", "protocol", "n_folds")
 # Config fields that decide a front-end's input (with its input kind): the decoded-inputs cache key.
 INPUT_FIELDS = ("sampling_rate", "res_type", "pad_mode", "n_mels", "n_frames", "n_samples",
                 "fix_length_by")
@@ -387,7 +386,7 @@ def _clip_scores(probs, y) -> tuple[float, float]:
 def train_split(cfg, seed: int, x, y, labels, split: TrainingSplit, folder,
                 mixed_precision: bool = False, progress: bool = False, log=print,
                 on_epoch_end: Optional[Callable[[int, dict], None]] = None, tag: str = "",
-                ids=None) -> dict:
+                ids=None, deterministic: bool = True) -> dict:
     """Train one model on ``split`` of inputs ``x`` ``(n, *input_shape)`` with labels ``y``
     (ints indexing ``labels``); checkpoints and the best weights go to ``folder``.
 
@@ -399,6 +398,9 @@ def train_split(cfg, seed: int, x, y, labels, split: TrainingSplit, folder,
     weights file), ``weights_digest``, ``n_train`` / ``n_val`` / ``n_test``, ``labels`` and
     ``confusion_matrix`` (test clips). ``ids``: the clips' ids (one per row of ``x``); given,
     ``folder/clips.json`` lists the ids of each part and the result's ``clips`` names it.
+    ``deterministic``: switch on ``tf.config.experimental.enable_op_determinism()`` (for the
+    rest of the process: TensorFlow cannot switch it off); False leaves it as it is, for a GPU
+    op without a deterministic kernel.
     """
     folder = Path(folder)
     y = np.asarray(y, dtype=np.int32)
@@ -414,7 +416,8 @@ def train_split(cfg, seed: int, x, y, labels, split: TrainingSplit, folder,
     if ids is not None:
         atomic_write_json(folder / "clips.json", {part: [str(ids[i]) for i in getattr(split, part)]
                                                   for part in ("train", "val", "test")})
-    tf.config.experimental.enable_op_determinism()
+    if deterministic:
+        tf.config.experimental.enable_op_determinism()
 
     patch = patch_length(cfg)
     model = build_classifier(cfg, seed, len(labels), mixed_precision=mixed_precision)
@@ -513,7 +516,8 @@ def training_dir(root, cfg, items, mixed_precision: bool = False) -> Path:
 
 def train_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
                      checkpoints_out=None, audio_cache=None, mixed_precision: bool = False,
-                     progress: bool = True, log=print, on_epoch_end=None) -> dict:
+                     progress: bool = True, log=print, on_epoch_end=None,
+                     deterministic: bool = True) -> dict:
     """Train ``cfg`` end to end for each seed under its protocol; write
     ``<out>/<name>/results.{json,csv}`` in the format of :func:`elmarc_tf.study.run_experiment`
     (``classifier``: ``end-to-end``; each ``per_seed`` entry adds ``best_epoch`` (one per
@@ -521,7 +525,7 @@ def train_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, it
 
     Checkpoints, trained weights files and the decoded inputs go under ``checkpoints_out``
     (default ``elmarc_out/training``); everything resumes. ``name``: default
-    ``<experiment_name>_end-to-end``.
+    ``<experiment_name>_end-to-end``. ``deterministic``: see :func:`train_split`.
     """
     check_trainable(cfg)
     items = items if items is not None else items_from_config(cfg)
@@ -548,7 +552,7 @@ def train_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, it
                                    folder / f"seed{seed}" / split.name,
                                    mixed_precision=mixed_precision, progress=progress, log=log,
                                    on_epoch_end=on_epoch_end, tag=f"{label} seed {seed} {split.name}",
-                                   ids=[it.id for it in clips])
+                                   ids=[it.id for it in clips], deterministic=deterministic)
                        for split in splits]
         entry = {"seed": int(seed), "accuracy": float(np.mean([r["accuracy"] for r in results])),
                  "protocol": protocol, "best_params": {}, "feature_length": feature_length,

@@ -367,3 +367,20 @@ def test_train_experiment_reports_the_mean_over_folds_in_the_results_format(demo
                      checkpoints_out=tmp_path / "training", items=demo_items, progress=False,
                      log=lines.append)
     assert not any("epoch 1/1" in line for line in lines)
+
+
+def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
+    bn = tmp_path / "bn.yaml"
+    bn.write_text("architecture: vgg\nnum_filters: 2\nn_frames: 1280\nbatch_norm: true\n"
+                  "audio_path: nowhere\n")
+    overrides = tmp_path / "train.yaml"
+    overrides.write_text("epochs: 3\nlearning_rte: 0.001\n")
+    for argv, message in (
+            (["train", str(bn)], "'batch_norm': true normalises with the current batch"),
+            (["random-vs-trained", "--dataset", "gtzan"], "--audio-root is required"),
+            (["random-vs-trained", "--demo", "--train-config", str(overrides)],
+             "unknown config key 'learning_rte' (did you mean 'learning_rate'?)")):
+        capsys.readouterr()
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("elmarc: error: ") and message in err and "\n" not in err
