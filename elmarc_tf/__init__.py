@@ -13,10 +13,12 @@ The package in layers; a module imports only its own layer and those above it in
 - foundation: ``errors``, ``vocabulary`` (the config's values), ``fileio`` (atomic writes,
   versions), ``keras_graph`` (Keras internals)
 - core model: ``config``, ``frontends/`` (the registry and one module per family), ``melspec``,
-  ``extractor`` (taps -> features, ``compile_extractor``), ``flops``, ``tf1_weights``, ``export``
+  ``extractor`` (taps -> features, ``compile_extractor``), ``flops``, ``tf1_weights``,
+  ``trained_weights`` (files of trained weights, their digest), ``export``
 - audio I/O: ``audio`` (decode, fix length), ``resample``, ``audio_cache``, ``mfcc``, ``datasets/``
 - extraction: ``pipeline`` (tf.data, input kinds), ``batching``, ``store``, ``extract``
-- study: ``classifiers``, ``protocols``, ``study``, ``report``, ``paper``, ``demo``, ``ablation``
+- study: ``classifiers``, ``protocols``, ``study``, ``report``, ``paper``, ``demo``, ``ablation``,
+  ``train`` (end-to-end training of a front-end), ``random_vs_trained`` (the study of both)
 - tooling: ``timing``, ``bench``, ``profile``, ``cli``
 """
 

@@ -56,11 +56,15 @@ from .export import describe_export, export_frontend  # noqa: E402
 from .extract import extract  # noqa: E402
 from .fileio import FolderBusy  # noqa: E402
 from .frontends import frontend_of  # noqa: E402
-from .paper import CLASSIFIERS, SIZES, paper_frontends, reproduce  # noqa: E402
+from .paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
 from .profile import run_profile  # noqa: E402
+from .random_vs_trained import (N_BOOT, paper_architectures,  # noqa: E402
+                                read_training_overrides, run_demo_study, run_random_vs_trained)
 from .report import compare, load_results  # noqa: E402
 from .store import load_store, store_damage, store_progress  # noqa: E402
 from .study import read_original_config, run_experiment  # noqa: E402
+from .train import train_experiment  # noqa: E402
+from .trained_weights import read_trained_weights  # noqa: E402
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_IO, EXIT_BUSY, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -98,7 +102,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p = verb("extract", help="extract features of a config's audio into a feature store "
                                        "(elmarc_tf.extract.extract)")
     p.add_argument("config", type=Path, help="YAML/JSON config (keys of the original config_main)")
-    p.add_argument("--seed", type=_seed, default=0, help="random-weights seed (default 0)")
+    p.add_argument("--seed", type=_seed, default=None,
+                   help="random-weights seed (default 0; with --weights: the training's seed)")
+    p.add_argument("--weights", type=Path, metavar="TRAINED_CHECKPOINT",
+                   help="extract with trained weights (a best.weights.npz of 'elmarc train') "
+                        "instead of random ones; the store's key includes their digest")
     p.add_argument("--out", type=Path, help="store root (default: save_extracted_features_folder "
                                             "or elmarc_out/features)")
     p.add_argument("--batch-size", type=int, help="clips per forward pass (default: the config's batch_size; "
@@ -211,6 +219,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clips-per-class", type=int, default=8)
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_training_parsers(verb)
     return parser.parse_args(argv)
 
 
@@ -222,17 +231,112 @@ def _items(cfg, config_file):
         raise ConfigError(f"{config_file}: {e}") from None
 
 
+# ------------------------------------------------------------------------------ training
+def _add_training_parsers(verb) -> None:
+    """``train`` and ``random-vs-trained`` (elmarc_tf.train, elmarc_tf.random_vs_trained)."""
+    p = verb("train", help="train a config's front-end end to end (same initial weights "
+                                     "as its random extractor) under the dataset's protocol "
+                                     "(elmarc_tf.train.train_experiment)")
+    p.add_argument("config", type=Path, help="YAML/JSON config (training keys: train_patch_frames, "
+                                             "epochs, learning_rate, ...)")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=_seed, nargs="+",
+                       help="seed(s) of the initial weights (default 0)")
+    seeds.add_argument("--seeds", type=int, help="seeds 0..N-1")
+    p.add_argument("--out", type=Path, help="results root (default: results_folder or "
+                                            "elmarc_out/results)")
+    p.add_argument("--checkpoints", type=Path, help="checkpoints, trained weights and decoded "
+                                                    "inputs (default elmarc_out/training)")
+    p.add_argument("--name", help="results folder name (default: CONFIG's stem + _end-to-end)")
+    p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
+    p.add_argument("--mixed-precision", action="store_true",
+                   help="float16 computations, float32 weights (for GPUs; slow on CPUs)")
+    p.add_argument("--nondeterministic", action="store_true",
+                   help="do not enable TensorFlow's op determinism (for a GPU op without a "
+                        "deterministic kernel; reruns may then differ)")
+    p.add_argument("--quiet", action="store_true", help="no progress bars (epoch lines remain)")
+
+    p = verb("random-vs-trained", help="random + SVM vs trained end to end vs trained "
+                                                 "features + SVM, correlations across "
+                                                 "architectures, scatter plot "
+                                                 "(elmarc_tf.random_vs_trained)")
+    src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("--demo", action="store_true", help="the embedded demo data, small "
+                                                         "architectures, few epochs")
+    src.add_argument("--dataset", choices=list(DATASETS), help="a paper dataset")
+    p.add_argument("--audio-root", type=Path, help="the dataset's root (with --dataset)")
+    p.add_argument("--splits", type=Path, help="GTZAN: folder with {train,valid,test}_filtered.txt")
+    p.add_argument("--size", choices=list(SIZES), default="small",
+                   help="feature size: ~120 (small, default) or ~3500 (large)")
+    p.add_argument("--only", nargs="*", help="architectures whose name contains one of these")
+    p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
+    p.add_argument("--train-config", type=Path, help="YAML/JSON of config keys for every "
+                                                     "architecture (e.g. epochs, train_patch_frames)")
+    p.add_argument("--bootstrap", type=int, default=N_BOOT, help=f"bootstrap resamples (default {N_BOOT})")
+    p.add_argument("--out", type=Path, help="study folder (default elmarc_out/random_vs_trained"
+                                            "[/demo])")
+    p.add_argument("--jobs", type=int, default=None, help="parallel grid-search jobs")
+    p.add_argument("--mixed-precision", action="store_true", help="float16 training (GPUs)")
+    p.add_argument("--nondeterministic", action="store_true",
+                   help="do not enable TensorFlow's op determinism (see 'elmarc train')")
+    p.add_argument("--quiet", action="store_true")
+
+
+def cmd_train(args) -> int:
+    cfg = Config.from_file(args.config)
+    seeds = list(range(args.seeds)) if args.seeds is not None else (args.seed or [0])
+    if args.seeds is not None and args.seeds < 1:
+        raise ElmarcError(f"--seeds must be at least 1, got {args.seeds}")
+    summary = train_experiment(cfg, seeds=seeds, out=args.out,
+                               name=args.name or f"{args.config.stem}_end-to-end",
+                               checkpoints_out=args.checkpoints, audio_cache=args.audio_cache,
+                               mixed_precision=args.mixed_precision, progress=not args.quiet,
+                               deterministic=not args.nondeterministic)
+    for entry in summary["per_seed"]:
+        for split in entry["splits"]:
+            print(f"seed {entry['seed']} {split['name']}: trained weights {split['weights']}")
+    return EXIT_OK
+
+
+def cmd_random_vs_trained(args) -> int:
+    if args.seeds < 1:
+        raise ElmarcError(f"--seeds must be at least 1, got {args.seeds}")
+    if args.bootstrap < 1:
+        raise ElmarcError(f"--bootstrap must be at least 1, got {args.bootstrap}")
+    overrides = read_training_overrides(args.train_config) if args.train_config else {}
+    seeds = range(args.seeds)
+    if args.demo:
+        from_demo = dict(seeds=seeds, n_boot=args.bootstrap, progress=not args.quiet,
+                         overrides=overrides, only=args.only, mixed_precision=args.mixed_precision,
+                         deterministic=not args.nondeterministic)
+        run_demo_study(**({"out": args.out} if args.out else {}), **from_demo)
+        return EXIT_OK
+    if args.audio_root is None:
+        raise ElmarcError("--audio-root is required with --dataset")
+    base, architectures = paper_architectures(args.dataset, args.audio_root, splits=args.splits,
+                                              size=args.size, only=args.only)
+    run_random_vs_trained({**base, **overrides}, architectures, seeds=seeds,
+                          out=args.out or Path("elmarc_out") / "random_vs_trained" / args.dataset,
+                          n_boot=args.bootstrap, mixed_precision=args.mixed_precision,
+                          n_jobs=args.jobs, progress=not args.quiet,
+                          deterministic=not args.nondeterministic)
+    return EXIT_OK
+
+
 def cmd_extract(args) -> int:
     cfg = Config.from_file(args.config)
     if args.batch_size is not None and args.batch_size < 1:
         raise ElmarcError(f"--batch-size must be a positive integer, got {args.batch_size}")
     items = _items(cfg, args.config)
-    result = extract(cfg, items, seed=args.seed, out=args.out, batch_size=args.batch_size,
+    weights = read_trained_weights(args.weights) if args.weights is not None else None
+    seed = args.seed if args.seed is not None else weights.meta.get("seed", 0) if weights else 0
+    result = extract(cfg, items, seed=seed, out=args.out, batch_size=args.batch_size,
                      strict=args.strict, progress=not args.quiet, audio_cache=args.audio_cache,
-                     wait=args.wait)
+                     wait=args.wait, weights=weights)
     m = result.manifest
     print(f"{result.folder}: {m['n_ok']} clips x {m['feature_length']} features "
-          f"({result.n_computed} computed now, {m['n_failed']} failed)")
+          f"({result.n_computed} computed now, {m['n_failed']} failed)"
+          + (f"; trained weights {weights.digest[:12]} ({weights.path})" if weights else ""))
     for failure in m["failures"]:
         print(f"  failed: {failure['error']}")
     return EXIT_FAILURES if m["n_failed"] else EXIT_OK
@@ -278,6 +382,16 @@ def _info_export(path) -> int:
     return EXIT_OK
 
 
+def _weights_line(manifest: dict) -> str:
+    """Random (seeded) or trained weights, and where trained ones came from."""
+    w = manifest.get("weights")
+    if not w:
+        return f"weights:  random (seed {manifest['seed']})"
+    t = w.get("trained", {})
+    return (f"weights:  trained {w['digest'][:12]} ({w['file']}; seed {t.get('seed')}, "
+            f"{t.get('split')}, epoch {t.get('epoch')})")
+
+
 def cmd_info(args) -> int:
     path = args.path
     if (path / "assets" / "elmarc.json").is_file():
@@ -297,6 +411,7 @@ def cmd_info(args) -> int:
     cfg = m["config"]
     print(f"store:    {path}")
     print(f"features: {X.shape[0]} clips x {X.shape[1]} ({_describe(cfg)}, seed {m['seed']})")
+    print(_weights_line(m))
     print(f"labels:   {len(m['labels'])} classes: {', '.join(m['labels'])}")
     print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples'] or 'whole clips'} "
           f"({cfg['fix_length_by']}, {cfg['sampling_rate']} Hz, res_type {cfg['res_type']})")
@@ -385,7 +500,8 @@ def cmd_ablation(args) -> int:
 
 COMMANDS = {"bench": cmd_bench, "profile": cmd_profile, "extract": cmd_extract, "run": cmd_run,
             "compare": cmd_compare, "reproduce": cmd_reproduce, "export": cmd_export,
-            "info": cmd_info, "demo": cmd_demo, "ablation": cmd_ablation}
+            "info": cmd_info, "demo": cmd_demo, "ablation": cmd_ablation,
+            "train": cmd_train, "random-vs-trained": cmd_random_vs_trained}
 
 
 def run(args: argparse.Namespace) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Optional
@@ -125,6 +126,23 @@ class Config:
     n_folds: int = _not_feature(10)
     standardize: bool = _not_feature(False)
     nested_cv: bool = _not_feature(False)
+
+    # --- end-to-end training (elmarc_tf.train); none of these changes the random features ---
+    train_patch_frames: Optional[int] = _not_feature(None)  # None: whole inputs (n_frames)
+    train_patch_samples: Optional[int] = _not_feature(None)  # None: whole inputs (n_samples)
+    train_patches_per_clip: int = _not_feature(1)  # random patches per training clip per epoch
+    epochs: int = _not_feature(50)
+    learning_rate: float = _not_feature(1e-4)  # Adam (see elmarc_tf.train on the inputs' scale)
+    train_batch_size: int = _not_feature(16)
+    patience: int = _not_feature(10)  # early stopping: epochs without a better validation accuracy
+    dropout: float = _not_feature(0.5)  # before the dense softmax head
+    head_standardize: bool = _not_feature(True)  # z-score the features (epoch-0 training statistics)
+    head_batch_norm: bool = _not_feature(False)  # BatchNormalization before the head's dropout
+    val_fraction: float = _not_feature(0.15)  # fold protocols: held-out part of the training folds
+
+    # --- the weights: None = random (seeded); else the content digest of a trained weights file
+    # (elmarc_tf.trained_weights), so that trained features get a store of their own ---
+    trained_weights: Optional[str] = _added_feature(None)
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -255,6 +273,41 @@ def _frontend(cfg: Config):
     return spec, {key: value for key, value in preset.items() if getattr(cfg, key) is None}
 
 
+def _number(cfg: Config, name: str, low: float, high: float, low_open: bool, high_open: bool) -> None:
+    """A real number in the given interval; a numeric string (YAML reads ``1e-3`` as one) is
+    converted."""
+    value = getattr(cfg, name)
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            pass
+    inside = (isinstance(value, (int, float)) and not isinstance(value, bool)
+              and (low < value if low_open else low <= value)
+              and (value < high if high_open else value <= high))
+    if not inside:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ConfigError(f"'{name}' must be a number in {interval}, got {getattr(cfg, name)!r}")
+    _set(cfg, name, float(value))
+
+
+def _validate_training(cfg: Config) -> None:
+    """The keys of end-to-end training (:mod:`elmarc_tf.train`)."""
+    for name in ("train_patches_per_clip", "epochs", "train_batch_size", "patience"):
+        _positive_int(cfg, name)
+    for name, length in (("train_patch_frames", "n_frames"), ("train_patch_samples", "n_samples")):
+        _positive_int(cfg, name, required=False)
+        patch, whole = getattr(cfg, name), getattr(cfg, length)
+        if patch is not None and whole is not None and patch > whole:
+            raise ConfigError(f"'{name}'={patch} is longer than the input ('{length}'={whole})")
+    _number(cfg, "learning_rate", 0.0, float("inf"), True, True)
+    _number(cfg, "dropout", 0.0, 1.0, False, True)
+    _number(cfg, "val_fraction", 0.0, 1.0, True, True)
+    for name in ("head_standardize", "head_batch_norm"):
+        if not isinstance(getattr(cfg, name), bool):
+            raise ConfigError(f"'{name}' must be true or false, got {getattr(cfg, name)!r}")
+
+
 def _validate(cfg: Config) -> None:
     _choice(cfg, "features_type", FEATURES_TYPES)
     _choice(cfg, "model_type", MODEL_TYPES)
@@ -288,6 +341,11 @@ def _validate(cfg: Config) -> None:
     _pair(cfg, "filter_shape")
     _pair(cfg, "pool_shape")
     _validate_leaf_keys(cfg)
+    _validate_training(cfg)
+    if cfg.trained_weights is not None and not (isinstance(cfg.trained_weights, str)
+                                                and re.fullmatch(r"[0-9a-f]{64}", cfg.trained_weights)):
+        raise ConfigError(f"'trained_weights' must be the 64-hex-digit digest of a trained weights "
+                          f"file (set by extract's weights argument), got {cfg.trained_weights!r}")
     if FEATURES_TYPES[cfg.features_type] is not None:  # a fixed front-end (the MFCC baseline)
         check_representation(cfg, takes_spectrogram=False)
         return

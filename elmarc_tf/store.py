@@ -164,7 +164,8 @@ class StoreWriter:
 
     def finish(self, layout: list, feature_length: int, **record) -> dict:
         """Consolidate the chunks into the final files; the manifest is written last, with
-        ``record`` (e.g. ``batch``: the batch size and how it was chosen) added to it."""
+        ``record`` added to it (e.g. ``batch``: the batch size and how it was chosen;
+        ``weights``: where trained weights came from)."""
         done = self.done()
         missing = [i for i in range(len(self.items)) if i not in done]
         if missing:

@@ -15,8 +15,9 @@ import numpy as np
 
 from .audio_cache import as_audio_cache
 from .classifiers import classifier_grid
+from .config import Config
 from .datasets import items_from_config
-from .errors import ConfigError
+from .errors import ConfigError, ElmarcError
 from .extract import extract
 from .fileio import atomic_write_json, atomic_write_text
 from .frontends import frontend_of
@@ -100,7 +101,7 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
         cache = folder / f"seed{seed}.json"
         if cache.is_file():
             cached = json.loads(cache.read_text())
-            if cached.get("config") == cfg.to_dict() and cached.get("data") == data:
+            if same_config(cached.get("config"), cfg) and cached.get("data") == data:
                 per_seed.append(cached["result"])
                 continue
         result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache, wait)
@@ -125,11 +126,26 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
         "config": cfg.to_dict(),
         "per_seed": per_seed,
     }
-    atomic_write_json(folder / "results.json", summary)
-    _write_csv(folder / "results.csv", summary)
+    write_summary(folder, summary)
     log(f"{summary['model']} {cfg.model_type}: {100 * summary['mean']:.2f} ± "
         f"{100 * summary['std']:.2f} % over seeds {list(seeds)} -> {folder / 'results.json'}")
     return summary
+
+
+def same_config(stored, cfg) -> bool:
+    """Whether a config dict saved with a result describes ``cfg`` (a dict saved before a key
+    was added reads with that key's default, so adding a key does not invalidate results)."""
+    try:
+        return isinstance(stored, dict) and Config.from_dict(stored) == cfg
+    except ElmarcError:
+        return False
+
+
+def write_summary(folder, summary: dict) -> None:
+    """``results.json`` and ``results.csv`` of an experiment summary (the format
+    :func:`elmarc_tf.report.load_results` reads), both written atomically."""
+    atomic_write_json(Path(folder) / "results.json", summary)
+    _write_csv(Path(folder) / "results.csv", summary)
 
 
 def _write_csv(path, summary) -> None:

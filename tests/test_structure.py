@@ -17,10 +17,12 @@ from elmarc_tf.frontends import FRONTENDS
 PACKAGE = Path(elmarc_tf.__file__).parent
 LAYERS = {
     "foundation": {"errors", "fileio", "keras_graph", "vocabulary"},
-    "core model": {"config", "frontends", "extractor", "melspec", "flops", "tf1_weights", "export"},
+    "core model": {"config", "frontends", "extractor", "melspec", "flops", "tf1_weights",
+                   "trained_weights", "export"},
     "audio I/O": {"audio", "resample", "audio_cache", "mfcc", "datasets"},
     "extraction": {"pipeline", "batching", "store", "extract"},
-    "study": {"classifiers", "protocols", "study", "report", "paper", "demo", "ablation"},
+    "study": {"classifiers", "protocols", "study", "report", "paper", "demo", "ablation", "train",
+              "random_vs_trained"},
     "tooling": {"timing", "bench", "profile", "cli", "__main__"},
 }
 LEVEL = {module: level for level, modules in enumerate(LAYERS.values()) for module in modules}
