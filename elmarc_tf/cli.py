@@ -18,15 +18,40 @@ from .datasets import items_from_config
 from .demo import run_demo
 from .errors import ElmarcError
 from .export import describe_export, export_frontend
-from .extract import extract
+from .extract import ENGINES, extract
 from .frontends import frontend_of
 from .paper import CLASSIFIERS, SIZES, paper_frontends, reproduce
 from .profile import run_profile
+from .ray_cluster import RayOptions
 from .report import compare, load_results
 from .store import load_store
 from .study import read_original_config, run_experiment
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT = 0, 1, 2
+
+
+# --- where the work runs: --engine and the Ray flags of extract, run and reproduce -------------
+def add_engine_arguments(p) -> None:
+    g = p.add_argument_group("engine", "where extraction and grid searches run")
+    g.add_argument("--engine", choices=list(ENGINES), default="local",
+                   help="local (this process, default) or ray (a Ray cluster; "
+                        "pip install elmarc_tf[ray])")
+    g.add_argument("--address", help="ray: 'auto', HOST:PORT or ray://HOST:10001 (default: start "
+                                     "Ray on this machine, loopback only)")
+    g.add_argument("--actors", type=int, help="ray: actors (default: the cluster's CPUs, or GPUs, "
+                                              "divided by the per-actor share)")
+    g.add_argument("--cpus-per-actor", type=float, default=1.0,
+                   help="ray: CPUs (TensorFlow threads) per actor (default 1)")
+    g.add_argument("--gpus-per-actor", type=float, default=0.0, help="ray: GPUs per actor (default 0)")
+
+
+def engine_arguments(args) -> dict:
+    """``engine=`` and ``ray_options=`` for the Python API, from :func:`add_engine_arguments`."""
+    options = RayOptions(args.address, args.actors, args.cpus_per_actor, args.gpus_per_actor)
+    if args.engine != "ray" and options != RayOptions():
+        raise ElmarcError("--address, --actors, --cpus-per-actor and --gpus-per-actor need --engine ray")
+    return {"engine": args.engine, "ray_options": options if args.engine == "ray" else None}
+# -------------------------------------------------------------------------------------------------
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -47,6 +72,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio, shared "
                                                     "by configurations and seeds")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    add_engine_arguments(p)
 
     p = sub.add_parser("run", help="extract + evaluate a config for several seeds "
                                    "(elmarc_tf.study.run_experiment)")
@@ -60,6 +86,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--jobs", type=int, default=None, help="parallel grid-search jobs")
     p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
     p.add_argument("--quiet", action="store_true")
+    add_engine_arguments(p)
 
     p = sub.add_parser("compare", help="table, t-tests against the baseline and between models, "
                                        "bar chart (elmarc_tf.report.compare)")
@@ -85,6 +112,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                     "(default: OUT/DATASET/audio_cache)")
     p.add_argument("--no-audio-cache", action="store_true", help="decode every clip per configuration")
     p.add_argument("--quiet", action="store_true")
+    add_engine_arguments(p)
 
     p = sub.add_parser("export", help="SavedModel (+ .keras) of a frozen front-end: raw 12 kHz "
                                       "waveforms -> features (elmarc_tf.export.export_frontend)")
@@ -149,9 +177,11 @@ def cmd_extract(args) -> int:
     cfg = Config.from_file(args.config)
     if args.batch_size is not None and args.batch_size < 1:
         raise ElmarcError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    engine = engine_arguments(args)
     items = items_from_config(cfg)  # missing lists / files fail here, before any work
     result = extract(cfg, items, seed=args.seed, out=args.out, batch_size=args.batch_size,
-                     strict=args.strict, progress=not args.quiet, audio_cache=args.audio_cache)
+                     strict=args.strict, progress=not args.quiet, audio_cache=args.audio_cache,
+                     **engine)
     m = result.manifest
     print(f"{result.folder}: {m['n_ok']} clips x {m['feature_length']} features "
           f"({result.n_computed} computed now, {m['n_failed']} failed)")
@@ -239,7 +269,7 @@ def cmd_run(args) -> int:
         name = args.config.stem
     run_experiment(cfg, seeds=range(args.seeds), out=args.out, name=name,
                    features_out=args.features_out, n_jobs=args.jobs, progress=not args.quiet,
-                   audio_cache=args.audio_cache)
+                   audio_cache=args.audio_cache, **engine_arguments(args))
     return EXIT_OK
 
 
@@ -262,7 +292,8 @@ def cmd_reproduce(args) -> int:
               out=args.out, sizes=tuple(SIZES) if args.size == "both" else (args.size,),
               classifiers=CLASSIFIERS if args.classifier == "both" else (args.classifier,),
               only=args.only, n_jobs=args.jobs, progress=not args.quiet,
-              audio_cache=False if args.no_audio_cache else args.audio_cache)
+              audio_cache=False if args.no_audio_cache else args.audio_cache,
+              **engine_arguments(args))
     return EXIT_OK
 
 

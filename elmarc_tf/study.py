@@ -52,10 +52,11 @@ def model_label(cfg, feature_length: int | None = None) -> str:
     return f"{name} ({feature_length})" if feature_length else name
 
 
-def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None) -> dict:
+def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None,
+                   engine="local", ray_options=None) -> dict:
     store_seed = seed if frontend_of(cfg).seeded else 0  # e.g. MFCCs: no random weights
     extraction = extract(cfg, items, seed=store_seed, out=features_out, progress=progress,
-                         audio_cache=audio_cache)
+                         audio_cache=audio_cache, engine=engine, ray_options=ray_options)
     X, y, ids, manifest = load_store(extraction.folder)
     by_id = {it.id: it for it in items}
     splits = [by_id[i].split for i in ids]
@@ -63,7 +64,7 @@ def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache
     estimator, grid = classifier_grid(cfg.model_type, seed=seed)
     result = evaluate(X, y, estimator, grid, protocol=cfg.protocol, splits=splits, folds=folds,
                       n_folds=cfg.n_folds, standardize=cfg.standardize, nested=cfg.nested_cv,
-                      n_jobs=n_jobs, seed=seed)
+                      n_jobs=n_jobs, seed=seed, engine=engine, ray_options=ray_options)
     result.update(seed=seed, store=str(extraction.folder), feature_length=int(X.shape[1]),
                   n_failed=manifest["n_failed"])
     return result
@@ -71,13 +72,16 @@ def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache
 
 def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
                    features_out=None, n_jobs: int | None = None, progress: bool = True,
-                   log=print, audio_cache=None) -> dict:
+                   log=print, audio_cache=None, engine: str = "local", ray_options=None) -> dict:
     """Extract + evaluate ``cfg`` for each seed; write ``<out>/<name>/results.{json,csv}``.
 
     Finished seeds are kept in ``seed<k>.json`` and not recomputed when the experiment is rerun
     with the same config (stores are reused too), so an interrupted run resumes.
     ``audio_cache`` (an :class:`~elmarc_tf.audio_cache.AudioCache` or a folder; ``None``: none):
     decoded clips shared by every seed and by other experiments given the same cache.
+    ``engine``: ``"local"`` or ``"ray"`` — extraction (:func:`~elmarc_tf.extract.extract`) and the
+    grid search (:func:`~elmarc_tf.protocols.evaluate`) run on a Ray cluster, with ``ray_options``
+    (a :class:`~elmarc_tf.ray_cluster.RayOptions`); the same stores and results either way.
     """
     audio_cache = as_audio_cache(audio_cache)
     items = items if items is not None else items_from_config(cfg)
@@ -92,7 +96,8 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
             if cached.get("config") == cfg.to_dict():
                 per_seed.append(cached["result"])
                 continue
-        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache)
+        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache,
+                                engine, ray_options)
         atomic_write_json(cache, {"config": cfg.to_dict(), "result": result})
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f} ({result['protocol']}, "

@@ -19,8 +19,9 @@ LAYERS = {
     "foundation": {"errors", "fileio", "keras_graph", "vocabulary"},
     "core model": {"config", "frontends", "extractor", "melspec", "flops", "tf1_weights", "export"},
     "audio I/O": {"audio", "resample", "audio_cache", "mfcc", "datasets"},
-    "extraction": {"pipeline", "batching", "store", "extract"},
-    "study": {"classifiers", "protocols", "study", "report", "paper", "demo", "ablation"},
+    "extraction": {"pipeline", "batching", "store", "extract", "ray_cluster", "ray_extract"},
+    "study": {"classifiers", "protocols", "study", "report", "paper", "demo", "ablation",
+              "ray_search"},
     "tooling": {"timing", "bench", "profile", "cli", "__main__"},
 }
 LEVEL = {module: level for level, modules in enumerate(LAYERS.values()) for module in modules}

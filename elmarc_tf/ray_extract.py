@@ -1,0 +1,153 @@
+"""Extraction on a Ray cluster (Ray Data): the clips a store still lacks -> features, per clip.
+
+The driver, :func:`elmarc_tf.extract.extract` with ``engine="ray"``, does what it does for the
+local engine: it works out which clips the store lacks (resume is the store's, not Ray's) and
+writes every result into the same store, keyed by clip index, so order does not matter and a
+killed driver resumes with the same command, on either engine. This module turns those clips into
+features on the cluster (:class:`RayEngine`):
+
+- ``ray.data.from_items`` with one row per forward pass: ``batch_size`` consecutive missing clips
+  with their indices and paths — the local engine's batches, so a clip meets the same other clips
+  in its batch on both engines and ``batch_norm: true`` features (which depend on the batch) are
+  the local engine's too. Paths travel, not audio: every node must be able to read them (and the
+  audio cache folder, when one is given).
+- ``map_batches`` with :class:`ClipExtractor` on a fixed pool of actors, several forward passes
+  per call (:func:`passes_per_call`): each actor builds the frozen extractor once from (config,
+  seed) with :func:`~elmarc_tf.extractor.compile_extractor` (no Keras model is pickled) and runs
+  each call's clips through the local engine's own input pipeline
+  (:func:`~elmarc_tf.pipeline.make_dataset`: the same decoding, the same per-clip error capture —
+  a clip that cannot be decoded or brought to length is a row with an error, never a failed
+  block — and the same TensorFlow graph from clip to input, so the same inputs bit for bit),
+  then returns per clip ``index``, ``features`` ``(feature_length,)`` float32, ``ok`` and
+  ``error``.
+- The driver streams the results (``iter_batches``) into the store writer.
+
+An actor that dies is restarted by Ray and its call retried; blocks lost with a node are recomputed
+from their lineage; the driver skips a clip it has already written.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Iterator
+
+import numpy as np
+import tensorflow as tf
+
+from .audio_cache import as_audio_cache
+from .config import Config
+from .extractor import compile_extractor
+from .pipeline import make_dataset
+from .ray_cluster import RayOptions, actor_count, connect, import_ray
+
+CALLS_PER_ACTOR = 4  # map_batches calls per actor at least, when there are clips enough: actors
+#                      finish together
+MAX_CLIPS_PER_CALL = 64  # at most (one store chunk each); a call costs ~0.15 s (its tf.data pipeline)
+# Tests only: a file path; the first actor to reach its first call creates it and exits the
+# process at once (os._exit), so tests can check that a dying actor loses no clip. Never set.
+TEST_EXIT_ONCE_ENV = "ELMARC_TEST_ACTOR_EXIT_ONCE"
+
+
+def configure_tensorflow(cpus: float, gpus: float) -> None:
+    """An actor's TensorFlow: ``cpus`` intra-op threads, one inter-op thread; on a GPU actor,
+    memory growth (several actors may share a GPU). Call before TensorFlow runs anything."""
+    tf.config.threading.set_intra_op_parallelism_threads(max(1, int(cpus)))
+    tf.config.threading.set_inter_op_parallelism_threads(1)
+    if gpus:
+        for gpu in tf.config.list_physical_devices("GPU"):
+            tf.config.experimental.set_memory_growth(gpu, True)
+
+
+def passes_per_call(n_clips: int, batch_size: int, actors: int) -> int:
+    """Forward passes (rows) per ``map_batches`` call: :data:`CALLS_PER_ACTOR` calls per actor
+    when the clips allow, at most :data:`MAX_CLIPS_PER_CALL` clips, at least one pass."""
+    clips = min(math.ceil(n_clips / (CALLS_PER_ACTOR * actors)), MAX_CLIPS_PER_CALL)
+    return max(1, clips // batch_size)
+
+
+def _exit_once_for_tests(marker: str | None) -> None:
+    if not marker:
+        return
+    try:
+        os.close(os.open(marker, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return
+    os._exit(1)
+
+
+class ClipExtractor:
+    """The Ray Data callable class: rows of forward passes -> one row per clip.
+
+    Input batch: ``indices`` and ``paths``, one array of each per forward pass (``batch_size``
+    clips; only the job's last pass may be shorter). Output batch: ``index (n,)`` int64,
+    ``features (n, feature_length)`` float32, ``ok (n,)`` bool and ``error (n,)`` str (empty when
+    ok; a failed clip's features are those of a zero input, as in the local engine, and are not
+    stored).
+    """
+
+    def __init__(self, config: dict, seed: int, batch_size: int, audio_cache: str | None = None,
+                 cpus: float = 1.0, gpus: float = 0.0) -> None:
+        configure_tensorflow(cpus, gpus)
+        self.cfg = Config.from_dict(config)
+        self.batch_size = int(batch_size)
+        self.extractor = compile_extractor(self.cfg, seed)
+        self.audio_cache = as_audio_cache(audio_cache)
+        self.data_options = tf.data.Options()
+        self.data_options.threading.private_threadpool_size = max(1, int(cpus))  # decoding threads
+        self.calls = 0
+        self.exit_marker = os.environ.get(TEST_EXIT_ONCE_ENV)
+
+    def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        if self.calls == 0:
+            _exit_once_for_tests(self.exit_marker)
+        self.calls += 1
+        # A short pass last, so the pipeline's batches of batch_size are exactly the passes.
+        passes = sorted(zip(batch["indices"], batch["paths"]), key=lambda p: -len(p[0]))
+        indices = np.concatenate([np.asarray(i, np.int64) for i, _ in passes])
+        paths = [str(path) for _, group in passes for path in group]
+        dataset = make_dataset(paths, range(len(paths)), self.cfg, self.batch_size,
+                               audio_cache=self.audio_cache).with_options(self.data_options)
+        features, errors = [], []
+        for inputs, _, errs in dataset:
+            features.append(np.asarray(self.extractor(inputs), np.float32))
+            errors += [e.decode() for e in errs.numpy()]
+        return {"index": indices, "features": np.concatenate(features),
+                "ok": np.array([not e for e in errors], bool), "error": np.array(errors, dtype=object)}
+
+
+class RayEngine:
+    """The ``ray`` extraction engine (:data:`elmarc_tf.extract.ENGINES`): ``RayEngine(options)``
+    checks that Ray is installed; :meth:`chunks` joins or starts the cluster and computes."""
+
+    def __init__(self, options: RayOptions | None = None) -> None:
+        import_ray()  # not installed: a one-line error before any work
+        self.options = options or RayOptions()
+
+    def chunks(self, job) -> Iterator[tuple[np.ndarray, np.ndarray, list]]:
+        """Features of ``job`` (an :class:`elmarc_tf.extract.ExtractionJob`) computed on Ray:
+        ``(indices (n,), features (n, feature_length) float32, errors [n str])`` as they arrive,
+        in any order."""
+        options = self.options
+        connect(options)
+        import ray.data  # optional dependency, imported on first use (see elmarc_tf.ray_cluster)
+
+        ray.data.DataContext.get_current().enable_progress_bars = False  # extract() shows its own
+        groups = [job.todo[k:k + job.batch_size] for k in range(0, len(job.todo), job.batch_size)]
+        rows = [{"indices": np.asarray(g, np.int64), "paths": [job.paths[i] for i in g]}
+                for g in groups]
+        actors = actor_count(options, ray.cluster_resources())
+        per_call = passes_per_call(len(job.todo), job.batch_size, actors)
+        cache = as_audio_cache(job.audio_cache)
+        dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_call))
+        dataset = dataset.map_batches(
+            ClipExtractor, batch_size=per_call, batch_format="numpy",
+            compute=ray.data.ActorPoolStrategy(size=actors),
+            num_cpus=options.cpus_per_actor, num_gpus=options.gpus_per_actor or None,
+            fn_constructor_kwargs=dict(config=job.cfg.to_dict(), seed=job.seed,
+                                       batch_size=job.batch_size,
+                                       audio_cache=None if cache is None else str(cache.folder),
+                                       cpus=options.cpus_per_actor, gpus=options.gpus_per_actor))
+        for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
+            yield (np.asarray(batch["index"], np.int64), np.asarray(batch["features"], np.float32),
+                   [str(e) for e in batch["error"]])
