@@ -10,9 +10,10 @@ features on the cluster (:class:`RayEngine`):
   with their indices and paths — the local engine's batches, so a clip meets the same other clips
   in its batch on both engines and ``batch_norm: true`` features (which depend on the batch) are
   the local engine's too. Paths travel, not audio: every node must be able to read them (and the
-  audio cache folder, when one is given).
-- ``map_batches`` with :class:`ClipExtractor` on a fixed pool of actors, several forward passes
-  per call (:func:`passes_per_call`): each actor builds the frozen extractor once from (config,
+  audio cache folder, when one is given) — relative ones from the driver's working directory,
+  which each actor takes as its own.
+- ``map_batches`` with :class:`ClipExtractor` on a fixed pool of actors, as many forward passes
+  per call as make a second or two of work (:func:`passes_per_call`): each actor builds the frozen extractor once from (config,
   seed) with :func:`~elmarc_tf.extractor.compile_extractor` (no Keras model is pickled) and runs
   each call's clips through the local engine's own input pipeline
   (:func:`~elmarc_tf.pipeline.make_dataset`: the same decoding, the same per-clip error capture —
@@ -28,8 +29,10 @@ from their lineage; the driver skips a clip it has already written.
 
 from __future__ import annotations
 
+import gc
 import math
 import os
+import time
 from typing import Iterator
 
 import numpy as np
@@ -38,12 +41,22 @@ import tensorflow as tf
 from .audio_cache import as_audio_cache
 from .config import Config
 from .extractor import compile_extractor
+from .flops import model_flops
 from .pipeline import make_dataset
 from .ray_cluster import RayOptions, actor_count, connect, import_ray
 
-CALLS_PER_ACTOR = 4  # map_batches calls per actor at least, when there are clips enough: actors
-#                      finish together
-MAX_CLIPS_PER_CALL = 64  # at most (one store chunk each); a call costs ~0.15 s (its tf.data pipeline)
+# How many clips a map_batches call gets (passes_per_call): enough estimated work that the call's
+# fixed cost (~0.2 s: building its tf.data pipeline) stays small, few enough that every actor
+# gets several calls and each call's results reach the store soon.
+CALL_SECONDS = 2.0  # estimated work per call, at least
+CORE_FLOPS = 50e9  # float32 FLOP/s of one core through a front-end (elmarc bench: 20-100 % of a
+#                    ~78 GFLOP/s AVX2 core; the large configurations, which matter here, ~60 %)
+DECODE_SECONDS = 0.04  # decoding + resampling a 30 s clip on one core (elmarc bench: ~29 clips/s)
+CALLS_PER_ACTOR = 2  # at least, when there are clips enough: actors finish together
+MAX_CLIPS_PER_CALL = 64  # at most (each call is one store chunk)
+# Each call's tf.data pipeline leaves reference cycles (~0.4 MB) that Python's own collector
+# reaches rarely in a process as large as TensorFlow's; a full collection costs ~0.2-0.5 s.
+COLLECT_SECONDS = 30.0  # an actor collects them at most this often: a few % of its time
 # Tests only: a file path; the first actor to reach its first call creates it and exits the
 # process at once (os._exit), so tests can check that a dying actor loses no clip. Never set.
 TEST_EXIT_ONCE_ENV = "ELMARC_TEST_ACTOR_EXIT_ONCE"
@@ -59,10 +72,18 @@ def configure_tensorflow(cpus: float, gpus: float) -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
 
 
-def passes_per_call(n_clips: int, batch_size: int, actors: int) -> int:
-    """Forward passes (rows) per ``map_batches`` call: :data:`CALLS_PER_ACTOR` calls per actor
-    when the clips allow, at most :data:`MAX_CLIPS_PER_CALL` clips, at least one pass."""
-    clips = min(math.ceil(n_clips / (CALLS_PER_ACTOR * actors)), MAX_CLIPS_PER_CALL)
+def passes_per_call(n_clips: int, batch_size: int, actors: int, flops_per_clip: float,
+                    cpus: float = 1.0) -> int:
+    """Forward passes (rows) per ``map_batches`` call: :data:`CALL_SECONDS` of estimated work
+    (``flops_per_clip`` at :data:`CORE_FLOPS` per core plus :data:`DECODE_SECONDS`, over an
+    actor's ``cpus``), at most :data:`MAX_CLIPS_PER_CALL` clips and at most a
+    1 / (:data:`CALLS_PER_ACTOR` x ``actors``) share of the ``n_clips``; at least one pass.
+
+    e.g. 2 actors of 1 CPU on 10 000 clips: vgg-717 (169 GFLOP/clip) one clip per call,
+    7x96-3585 (6.6 GFLOP) 12, temporal-256 (0.6 GFLOP, batch 3) 13 passes = 39 clips."""
+    seconds_per_clip = (flops_per_clip / CORE_FLOPS + DECODE_SECONDS) / max(cpus, 1.0)
+    clips = min(math.ceil(CALL_SECONDS / seconds_per_clip), MAX_CLIPS_PER_CALL,
+                math.ceil(n_clips / (CALLS_PER_ACTOR * actors)))
     return max(1, clips // batch_size)
 
 
@@ -87,7 +108,9 @@ class ClipExtractor:
     """
 
     def __init__(self, config: dict, seed: int, batch_size: int, audio_cache: str | None = None,
-                 cpus: float = 1.0, gpus: float = 0.0) -> None:
+                 cpus: float = 1.0, gpus: float = 0.0, cwd: str | None = None) -> None:
+        if cwd is not None:
+            os.chdir(cwd)  # the driver's: relative clip and cache paths mean the same here
         configure_tensorflow(cpus, gpus)
         self.cfg = Config.from_dict(config)
         self.batch_size = int(batch_size)
@@ -96,6 +119,7 @@ class ClipExtractor:
         self.data_options = tf.data.Options()
         self.data_options.threading.private_threadpool_size = max(1, int(cpus))  # decoding threads
         self.calls = 0
+        self.collected = time.monotonic()
         self.exit_marker = os.environ.get(TEST_EXIT_ONCE_ENV)
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -112,6 +136,10 @@ class ClipExtractor:
         for inputs, _, errs in dataset:
             features.append(np.asarray(self.extractor(inputs), np.float32))
             errors += [e.decode() for e in errs.numpy()]
+        del dataset
+        if time.monotonic() - self.collected > COLLECT_SECONDS:
+            gc.collect()
+            self.collected = time.monotonic()
         return {"index": indices, "features": np.concatenate(features),
                 "ok": np.array([not e for e in errors], bool), "error": np.array(errors, dtype=object)}
 
@@ -132,12 +160,15 @@ class RayEngine:
         connect(options)
         import ray.data  # optional dependency, imported on first use (see elmarc_tf.ray_cluster)
 
-        ray.data.DataContext.get_current().enable_progress_bars = False  # extract() shows its own
+        context = ray.data.DataContext.get_current()
+        context.enable_progress_bars = False  # extract() shows its own
+        context.print_on_execution_start = False
         groups = [job.todo[k:k + job.batch_size] for k in range(0, len(job.todo), job.batch_size)]
         rows = [{"indices": np.asarray(g, np.int64), "paths": [job.paths[i] for i in g]}
                 for g in groups]
         actors = actor_count(options, ray.cluster_resources())
-        per_call = passes_per_call(len(job.todo), job.batch_size, actors)
+        per_call = passes_per_call(len(job.todo), job.batch_size, actors,
+                                   model_flops(job.extractor.model), options.cpus_per_actor)
         cache = as_audio_cache(job.audio_cache)
         dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_call))
         dataset = dataset.map_batches(
@@ -147,7 +178,8 @@ class RayEngine:
             fn_constructor_kwargs=dict(config=job.cfg.to_dict(), seed=job.seed,
                                        batch_size=job.batch_size,
                                        audio_cache=None if cache is None else str(cache.folder),
-                                       cpus=options.cpus_per_actor, gpus=options.gpus_per_actor))
+                                       cpus=options.cpus_per_actor, gpus=options.gpus_per_actor,
+                                       cwd=os.getcwd()))
         for batch in dataset.iter_batches(batch_size=None, batch_format="numpy"):
             yield (np.asarray(batch["index"], np.int64), np.asarray(batch["features"], np.float32),
                    [str(e) for e in batch["error"]])

@@ -194,9 +194,11 @@ def test_usage_statistics_are_off(ray_session):
                                                      fix_length_by="repeat-pad", batch_norm=True,
                                                      batch_size=3)],
                          ids=["waveform", "spectrogram", "vgg_batch_norm"])
-def test_a_ray_store_equals_the_local_store(ray_session, mixed_audio, tmp_path, fields):
+def test_a_ray_store_equals_the_local_store(ray_session, mixed_audio, tmp_path, fields, monkeypatch):
     cfg = Config(**fields)
-    items = folder_per_class(mixed_audio)
+    monkeypatch.chdir(mixed_audio.parent)  # relative paths: actors resolve them as the driver does
+    items = folder_per_class(Path(mixed_audio.name))
+    assert items[0].path.startswith("audio/")
     local = extract(cfg, items, seed=1, out=tmp_path / "local", progress=False)
     on_ray = extract(cfg, items, seed=1, out=tmp_path / "ray", progress=False, engine="ray",
                      ray_options=TWO_ACTORS)
@@ -210,12 +212,15 @@ def test_a_ray_store_equals_the_local_store(ray_session, mixed_audio, tmp_path, 
     assert_same_store(load_store(local.folder), load_store(on_ray.folder))
 
 
-def test_passes_per_call_keep_every_actor_busy_and_calls_bounded():
-    assert passes_per_call(12, 1, 2) == 2  # 6 calls: 3 per actor
-    assert passes_per_call(12, 3, 2) == 1  # one forward pass of 3 clips per call
-    assert passes_per_call(10_000, 1, 8) == 64  # at most MAX_CLIPS_PER_CALL clips
-    assert passes_per_call(10_000, 5, 8) == 12  # 60 clips
-    assert passes_per_call(3, 64, 2) == 1
+def test_a_call_holds_about_two_seconds_of_work_and_every_actor_gets_calls():
+    vgg_717, temporal_256 = 168.64e9, 0.589e9  # FLOPs per 29 s clip (elmarc_tf.flops)
+    assert passes_per_call(10_000, 1, 2, vgg_717) == 1  # ~3.4 s per clip on a core
+    assert passes_per_call(10_000, 1, 2, vgg_717, cpus=8) == 5  # ~0.43 s on 8: ceil(2 / 0.43)
+    assert passes_per_call(10_000, 3, 2, temporal_256) == 13  # ~0.05 s: 39 clips, 13 batches of 3
+    assert passes_per_call(10_000, 1, 2, 0.0) == 50  # decoding alone: 0.04 s per clip
+    assert passes_per_call(100_000, 1, 2, 0.0, cpus=4) == 64  # at most MAX_CLIPS_PER_CALL clips
+    assert passes_per_call(12, 1, 2, temporal_256) == 3  # 2 calls per actor, at least
+    assert passes_per_call(12, 5, 2, temporal_256) == 1  # at least one pass
 
 
 KILLED_DRIVER = """
@@ -303,7 +308,7 @@ def test_an_actor_dying_and_a_node_removed_mid_run_lose_no_clip(ray_session, twe
     assert report["nodes"] == ["127.0.0.1"] * 3
     assert marker.exists()  # an actor did exit (once: the marker stops the next one)
     assert report["removed"] == {"after_chunks": 1} and report["alive"] == 2
-    assert report["n_computed"] == 12  # 6 chunks of 2 clips (passes_per_call): removed mid-run
+    assert report["n_computed"] == 12  # 4 chunks of 3 clips (passes_per_call): removed mid-run
     local = extract(Config(**fields), folder_per_class(twelve_clips), seed=4, out=tmp_path / "local",
                     progress=False)
     assert_same_store(load_store(local.folder), load_store(report["folder"]))
