@@ -6,14 +6,15 @@ writes every result into the same store, keyed by clip index, so order does not 
 killed driver resumes with the same command, on either engine. This module turns those clips into
 features on the cluster (:class:`RayEngine`):
 
-- ``ray.data.from_items`` with one row per forward pass: ``batch_size`` consecutive missing clips
-  with their indices and paths — the local engine's batches, so a clip meets the same other clips
-  in its batch on both engines and ``batch_norm: true`` features (which depend on the batch) are
-  the local engine's too. Paths travel, not audio: every node must be able to read them (and the
+- ``ray.data.from_items`` with one row per ``map_batches`` call: consecutive missing clips, their
+  indices and paths, a whole number of forward passes of ``batch_size`` clips (as many as make a
+  second or two of work: :func:`passes_per_call`) — the local engine's batches, so a clip meets
+  the same other clips in its batch on both engines and ``batch_norm: true`` features (which
+  depend on the batch) are the local engine's too. Paths travel, not audio: every node must be able to read them (and the
   audio cache folder, when one is given) — relative ones from the driver's working directory,
   which each actor takes as its own.
-- ``map_batches`` with :class:`ClipExtractor` on a fixed pool of actors, as many forward passes
-  per call as make a second or two of work (:func:`passes_per_call`): each actor builds the frozen extractor once from (config,
+- ``map_batches`` with :class:`ClipExtractor` on a fixed pool of actors, one row per call: each
+  actor builds the frozen extractor once from (config,
   seed) with :func:`~elmarc_tf.extractor.compile_extractor` (no Keras model is pickled) and runs
   each call's clips through the local engine's own input pipeline
   (:func:`~elmarc_tf.pipeline.make_dataset`: the same decoding, the same per-clip error capture —
@@ -53,6 +54,8 @@ CORE_FLOPS = 50e9  # float32 FLOP/s of one core through a front-end (elmarc benc
 #                    ~78 GFLOP/s AVX2 core; the large configurations, which matter here, ~60 %)
 DECODE_SECONDS = 0.04  # decoding + resampling a 30 s clip on one core (elmarc bench: ~29 clips/s)
 CALLS_PER_ACTOR = 2  # at least, when there are clips enough: actors finish together
+CHUNK_WRITES = 100.0  # chunks/s the store writer sustains (measured ~130: an fsync each); with
+#                      many actors, calls grow so that they all stay under half of it
 MAX_CLIPS_PER_CALL = 64  # at most (each call is one store chunk)
 # Each call's tf.data pipeline leaves reference cycles (~0.4 MB) that Python's own collector
 # reaches rarely in a process as large as TensorFlow's; a full collection costs ~0.2-0.5 s.
@@ -74,15 +77,17 @@ def configure_tensorflow(cpus: float, gpus: float) -> None:
 
 def passes_per_call(n_clips: int, batch_size: int, actors: int, flops_per_clip: float,
                     cpus: float = 1.0) -> int:
-    """Forward passes (rows) per ``map_batches`` call: :data:`CALL_SECONDS` of estimated work
-    (``flops_per_clip`` at :data:`CORE_FLOPS` per core plus :data:`DECODE_SECONDS`, over an
-    actor's ``cpus``), at most :data:`MAX_CLIPS_PER_CALL` clips and at most a
+    """Forward passes of ``batch_size`` clips per ``map_batches`` call: :data:`CALL_SECONDS` of
+    estimated work (``flops_per_clip`` at :data:`CORE_FLOPS` per core plus :data:`DECODE_SECONDS`,
+    over an actor's ``cpus``), more with so many actors that their chunks would load the store writer
+    over half of :data:`CHUNK_WRITES`; at most :data:`MAX_CLIPS_PER_CALL` clips and at most a
     1 / (:data:`CALLS_PER_ACTOR` x ``actors``) share of the ``n_clips``; at least one pass.
 
     e.g. 2 actors of 1 CPU on 10 000 clips: vgg-717 (169 GFLOP/clip) one clip per call,
     7x96-3585 (6.6 GFLOP) 12, temporal-256 (0.6 GFLOP, batch 3) 13 passes = 39 clips."""
     seconds_per_clip = (flops_per_clip / CORE_FLOPS + DECODE_SECONDS) / max(cpus, 1.0)
-    clips = min(math.ceil(CALL_SECONDS / seconds_per_clip), MAX_CLIPS_PER_CALL,
+    call_seconds = max(CALL_SECONDS, 2 * actors / CHUNK_WRITES)
+    clips = min(math.ceil(call_seconds / seconds_per_clip), MAX_CLIPS_PER_CALL,
                 math.ceil(n_clips / (CALLS_PER_ACTOR * actors)))
     return max(1, clips // batch_size)
 
@@ -98,10 +103,10 @@ def _exit_once_for_tests(marker: str | None) -> None:
 
 
 class ClipExtractor:
-    """The Ray Data callable class: rows of forward passes -> one row per clip.
+    """The Ray Data callable class: rows of clips -> one row per clip.
 
-    Input batch: ``indices`` and ``paths``, one array of each per forward pass (``batch_size``
-    clips; only the job's last pass may be shorter). Output batch: ``index (n,)`` int64,
+    Input batch: ``indices`` and ``paths``, one array of each per row (whole forward passes of
+    ``batch_size`` clips; only the job's last may end with a shorter one). Output batch: ``index (n,)`` int64,
     ``features (n, feature_length)`` float32, ``ok (n,)`` bool and ``error (n,)`` str (empty when
     ok; a failed clip's features are those of a zero input, as in the local engine, and are not
     stored).
@@ -126,10 +131,12 @@ class ClipExtractor:
         if self.calls == 0:
             _exit_once_for_tests(self.exit_marker)
         self.calls += 1
-        # A short pass last, so the pipeline's batches of batch_size are exactly the passes.
-        passes = sorted(zip(batch["indices"], batch["paths"]), key=lambda p: -len(p[0]))
-        indices = np.concatenate([np.asarray(i, np.int64) for i, _ in passes])
-        paths = [str(path) for _, group in passes for path in group]
+        out = [self._extract(np.asarray(i, np.int64), [str(p) for p in paths])
+               for i, paths in zip(batch["indices"], batch["paths"])]
+        return {key: np.concatenate([o[key] for o in out]) for key in out[0]}
+
+    def _extract(self, indices: np.ndarray, paths: list[str]) -> dict[str, np.ndarray]:
+        """One call's clips through the local engine's pipeline, ``batch_size`` at a time."""
         dataset = make_dataset(paths, range(len(paths)), self.cfg, self.batch_size,
                                audio_cache=self.audio_cache).with_options(self.data_options)
         features, errors = [], []
@@ -163,16 +170,17 @@ class RayEngine:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False  # extract() shows its own
         context.print_on_execution_start = False
-        groups = [job.todo[k:k + job.batch_size] for k in range(0, len(job.todo), job.batch_size)]
-        rows = [{"indices": np.asarray(g, np.int64), "paths": [job.paths[i] for i in g]}
-                for g in groups]
         actors = actor_count(options, ray.cluster_resources())
-        per_call = passes_per_call(len(job.todo), job.batch_size, actors,
-                                   model_flops(job.extractor.model), options.cpus_per_actor)
+        per_call = job.batch_size * passes_per_call(len(job.todo), job.batch_size, actors,
+                                                    model_flops(job.extractor.model),
+                                                    options.cpus_per_actor)
+        calls = [job.todo[k:k + per_call] for k in range(0, len(job.todo), per_call)]
+        rows = [{"indices": np.asarray(c, np.int64), "paths": [job.paths[i] for i in c]}
+                for c in calls]  # a call is whole forward passes: the local engine's batches
         cache = as_audio_cache(job.audio_cache)
-        dataset = ray.data.from_items(rows, override_num_blocks=math.ceil(len(rows) / per_call))
+        dataset = ray.data.from_items(rows, override_num_blocks=len(rows))
         dataset = dataset.map_batches(
-            ClipExtractor, batch_size=per_call, batch_format="numpy",
+            ClipExtractor, batch_size=1, batch_format="numpy",
             compute=ray.data.ActorPoolStrategy(size=actors),
             num_cpus=options.cpus_per_actor, num_gpus=options.gpus_per_actor or None,
             fn_constructor_kwargs=dict(config=job.cfg.to_dict(), seed=job.seed,

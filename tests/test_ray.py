@@ -219,6 +219,7 @@ def test_a_call_holds_about_two_seconds_of_work_and_every_actor_gets_calls():
     assert passes_per_call(10_000, 3, 2, temporal_256) == 13  # ~0.05 s: 39 clips, 13 batches of 3
     assert passes_per_call(10_000, 1, 2, 0.0) == 50  # decoding alone: 0.04 s per clip
     assert passes_per_call(100_000, 1, 2, 0.0, cpus=4) == 64  # at most MAX_CLIPS_PER_CALL clips
+    assert passes_per_call(10_000, 1, 400, vgg_717) == 3  # 400 actors: 8 s calls, 50 chunks/s
     assert passes_per_call(12, 1, 2, temporal_256) == 3  # 2 calls per actor, at least
     assert passes_per_call(12, 5, 2, temporal_256) == 1  # at least one pass
 
