@@ -96,9 +96,9 @@ def connect(options: RayOptions):
     """Join ``options.address`` or start Ray here on loopback only; returns the ``ray`` module.
 
     Once per process: a Ray already initialised is used as it is."""
+    imported_without = "ray" in sys.modules and any(
+        os.environ.get(name) != value for name, value in LOOPBACK_ENV.items())
     if options.address is None:
-        imported_without = "ray" in sys.modules and any(
-            os.environ.get(name) != value for name, value in LOOPBACK_ENV.items())
         os.environ.update(LOOPBACK_ENV)  # read when ray is imported and when its processes start
     ray = import_ray()
     if ray.is_initialized():

@@ -10,9 +10,9 @@ features on the cluster (:class:`RayEngine`):
   indices and paths, a whole number of forward passes of ``batch_size`` clips (as many as make a
   second or two of work: :func:`passes_per_call`) — the local engine's batches, so a clip meets
   the same other clips in its batch on both engines and ``batch_norm: true`` features (which
-  depend on the batch) are the local engine's too. Paths travel, not audio: every node must be able to read them (and the
-  audio cache folder, when one is given) — relative ones from the driver's working directory,
-  which each actor takes as its own.
+  depend on the batch) are the local engine's too. Paths travel, not audio: every node must be
+  able to read them (and the audio cache folder, when one is given) — relative ones from the
+  driver's working directory, which each actor takes as its own.
 - ``map_batches`` with :class:`ClipExtractor` on a fixed pool of actors, one row per call: each
   actor builds the frozen extractor once from (config,
   seed) with :func:`~elmarc_tf.extractor.compile_extractor` (no Keras model is pickled) and runs
@@ -50,8 +50,9 @@ from .ray_cluster import RayOptions, actor_count, connect, import_ray
 # fixed cost (~0.2 s: building its tf.data pipeline) stays small, few enough that every actor
 # gets several calls and each call's results reach the store soon.
 CALL_SECONDS = 2.0  # estimated work per call, at least
-CORE_FLOPS = 50e9  # float32 FLOP/s of one core through a front-end (elmarc bench: 20-100 % of a
-#                    ~78 GFLOP/s AVX2 core; the large configurations, which matter here, ~60 %)
+CORE_FLOPS = 150e9  # float32 FLOP/s of one fast core through a front-end (an AVX-512 core ran
+#                     7x86-3585 at ~124; an AVX2 core the large configurations at 60-80): an upper
+#                     bound, so that a call lasts CALL_SECONDS or longer
 DECODE_SECONDS = 0.04  # decoding + resampling a 30 s clip on one core (elmarc bench: ~29 clips/s)
 CALLS_PER_ACTOR = 2  # at least, when there are clips enough: actors finish together
 CHUNK_WRITES = 100.0  # chunks/s the store writer sustains (measured ~130: an fsync each); with
@@ -79,12 +80,12 @@ def passes_per_call(n_clips: int, batch_size: int, actors: int, flops_per_clip: 
                     cpus: float = 1.0) -> int:
     """Forward passes of ``batch_size`` clips per ``map_batches`` call: :data:`CALL_SECONDS` of
     estimated work (``flops_per_clip`` at :data:`CORE_FLOPS` per core plus :data:`DECODE_SECONDS`,
-    over an actor's ``cpus``), more with so many actors that their chunks would load the store writer
-    over half of :data:`CHUNK_WRITES`; at most :data:`MAX_CLIPS_PER_CALL` clips and at most a
-    1 / (:data:`CALLS_PER_ACTOR` x ``actors``) share of the ``n_clips``; at least one pass.
+    over an actor's ``cpus``), more with so many actors that their chunks would load the store
+    writer over half of :data:`CHUNK_WRITES`; at most :data:`MAX_CLIPS_PER_CALL` clips and at
+    most a 1 / (:data:`CALLS_PER_ACTOR` x ``actors``) share of the ``n_clips``; at least one pass.
 
-    e.g. 2 actors of 1 CPU on 10 000 clips: vgg-717 (169 GFLOP/clip) one clip per call,
-    7x96-3585 (6.6 GFLOP) 12, temporal-256 (0.6 GFLOP, batch 3) 13 passes = 39 clips."""
+    e.g. 2 actors of 1 CPU on 10 000 clips: vgg-717 (169 GFLOP/clip) 2 clips per call,
+    7x96-3585 (6.6 GFLOP) 24, temporal-256 (0.6 GFLOP, batch 3) 15 passes = 45 clips."""
     seconds_per_clip = (flops_per_clip / CORE_FLOPS + DECODE_SECONDS) / max(cpus, 1.0)
     call_seconds = max(CALL_SECONDS, 2 * actors / CHUNK_WRITES)
     clips = min(math.ceil(call_seconds / seconds_per_clip), MAX_CLIPS_PER_CALL,
@@ -106,10 +107,10 @@ class ClipExtractor:
     """The Ray Data callable class: rows of clips -> one row per clip.
 
     Input batch: ``indices`` and ``paths``, one array of each per row (whole forward passes of
-    ``batch_size`` clips; only the job's last may end with a shorter one). Output batch: ``index (n,)`` int64,
-    ``features (n, feature_length)`` float32, ``ok (n,)`` bool and ``error (n,)`` str (empty when
-    ok; a failed clip's features are those of a zero input, as in the local engine, and are not
-    stored).
+    ``batch_size`` clips; only the job's last may end with a shorter one). Output batch:
+    ``index (n,)`` int64, ``features (n, feature_length)`` float32, ``ok (n,)`` bool and
+    ``error (n,)`` str (empty when ok; a failed clip's features are those of a zero input, as in
+    the local engine, and are not stored).
     """
 
     def __init__(self, config: dict, seed: int, batch_size: int, audio_cache: str | None = None,
@@ -148,7 +149,8 @@ class ClipExtractor:
             gc.collect()
             self.collected = time.monotonic()
         return {"index": indices, "features": np.concatenate(features),
-                "ok": np.array([not e for e in errors], bool), "error": np.array(errors, dtype=object)}
+                "ok": np.array([not e for e in errors], bool),
+                "error": np.array(errors, dtype=object)}
 
 
 class RayEngine:

@@ -11,6 +11,10 @@ The features travel once per evaluation, not once per fit: :meth:`RaySearch.shar
 array into Ray's object store and returns a :class:`SharedArray`, which pickles as a reference to
 that one copy; a worker reads it from its node's object store (zero-copy, read-only). Arrays
 derived from it (a fold's rows) are ordinary arrays.
+
+Ray's joblib backend makes joblib's ``multiprocessing`` pools Ray pools in this process once it
+has been used (``ray.util.joblib`` rebases joblib's ``PicklingPool``); scikit-learn's default
+backend (``loky``) is not affected.
 """
 
 from __future__ import annotations
@@ -22,9 +26,9 @@ from .ray_cluster import RayOptions, actor_count, connect, import_ray
 
 
 class SharedArray(np.ndarray):
-    """An ndarray that pickles as a reference to its copy in Ray's object store (:meth:`RaySearch.share`).
-
-    Views and results of operations on it carry no reference and pickle their data as usual."""
+    """An ndarray that pickles as a reference to its one copy in Ray's object store
+    (:meth:`RaySearch.share`). Views and results of operations on it carry no reference and pickle
+    their data as usual."""
 
     _ref = None
 
