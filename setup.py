@@ -25,7 +25,11 @@ setup(
         "PyYAML>=6.0",
         "tqdm>=4.60",
     ],
-    extras_require={"test": ["pytest>=7.0"]},
+    extras_require={
+        "test": ["pytest>=7.0"],
+        # the `ray` engine: extraction and grid searches on a Ray cluster (elmarc --engine ray)
+        "ray": ["ray[data]>=2.40", "joblib>=1.3"],
+    },
     entry_points={"console_scripts": ["elmarc = elmarc_tf.cli:main"]},
     license="MIT",
 )

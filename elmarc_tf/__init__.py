@@ -11,14 +11,16 @@ The package in layers; a module imports only its own layer and those above it in
 (``tests/test_structure.py`` checks it):
 
 - foundation: ``errors``, ``vocabulary`` (the config's values), ``fileio`` (atomic writes,
-  versions), ``keras_graph`` (Keras internals)
-- core model: ``config``, ``frontends/`` (the registry and one module per family), ``melspec``,
-  ``extractor`` (taps -> features, ``compile_extractor``), ``flops``, ``tf1_weights``,
-  ``trained_weights`` (files of trained weights, their digest), ``export``
+  locks, versions), ``keras_graph`` (Keras internals)
+- core model: ``config``, ``frontends/`` (the registry; one module per family: the paper's
+  spectrogram and waveform CNNs, ``samplecnn`` + ``windows``, ``leaf`` + ``filterbank``, the MFCC
+  baseline), ``melspec``, ``extractor`` (taps -> features, ``compile_extractor``), ``flops``,
+  ``tf1_weights``, ``trained_weights``, ``export``
 - audio I/O: ``audio`` (decode, fix length), ``resample``, ``audio_cache``, ``mfcc``, ``datasets/``
-- extraction: ``pipeline`` (tf.data, input kinds), ``batching``, ``store``, ``extract``
-- study: ``classifiers``, ``protocols``, ``study``, ``report``, ``paper``, ``demo``, ``ablation``,
-  ``train`` (end-to-end training of a front-end), ``random_vs_trained`` (the study of both)
+- extraction: ``pipeline`` (tf.data, input kinds), ``batching``, ``store``, ``extract`` (engines),
+  ``ray_cluster``, ``ray_extract``
+- study: ``classifiers``, ``protocols``, ``ray_search``, ``study``, ``report``, ``paper``, ``demo``,
+  ``ablation``, ``train``, ``random_vs_trained``
 - tooling: ``timing``, ``bench``, ``profile``, ``cli``
 """
 

@@ -53,13 +53,14 @@ from .datasets import items_from_config  # noqa: E402
 from .demo import run_demo  # noqa: E402
 from .errors import ConfigError, ElmarcError  # noqa: E402
 from .export import describe_export, export_frontend  # noqa: E402
-from .extract import extract  # noqa: E402
+from .extract import ENGINES, extract  # noqa: E402
 from .fileio import FolderBusy  # noqa: E402
 from .frontends import frontend_of  # noqa: E402
 from .paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
 from .profile import run_profile  # noqa: E402
 from .random_vs_trained import (N_BOOT, paper_architectures,  # noqa: E402
                                 read_training_overrides, run_demo_study, run_random_vs_trained)
+from .ray_cluster import RayOptions  # noqa: E402
 from .report import compare, load_results  # noqa: E402
 from .store import load_store, store_damage, store_progress  # noqa: E402
 from .study import read_original_config, run_experiment  # noqa: E402
@@ -84,6 +85,30 @@ def _seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be 0 or more, got {value}")
     return value
+
+
+# --- where the work runs: --engine and the Ray flags of extract, run and reproduce -------------
+def add_engine_arguments(p) -> None:
+    g = p.add_argument_group("engine", "where extraction and grid searches run")
+    g.add_argument("--engine", choices=list(ENGINES), default="local",
+                   help="local (this process, default) or ray (a Ray cluster; "
+                        "pip install elmarc_tf[ray])")
+    g.add_argument("--address", help="ray: 'auto', HOST:PORT or ray://HOST:10001 (default: start "
+                                     "Ray on this machine, loopback only)")
+    g.add_argument("--actors", type=int, help="ray: actors (default: the cluster's CPUs, or GPUs, "
+                                              "divided by the per-actor share)")
+    g.add_argument("--cpus-per-actor", type=float, default=1.0,
+                   help="ray: CPUs (TensorFlow threads) per actor (default 1)")
+    g.add_argument("--gpus-per-actor", type=float, default=0.0, help="ray: GPUs per actor (default 0)")
+
+
+def engine_arguments(args) -> dict:
+    """``engine=`` and ``ray_options=`` for the Python API, from :func:`add_engine_arguments`."""
+    options = RayOptions(args.address, args.actors, args.cpus_per_actor, args.gpus_per_actor)
+    if args.engine != "ray" and options != RayOptions():
+        raise ElmarcError("--address, --actors, --cpus-per-actor and --gpus-per-actor need --engine ray")
+    return {"engine": args.engine, "ray_options": options if args.engine == "ray" else None}
+# -------------------------------------------------------------------------------------------------
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -117,6 +142,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--wait", action="store_true",
                    help="if another process is writing the same store, wait for it (default: fail)")
+    add_engine_arguments(p)
 
     p = verb("run", help="extract + evaluate a config for several seeds "
                                    "(elmarc_tf.study.run_experiment)")
@@ -131,6 +157,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--wait", action="store_true", help="wait for stores another process writes")
+    add_engine_arguments(p)
 
     p = verb("compare", help="table, t-tests against the baseline and between models, "
                                        "bar chart (elmarc_tf.report.compare)")
@@ -157,6 +184,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--no-audio-cache", action="store_true", help="decode every clip per configuration")
     p.add_argument("--quiet", action="store_true")
     p.add_argument("--wait", action="store_true", help="wait for stores another process writes")
+    add_engine_arguments(p)
 
     p = verb("export", help="SavedModel (+ .keras) of a frozen front-end: raw waveforms at its "
                             "rate (12 kHz for the paper's) -> features "
@@ -327,12 +355,13 @@ def cmd_extract(args) -> int:
     cfg = Config.from_file(args.config)
     if args.batch_size is not None and args.batch_size < 1:
         raise ElmarcError(f"--batch-size must be a positive integer, got {args.batch_size}")
+    engine = engine_arguments(args)
     items = _items(cfg, args.config)
     weights = read_trained_weights(args.weights) if args.weights is not None else None
     seed = args.seed if args.seed is not None else weights.meta.get("seed", 0) if weights else 0
     result = extract(cfg, items, seed=seed, out=args.out, batch_size=args.batch_size,
                      strict=args.strict, progress=not args.quiet, audio_cache=args.audio_cache,
-                     wait=args.wait, weights=weights)
+                     wait=args.wait, weights=weights, **engine)
     m = result.manifest
     print(f"{result.folder}: {m['n_ok']} clips x {m['feature_length']} features "
           f"({result.n_computed} computed now, {m['n_failed']} failed)"
@@ -444,7 +473,8 @@ def cmd_run(args) -> int:
     summary = run_experiment(cfg, seeds=range(args.seeds), out=args.out, name=name,
                              items=_items(cfg, source), features_out=args.features_out,
                              n_jobs=args.jobs, progress=not args.quiet,
-                             audio_cache=args.audio_cache, wait=args.wait)
+                             audio_cache=args.audio_cache, wait=args.wait,
+                             **engine_arguments(args))
     return EXIT_FAILURES if any(r["n_failed"] for r in summary["per_seed"]) else EXIT_OK
 
 
@@ -468,7 +498,7 @@ def cmd_reproduce(args) -> int:
                        classifiers=CLASSIFIERS if args.classifier == "both" else (args.classifier,),
                        only=args.only, n_jobs=args.jobs, progress=not args.quiet,
                        audio_cache=False if args.no_audio_cache else args.audio_cache,
-                       wait=args.wait)
+                       wait=args.wait, **engine_arguments(args))
     failed = any(r.get("n_failed") for figure in report.values() for m in figure["models"]
                  for r in m.get("per_seed", []))
     return EXIT_FAILURES if failed else EXIT_OK

@@ -141,7 +141,8 @@ def figure_of(experiment: dict) -> list[int]:
 
 def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmarc_out/paper",
               sizes=tuple(SIZES), classifiers=CLASSIFIERS, only=None, n_jobs=None,
-              progress=True, log=print, audio_cache=None, wait: bool = False) -> dict:
+              progress=True, log=print, audio_cache=None, wait: bool = False,
+              engine: str = "local", ray_options=None) -> dict:
     """Run every experiment of a dataset's figures on the user's copy, then compare per figure.
 
     ``audio_root`` replaces ``audio_path``; for GTZAN, ``splits`` is the folder with the
@@ -150,6 +151,9 @@ def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmar
     ``audio_cache``: where decoded clips are kept so that the whole figure decodes each clip once
     — ``None`` (default): ``<out>/<dataset>/audio_cache``; a folder or an
     :class:`~elmarc_tf.audio_cache.AudioCache`: that one; ``False``: no cache (decode per config).
+    ``engine`` / ``ray_options``: as :func:`~elmarc_tf.study.run_experiment` (``"ray"``: every
+    extraction and grid search on a Ray cluster; the cache folder must then be readable and
+    writable by every node).
     """
     out = Path(out) / dataset
     audio_cache = as_audio_cache(out / "audio_cache" if audio_cache is None else audio_cache)
@@ -169,7 +173,8 @@ def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmar
         cfg = Config.from_dict(fields)
         summary = run_experiment(cfg, seeds=seeds, out=out / "results", name=exp,
                                  features_out=out / "features", n_jobs=n_jobs, progress=progress,
-                                 log=log, audio_cache=audio_cache, wait=wait)
+                                 log=log, audio_cache=audio_cache, wait=wait, engine=engine,
+                                 ray_options=ray_options)
         for f in figures:
             summaries_by_figure.setdefault(f, []).append(summary)
     report = {}

@@ -11,6 +11,10 @@ Options beyond the original, off by default and recorded in the result:
 ``standardize`` (z-score features inside each training fold) and ``nested`` (nested
 cross-validation: the grid search runs inside each outer training fold, so the reported accuracy is
 an unbiased estimate — ``best_score_`` of a search over the test folds is optimistic).
+
+Engines (:data:`SEARCHES`): ``local`` fits with joblib's default backend (``n_jobs`` processes);
+``ray`` spreads the same fits over a Ray cluster (:mod:`elmarc_tf.ray_search`). Same fits, same
+accuracies.
 """
 
 from __future__ import annotations
@@ -26,8 +30,31 @@ from sklearn.model_selection import (GridSearchCV, LeaveOneGroupOut, PredefinedS
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
 
-from .vocabulary import PROTOCOLS
 from .errors import ConfigError
+from .ray_search import RaySearch
+from .vocabulary import PROTOCOLS
+
+
+class LocalSearch:
+    """``with LocalSearch(None, n_jobs) as search:`` the local engine: joblib's default backend
+    with ``n_jobs``; :meth:`share` returns the array itself (the interface of
+    :class:`~elmarc_tf.ray_search.RaySearch`)."""
+
+    def __init__(self, options=None, n_jobs: int | None = None) -> None:
+        self.n_jobs = n_jobs
+
+    def __enter__(self) -> "LocalSearch":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        return None
+
+    def share(self, array):
+        return array
+
+
+# name -> (ray_options, n_jobs) -> a context manager with .n_jobs and .share(array)
+SEARCHES = {"local": LocalSearch, "ray": RaySearch}
 
 
 def choose_protocol(splits=None, folds=None) -> str:
@@ -135,19 +162,33 @@ def _summary(y_true, y_pred, labels) -> dict:
 
 def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, folds=None,
              n_folds: int = 10, standardize: bool = False, nested: bool = False,
-             n_jobs: int | None = None, seed: int = 0) -> dict:
+             n_jobs: int | None = None, seed: int = 0, engine: str = "local",
+             ray_options=None) -> dict:
     """Run one protocol on features ``X (n, d)`` and labels ``y (n,)``.
 
     ``splits``: per-row ``'train'``/``'val'``/``'test'`` (predefined_split); ``folds``: per-row fold
     numbers (predefined_folds). Returns a JSON-serialisable dict with ``accuracy`` (the reported
     figure), ``best_params``, ``labels``, ``confusion_matrix`` and per-class ``report`` (for the
     k-fold protocols these two come from out-of-fold predictions with the best parameters).
+    ``engine``: where the fits run, ``"local"`` or ``"ray"`` (with ``ray_options``, a
+    :class:`~elmarc_tf.ray_cluster.RayOptions`); the same numbers either way.
     """
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
     protocol = protocol or choose_protocol(splits, folds)
     if protocol not in PROTOCOLS:
         raise ConfigError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
+    if engine not in SEARCHES:
+        raise ConfigError(f"unknown engine {engine!r}; valid: {', '.join(SEARCHES)}")
     check_evaluable(y, protocol, splits, folds, n_folds, nested)
+    with SEARCHES[engine](ray_options, n_jobs) as fits:
+        return _evaluate(X, y, estimator, grid, protocol, splits, folds, n_folds, standardize,
+                         nested, seed, fits)
+
+
+def _evaluate(X, y, estimator, grid, protocol, splits, folds, n_folds, standardize, nested, seed,
+              fits) -> dict:
+    """:func:`evaluate`, its fits run by ``fits`` (one of :data:`SEARCHES`)."""
+    n_jobs, share = fits.n_jobs, fits.share
     labels = sorted(set(y.tolist()))
     estimator, grid = _with_scaling(estimator, grid, standardize)
     out = {"protocol": protocol, "standardize": bool(standardize), "nested": bool(nested),
@@ -157,7 +198,8 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
         splits = np.asarray(splits)
         dev = splits != "test"
         cv = PredefinedSplit(np.where(splits[dev] == "val", 0, -1))
-        search = GridSearchCV(estimator, grid, cv=cv, refit=False, n_jobs=n_jobs).fit(X[dev], y[dev])
+        search = GridSearchCV(estimator, grid, cv=cv, refit=False,
+                              n_jobs=n_jobs).fit(share(X[dev]), share(y[dev]))
         train, test = splits == "train", splits == "test"
         model = clone(estimator).set_params(**search.best_params_).fit(X[train], y[train])
         pred = model.predict(X[test])
@@ -177,7 +219,8 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
         cv = StratifiedKFold(n_splits=n_folds)  # what GridSearchCV(cv=10) uses for classifiers
         out["n_folds"] = n_folds
 
-    search = GridSearchCV(estimator, grid, cv=cv, refit=False, n_jobs=n_jobs).fit(X, y)
+    X_shared, y_shared = share(X), share(y)
+    search = GridSearchCV(estimator, grid, cv=cv, refit=False, n_jobs=n_jobs).fit(X_shared, y_shared)
     best = clone(estimator).set_params(**search.best_params_)
     best_index = search.best_index_
     out.update(accuracy=float(search.best_score_), best_params=_strip(search.best_params_),
@@ -192,12 +235,13 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
         for train, test in outer:
             inner_cv = (PredefinedSplit(folds[train]) if protocol == "predefined_folds"
                         else StratifiedKFold(n_splits=n_folds))
-            inner = GridSearchCV(estimator, grid, cv=inner_cv, n_jobs=n_jobs).fit(X[train], y[train])
+            inner = GridSearchCV(estimator, grid, cv=inner_cv, n_jobs=n_jobs).fit(
+                share(X[train]), share(y[train]))
             nested_pred[test] = inner.predict(X[test])
             outer_scores.append(float(accuracy_score(y[test], nested_pred[test])))
         out.update(accuracy=float(np.mean(outer_scores)), best_score_cv=float(search.best_score_),
                    fold_accuracies=outer_scores, **_summary(y, nested_pred, labels))
         return out
-    pred = cross_val_predict(best, X, y, cv=cv, n_jobs=n_jobs)
+    pred = cross_val_predict(best, X_shared, y_shared, cv=cv, n_jobs=n_jobs)
     out.update(**_summary(y, pred, labels))
     return out

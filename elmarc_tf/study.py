@@ -54,11 +54,12 @@ def model_label(cfg, feature_length: int | None = None) -> str:
 
 
 def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None,
-                   wait: bool = False) -> dict:
+                   wait: bool = False, engine="local", ray_options=None) -> dict:
     # e.g. MFCCs or a mel-initialised filterbank: no random weights, one store for every seed
     store_seed = seed if frontend_of(cfg).is_seeded(cfg) else 0
     extraction = extract(cfg, items, seed=store_seed, out=features_out, progress=progress,
-                         audio_cache=audio_cache, wait=wait)
+                         audio_cache=audio_cache, wait=wait, engine=engine,
+                         ray_options=ray_options)
     X, y, ids, manifest = load_store(extraction.folder)
     by_id = {it.id: it for it in items}
     splits = [by_id[i].split for i in ids]
@@ -66,7 +67,7 @@ def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache
     estimator, grid = classifier_grid(cfg.model_type, seed=seed)
     result = evaluate(X, y, estimator, grid, protocol=cfg.protocol, splits=splits, folds=folds,
                       n_folds=cfg.n_folds, standardize=cfg.standardize, nested=cfg.nested_cv,
-                      n_jobs=n_jobs, seed=seed)
+                      n_jobs=n_jobs, seed=seed, engine=engine, ray_options=ray_options)
     result.update(seed=seed, store=str(extraction.folder), feature_length=int(X.shape[1]),
                   n_failed=manifest["n_failed"])
     return result
@@ -74,7 +75,8 @@ def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache
 
 def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
                    features_out=None, n_jobs: int | None = None, progress: bool = True,
-                   log=print, audio_cache=None, wait: bool = False) -> dict:
+                   log=print, audio_cache=None, wait: bool = False, engine: str = "local",
+                   ray_options=None) -> dict:
     """Extract + evaluate ``cfg`` for each seed; write ``<out>/<name>/results.{json,csv}``.
 
     Before any work the clips are checked against the protocol (two classes, enough clips per
@@ -87,6 +89,9 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
     ``audio_cache`` (an :class:`~elmarc_tf.audio_cache.AudioCache` or a folder; ``None``: none):
     decoded clips shared by every seed and by other experiments given the same cache.
     ``wait``: wait for a store another process is writing (default: fail at once).
+    ``engine``: ``"local"`` or ``"ray"`` — extraction (:func:`~elmarc_tf.extract.extract`) and the
+    grid search (:func:`~elmarc_tf.protocols.evaluate`) run on a Ray cluster, with ``ray_options``
+    (a :class:`~elmarc_tf.ray_cluster.RayOptions`); the same stores and results either way.
     """
     audio_cache = as_audio_cache(audio_cache)
     items = items if items is not None else items_from_config(cfg)
@@ -104,7 +109,8 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
             if same_config(cached.get("config"), cfg) and cached.get("data") == data:
                 per_seed.append(cached["result"])
                 continue
-        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache, wait)
+        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache,
+                                wait, engine, ray_options)
         atomic_write_json(cache, {"config": cfg.to_dict(), "data": data, "result": result})
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f} ({result['protocol']}, "

@@ -20,9 +20,9 @@ LAYERS = {
     "core model": {"config", "frontends", "extractor", "melspec", "flops", "tf1_weights",
                    "trained_weights", "export"},
     "audio I/O": {"audio", "resample", "audio_cache", "mfcc", "datasets"},
-    "extraction": {"pipeline", "batching", "store", "extract"},
+    "extraction": {"pipeline", "batching", "store", "extract", "ray_cluster", "ray_extract"},
     "study": {"classifiers", "protocols", "study", "report", "paper", "demo", "ablation", "train",
-              "random_vs_trained"},
+              "random_vs_trained", "ray_search"},
     "tooling": {"timing", "bench", "profile", "cli", "__main__"},
 }
 LEVEL = {module: level for level, modules in enumerate(LAYERS.values()) for module in modules}
