@@ -175,16 +175,34 @@ def _waveform_input(x: np.ndarray, cnn: dict) -> np.ndarray:
 # Spectrogram front-ends
 # ----------------------------------------------------------------------------------------------
 
+def _batch_norm(x: np.ndarray, epsilon: float = 1e-3) -> np.ndarray:
+    """Normalise each channel (last axis) by the mean and the population variance of the whole
+    batch and every spatial position (Keras 1's ``BatchNormalization(mode=2)``, gamma 1, beta 0)."""
+    axes = tuple(range(x.ndim - 1))
+    return (x - x.mean(axis=axes)) / np.sqrt(x.var(axis=axes) + epsilon)
+
+
 def _cnn_small_filters(w: dict, x: np.ndarray, cnn: dict) -> list[np.ndarray]:
     """VGG: 5 x [conv 3x3 'same' nf + ELU -> max-pool]; taps = the five pools.
 
     Shapes at (1376, 96): (B,344,48,nf), (B,86,16,nf), (B,17,8,nf), (B,4,4,nf), (B,1,1,nf).
+    With ``cnn['batch_norm']`` (the ablation of Section 3.4, not in the authors' graph), each block
+    normalises with the statistics of the batch ``x``: conv -> BN -> ELU -> pool
+    (``cnn['batch_norm_position'] == 'before_elu'``) or conv -> ELU -> BN -> pool (``'after_elu'``).
     """
     h = _spectrogram_input(x, cnn)
     pools = [(4, 2), (4, 3), (5, 2), (4, 2), (4, 4)]
+    position = cnn.get("batch_norm_position", "before_elu") if cnn.get("batch_norm") else None
+    if position not in (None, "before_elu", "after_elu"):
+        raise ValueError(f"unknown batch_norm_position {position!r}")
     out = []
     for i, pool in enumerate(pools, start=1):
-        h = _elu(_conv2d_same(h, _param(w, f"{i}CNN/kernel"), _param(w, f"{i}CNN/bias")))
+        h = _conv2d_same(h, _param(w, f"{i}CNN/kernel"), _param(w, f"{i}CNN/bias"))
+        if position == "before_elu":
+            h = _batch_norm(h)
+        h = _elu(h)
+        if position == "after_elu":
+            h = _batch_norm(h)
         h = _maxpool2d(h, pool)
         out.append(h)
     return out
@@ -430,3 +448,4 @@ def sliding_windows(clip: np.ndarray, window: int, hop: int, fix_length_by: str)
             elif fix_length_by == "repeat-pad":
                 out[j, i] = clip[t % n]
     return out
+
