@@ -66,8 +66,14 @@ def _fix_samples(y, cfg, path):
 
 
 def _mfcc_statistics(y, cfg, path):
-    if len(y) < cfg.mfcc_fixed_length and cfg.fix_length_by != "crop":
-        y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
+    """As the original ``extract_mfcc_features``: a clip shorter than ``mfcc_fixed_length`` is
+    zero-padded to it, or repeated whole until it is at least that long (the copies are not cut);
+    a longer clip, and every clip with ``crop``, is used whole."""
+    if 0 < len(y) < cfg.mfcc_fixed_length:
+        if cfg.fix_length_by == "zero-pad":
+            y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
+        elif cfg.fix_length_by == "repeat-pad":
+            y = np.tile(y, -(-cfg.mfcc_fixed_length // len(y)))
     return mfcc_features(y, cfg.sampling_rate, cfg.mfcc_number)
 
 
