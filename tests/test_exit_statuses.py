@@ -3,7 +3,6 @@ producing each documented status (the faults themselves are in tests/test_reliab
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 from pathlib import Path
