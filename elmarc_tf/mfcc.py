@@ -11,6 +11,9 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
+HOP_LENGTH = 512  # librosa's default: a clip of n samples gives 1 + n // 512 MFCC frames
+MIN_SAMPLES = 2 * HOP_LENGTH  # 3 frames: the fewest that have second differences
+
 
 def mfcc_features(y: np.ndarray, sr: int = 12000, n_mfcc: int = 20) -> np.ndarray:
     """Waveform ``(n_samples,)`` -> float64 ``(6 * n_mfcc,)`` (120 for the paper's 20 MFCCs)."""

@@ -43,6 +43,7 @@ from .frontends import WHOLE_CLIP_INPUT, frontend_of
 from .frontends.mfcc import STATISTICS
 from .frontends.windows import window_count
 from .melspec import HOP_LENGTH, N_FFT, n_frames_for
+from .mfcc import MIN_SAMPLES as MFCC_MIN_SAMPLES
 from .mfcc import mfcc_features
 
 
@@ -108,8 +109,19 @@ def _failed_clip(cfg):
 
 
 def _mfcc_statistics(y, cfg, path):
-    if len(y) < cfg.mfcc_fixed_length and cfg.fix_length_by != "crop":
-        y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
+    """As the original ``extract_mfcc_features``: a clip shorter than ``mfcc_fixed_length`` is
+    zero-padded to it, or repeated whole until it is at least that long (the copies are not cut);
+    a longer clip, and every clip with ``crop``, is used whole. A clip too short for second
+    differences fails (:class:`AudioError`; its statistics would be NaN)."""
+    if 0 < len(y) < cfg.mfcc_fixed_length:
+        if cfg.fix_length_by == "zero-pad":
+            y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
+        elif cfg.fix_length_by == "repeat-pad":
+            y = np.tile(y, -(-cfg.mfcc_fixed_length // len(y)))
+    if len(y) < MFCC_MIN_SAMPLES:
+        raise AudioError(f"{path}: {len(y)} samples give fewer than the 3 MFCC frames the second "
+                         f"differences need ({MFCC_MIN_SAMPLES} samples); use fix_length_by "
+                         f"'zero-pad' or 'repeat-pad'")
     return mfcc_features(y, cfg.sampling_rate, cfg.mfcc_number)
 
 

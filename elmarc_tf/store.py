@@ -44,7 +44,7 @@ class StoredFeatures(NamedTuple):
 
 def store_key(cfg, items) -> str:
     """8 hex digits identifying the features: the feature-relevant config and the file list."""
-    fields = feature_fields(cfg)
+    fields = {**feature_fields(cfg), **frontend_of(cfg).revisions(cfg)}
     if cfg.batch_norm:  # batch statistics: the features depend on the batch size
         fields["batch_size"] = cfg.batch_size
     blob = json.dumps([fields, [it.to_dict() for it in items]], sort_keys=True).encode()

@@ -42,7 +42,8 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = ["taps", "feature_matrix", "features", "ARCHITECTURES", "samplecnn_taps",
-           "samplecnn_window_features", "sliding_windows"]
+           "samplecnn_window_features", "sliding_windows", "slaney_mel_filterbank",
+           "mfcc_statistics"]
 
 # Upper bound (in float64 elements) on the im2col block materialised per tensordot call.
 _BLOCK_ELEMENTS = 4_000_000
@@ -175,16 +176,34 @@ def _waveform_input(x: np.ndarray, cnn: dict) -> np.ndarray:
 # Spectrogram front-ends
 # ----------------------------------------------------------------------------------------------
 
+def _batch_norm(x: np.ndarray, epsilon: float = 1e-3) -> np.ndarray:
+    """Normalise each channel (last axis) by the mean and the population variance of the whole
+    batch and every spatial position (Keras 1's ``BatchNormalization(mode=2)``, gamma 1, beta 0)."""
+    axes = tuple(range(x.ndim - 1))
+    return (x - x.mean(axis=axes)) / np.sqrt(x.var(axis=axes) + epsilon)
+
+
 def _cnn_small_filters(w: dict, x: np.ndarray, cnn: dict) -> list[np.ndarray]:
     """VGG: 5 x [conv 3x3 'same' nf + ELU -> max-pool]; taps = the five pools.
 
     Shapes at (1376, 96): (B,344,48,nf), (B,86,16,nf), (B,17,8,nf), (B,4,4,nf), (B,1,1,nf).
+    With ``cnn['batch_norm']`` (the ablation of Section 3.4, not in the authors' graph), each block
+    normalises with the statistics of the batch ``x``: conv -> BN -> ELU -> pool
+    (``cnn['batch_norm_position'] == 'before_elu'``) or conv -> ELU -> BN -> pool (``'after_elu'``).
     """
     h = _spectrogram_input(x, cnn)
     pools = [(4, 2), (4, 3), (5, 2), (4, 2), (4, 4)]
+    position = cnn.get("batch_norm_position", "before_elu") if cnn.get("batch_norm") else None
+    if position not in (None, "before_elu", "after_elu"):
+        raise ValueError(f"unknown batch_norm_position {position!r}")
     out = []
     for i, pool in enumerate(pools, start=1):
-        h = _elu(_conv2d_same(h, _param(w, f"{i}CNN/kernel"), _param(w, f"{i}CNN/bias")))
+        h = _conv2d_same(h, _param(w, f"{i}CNN/kernel"), _param(w, f"{i}CNN/bias"))
+        if position == "before_elu":
+            h = _batch_norm(h)
+        h = _elu(h)
+        if position == "after_elu":
+            h = _batch_norm(h)
         h = _maxpool2d(h, pool)
         out.append(h)
     return out
@@ -430,3 +449,59 @@ def sliding_windows(clip: np.ndarray, window: int, hop: int, fix_length_by: str)
             elif fix_length_by == "repeat-pad":
                 out[j, i] = clip[t % n]
     return out
+
+
+# ----------------------------------------------------------------------------------------------
+# The MFCC baseline (the authors' extract_mfcc_features), every step written out
+# ----------------------------------------------------------------------------------------------
+
+def slaney_mel_filterbank(sr: int, n_fft: int, n_mels: int, fmin: float = 0.0,
+                          fmax: float | None = None) -> np.ndarray:
+    """Triangular mel filters on the Slaney mel scale (linear below 1 kHz, logarithmic above),
+    each scaled to unit area (2 / its width in Hz): (n_mels, 1 + n_fft // 2)."""
+    f_sp, min_log_hz, min_log_mel, logstep = 200.0 / 3, 1000.0, 15.0, np.log(6.4) / 27.0
+
+    def hz_to_mel(f):
+        f = np.asarray(f, dtype=np.float64)
+        return np.where(f >= min_log_hz,
+                        min_log_mel + np.log(np.maximum(f, min_log_hz) / min_log_hz) / logstep,
+                        f / f_sp)
+
+    def mel_to_hz(m):
+        return np.where(m >= min_log_mel, min_log_hz * np.exp(logstep * (m - min_log_mel)), f_sp * m)
+
+    fmax = sr / 2 if fmax is None else fmax
+    edges = mel_to_hz(np.linspace(hz_to_mel(fmin), hz_to_mel(fmax), n_mels + 2))
+    freqs = np.linspace(0.0, sr / 2, 1 + n_fft // 2)
+    rising = (freqs[None, :] - edges[:-2, None]) / (edges[1:-1] - edges[:-2])[:, None]
+    falling = (edges[2:, None] - freqs[None, :]) / (edges[2:] - edges[1:-1])[:, None]
+    return np.maximum(0.0, np.minimum(rising, falling)) * (2.0 / (edges[2:] - edges[:-2]))[:, None]
+
+
+def mfcc_statistics(y: np.ndarray, sr: int = 12000, n_mfcc: int = 20,
+                    pad_mode: str = "constant") -> np.ndarray:
+    """The authors' MFCC baseline of a waveform ``(n,)`` -> ``(6 * n_mfcc,)``, float64.
+
+    ``librosa.feature.mfcc(y, sr, n_mfcc)`` with its defaults, step by step: frames of 2048
+    samples every 512, centred (the clip padded by 1024 on both sides with ``pad_mode``: zeros
+    in librosa >= 0.10, ``'reflect'`` in the librosa <= 0.5 the authors ran), a periodic Hann
+    window, power spectrum, 128 Slaney mel bands up to sr / 2, dB (``10 log10(max(S, 1e-10))``
+    floored 80 dB below the clip's maximum), orthonormal DCT-II, first ``n_mfcc`` coefficients.
+    Then the first and second differences along time (``c[t + 1] - c[t]``) and the mean and
+    standard deviation over time of each: ``[mean c, std c, mean d, std d, mean dd, std dd]``.
+    """
+    n_fft, hop, n_mels = 2048, 512, 128
+    padded = np.pad(np.asarray(y, dtype=np.float64), n_fft // 2, mode=pad_mode)
+    n_frames = 1 + (len(padded) - n_fft) // hop
+    frames = np.stack([padded[i * hop:i * hop + n_fft] for i in range(n_frames)], axis=1)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n_fft) / n_fft)
+    power = np.abs(np.fft.rfft(frames * window[:, None], axis=0)) ** 2  # (1025, n_frames)
+    db = 10.0 * np.log10(np.maximum(slaney_mel_filterbank(sr, n_fft, n_mels) @ power, 1e-10))
+    db = np.maximum(db, db.max() - 80.0)
+    k, m = np.arange(n_mfcc)[:, None], np.arange(n_mels)[None, :]
+    dct = np.cos(np.pi * k * (2 * m + 1) / (2 * n_mels)) * np.sqrt(2.0 / n_mels)
+    dct[0] /= np.sqrt(2.0)
+    c = dct @ db  # (n_mfcc, n_frames)
+    d = c[:, 1:] - c[:, :-1]
+    dd = d[:, 1:] - d[:, :-1]
+    return np.concatenate([f(a, axis=1) for a in (c, d, dd) for f in (np.mean, np.std)])

@@ -5,10 +5,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
+import numpy_reference
 from conftest import music_like
-from elmarc_tf import AudioError
+from elmarc_tf import AudioError, Config
 from elmarc_tf.audio import fix_length, load_audio
 from elmarc_tf.mfcc import mfcc_features
+from elmarc_tf.pipeline import input_kind
 
 
 def test_stereo_44k_file_is_decoded_to_12k_mono(tmp_path):
@@ -83,12 +85,60 @@ def test_fix_length_modes():
         fix_length(x, 6, "crop", name="song.wav")
 
 
-def test_mfcc_baseline_matches_a_direct_librosa_computation():
-    y = music_like(3.0)
-    feats = mfcc_features(y, sr=12000)
-    assert feats.shape == (120,) and feats.dtype == np.float64
-    m = librosa.feature.mfcc(y=y, sr=12000, n_mfcc=20)
-    d = m[:, 1:] - m[:, :-1]
-    dd = d[:, 1:] - d[:, :-1]
-    expected = np.concatenate([m.mean(1), m.std(1), d.mean(1), d.std(1), dd.mean(1), dd.std(1)])
-    np.testing.assert_allclose(feats, expected, rtol=1e-6)
+def mfcc_signals():
+    t = np.arange(2 * 12000) / 12000
+    return {"tone_440": (0.5 * np.sin(2 * np.pi * 440 * t)).astype(np.float32),
+            "music": music_like(3.0)}
+
+
+def assert_mfcc_statistics_equal(ours, expected):
+    """Per block of 20 (mean / std of the MFCCs, their differences, their second differences):
+    float32 librosa against a float64 recipe differ by ~1e-7 of a block's largest value;
+    rtol 1e-5 plus 1e-5 of the block's largest value."""
+    assert ours.shape == expected.shape == (120,) and ours.dtype == np.float64
+    for block in range(6):
+        part = slice(20 * block, 20 * (block + 1))
+        np.testing.assert_allclose(ours[part], expected[part], rtol=1e-5,
+                                   atol=1e-5 * np.abs(expected[part]).max(), err_msg=f"block {block}")
+
+
+@pytest.mark.parametrize("name", ["tone_440", "music"])
+def test_mfcc_baseline_equals_the_authors_recipe_written_out(name):
+    """mfcc_features against numpy_reference.mfcc_statistics: STFT, mel filters, dB, DCT and the
+    plain differences (not librosa.feature.delta) written out in NumPy."""
+    y = mfcc_signals()[name]
+    assert_mfcc_statistics_equal(mfcc_features(y, sr=12000), numpy_reference.mfcc_statistics(y, 12000))
+
+
+@pytest.mark.parametrize("fixed_length", [2048, 2500])
+@pytest.mark.parametrize("mode", ["zero-pad", "repeat-pad", "crop"])
+def test_mfcc_input_is_padded_to_mfcc_fixed_length_as_the_original(mode, fixed_length):
+    """The authors' extract_mfcc_features: a clip shorter than fixed_length is zero-padded to it,
+    or repeated whole (copies of the clip until it is at least that long, not cut); a longer
+    clip is used whole. ('crop' leaves every clip whole, as the design's "MFCCs of the whole
+    clip"; the authors' code cut every clip to fixed_length samples.)"""
+    cfg = Config(features_type="MFCC", fix_length_by=mode, mfcc_fixed_length=fixed_length)
+    clip = music_like(1.0, seed=3)
+    short, long = clip[:1100], clip[:3000]
+    copies = 2 if fixed_length <= 2200 else 3
+    padded = {"zero-pad": np.concatenate([short, np.zeros(fixed_length - 1100, np.float32)]),
+              "repeat-pad": np.concatenate([short] * copies),
+              "crop": short}[mode]
+    prepare = input_kind(cfg).prepare
+    assert_mfcc_statistics_equal(prepare(short, cfg, "short.wav").astype(np.float64),
+                                 numpy_reference.mfcc_statistics(padded, 12000))
+    assert_mfcc_statistics_equal(prepare(long, cfg, "long.wav").astype(np.float64),
+                                 numpy_reference.mfcc_statistics(long, 12000))
+
+
+def test_mfcc_of_a_clip_too_short_for_second_differences_fails_naming_it():
+    """1 + n // 512 frames: under 1024 samples there are no second differences (NaN statistics);
+    such a clip fails with crop, and is padded by the other modes."""
+    cfg = Config(features_type="MFCC", fix_length_by="crop")
+    tiny = music_like(1.0)[:1000]
+    with pytest.raises(AudioError, match=r"tiny.wav: 1000 samples give fewer than the 3 MFCC "
+                                         r"frames the second differences need \(1024 samples\)"):
+        input_kind(cfg).prepare(tiny, cfg, "tiny.wav")
+    for mode in ("zero-pad", "repeat-pad"):
+        padded = cfg.replace(fix_length_by=mode)
+        assert np.all(np.isfinite(input_kind(padded).prepare(tiny, padded, "tiny.wav")))

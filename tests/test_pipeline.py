@@ -99,10 +99,24 @@ def test_strict_stops_at_the_first_failure_and_keeps_finished_batches(mixed_fold
 
     cfg = Config(**{**WAVE, "batch_size": 1})
     items = folder_per_class(mixed_folder)
-    with pytest.raises(AudioError, match="cannot decode audio"):
-        extract(cfg, items, out=tmp_path, strict=True, progress=False)
-    result = extract(cfg, items, out=tmp_path, progress=False)  # resumes; the rest is computed
-    assert 0 < result.n_computed < len(items)
+    names = [Path(it.path).name for it in items]
+    first_bad = names.index("corrupt.wav")  # the files before it decode
+    assert names[:first_bad] == ["low_8k.wav", "mono_12k.wav", "stereo_44k.wav"]
+    with pytest.raises(AudioError, match="corrupt.wav: cannot decode audio"):
+        extract(cfg, items, out=tmp_path / "strict", strict=True, progress=False)
+    # kept: one batch per clip up to and including the failed one (recorded as failed)
+    assert len(list((tmp_path / "strict").rglob("chunks/*.npz"))) == first_bad + 1
+    result = extract(cfg, items, out=tmp_path / "strict", progress=False)  # resumes: the rest
+    assert result.n_computed == len(items) - (first_bad + 1) == 5
+    failures = sorted(Path(f["path"]).name for f in result.manifest["failures"])
+    assert result.n_failed == result.manifest["n_failed"] == 2
+    assert failures == ["corrupt.wav", "empty.wav"]  # the one before the stop, one after it
+    # the resumed store holds what one uninterrupted run computes
+    clean = extract(cfg, items, out=tmp_path / "clean", progress=False)
+    assert clean.n_computed == len(items) and clean.manifest["failures"] == result.manifest["failures"]
+    a, b = load_store(result.folder), load_store(clean.folder)
+    np.testing.assert_array_equal(a.ids, b.ids)
+    np.testing.assert_array_equal(a.X, b.X)
 
 
 def test_pipeline_is_independent_of_batch_size(mixed_folder, tmp_path):

@@ -6,6 +6,7 @@ import json
 import pytest
 import yaml
 
+import elmarc_tf.study
 from elmarc_tf.cli import main
 from elmarc_tf.demo import make_demo_dataset
 
@@ -20,7 +21,7 @@ def write_config(path, **fields):
     return path
 
 
-def test_run_three_seeds_then_compare(demo_audio, tmp_path, capsys):
+def test_run_three_seeds_then_compare(demo_audio, tmp_path, capsys, monkeypatch):
     common = dict(audio_path=str(demo_audio), dataset="demo", n_folds=3, fix_length_by="crop")
     spec = write_config(tmp_path / "single.yaml", architecture="7x86", num_filters=16, n_frames=200,
                         model_type="SVM", **common)
@@ -43,16 +44,70 @@ def test_run_three_seeds_then_compare(demo_audio, tmp_path, capsys):
     assert len(list((tmp_path / "features").rglob("manifest.json"))) == 6
     capsys.readouterr()
 
-    # rerunning reuses every finished seed
-    assert main(["run", str(spec), "--seeds", "3", "--out", str(out), "--quiet",
-                 "--features-out", str(tmp_path / "features")]) == 0
-    assert "seed 0: accuracy" not in capsys.readouterr().out
-
     chart = tmp_path / "compare.png"
     assert main(["compare", str(out), "--chart", str(chart)]) == 0
     printed = capsys.readouterr().out
     assert "7x86 (16) SVM" in printed and "frame-level (32) ELM" in printed
     assert "Welch" in printed and chart.stat().st_size > 5000
+
+    # rerunning: no seed is evaluated again, no store and no seed result is written again (the
+    # summary is written again, the same)
+    calls = count_work(monkeypatch)
+    rerun = ["run", str(spec), "--seeds", "3", "--out", str(out), "--quiet",
+             "--features-out", str(tmp_path / "features")]
+    seeds, stores = file_times(out / "single", "seed*.json"), file_times(tmp_path / "features")
+    assert len(seeds) == 3 and len(stores) > 6
+    before = (out / "single" / "results.json").read_text()
+    assert main(rerun) == 0
+    assert calls == {"evaluated": 0, "computed": []}
+    assert file_times(out / "single", "seed*.json") == seeds
+    assert file_times(tmp_path / "features") == stores
+    assert (out / "single" / "results.json").read_text() == before
+
+    # a changed classifier setting: every seed evaluated again on the stores as they are
+    write_config(spec, architecture="7x86", num_filters=16, n_frames=200, model_type="SVM",
+                 **{**common, "n_folds": 2})
+    assert main(rerun) == 0
+    assert calls == {"evaluated": 3, "computed": [0, 0, 0]}
+    assert file_times(tmp_path / "features") == stores
+    assert [json.loads((out / "single" / f"seed{k}.json").read_text())["config"]["n_folds"]
+            for k in range(3)] == [2, 2, 2]
+
+    # a changed feature setting: new stores, every clip of every seed computed
+    write_config(spec, architecture="7x86", num_filters=12, n_frames=200, model_type="SVM",
+                 **{**common, "n_folds": 2})
+    calls = count_work(monkeypatch)
+    assert main(rerun) == 0
+    assert calls == {"evaluated": 3, "computed": [24, 24, 24]}
+    assert {k: v for k, v in file_times(tmp_path / "features").items() if k in stores} == stores
+    assert len(list((tmp_path / "features").rglob("manifest.json"))) == 9
+    assert json.loads((out / "single" / "results.json").read_text())["model"] == "7x86 (12)"
+
+
+def file_times(folder, pattern="*"):
+    """Every file under ``folder`` matching ``pattern``: its modification time (ns) and size
+    (a store's lock file, ``.lock``, is taken by every run that opens the store: left out)."""
+    return {str(p.relative_to(folder)): (p.stat().st_mtime_ns, p.stat().st_size)
+            for p in sorted(folder.rglob(pattern)) if p.is_file() and p.name != ".lock"}
+
+
+def count_work(monkeypatch) -> dict:
+    """Count the seeds ``run`` evaluates and the clips each of their extractions computes."""
+    calls = {"evaluated": 0, "computed": []}
+    evaluate_seed, extract = elmarc_tf.study._evaluate_seed, elmarc_tf.study.extract
+
+    def counting_evaluate(*args, **kwargs):
+        calls["evaluated"] += 1
+        return evaluate_seed(*args, **kwargs)
+
+    def counting_extract(*args, **kwargs):
+        result = extract(*args, **kwargs)
+        calls["computed"].append(result.n_computed)
+        return result
+
+    monkeypatch.setattr(elmarc_tf.study, "_evaluate_seed", counting_evaluate)
+    monkeypatch.setattr(elmarc_tf.study, "extract", counting_extract)
+    return calls
 
 
 def test_run_from_the_original_config_file(demo_audio, tmp_path, capsys):

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from scipy import stats
 from sklearn.datasets import make_classification
-from sklearn.model_selection import GridSearchCV, PredefinedSplit
+from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit, StratifiedKFold
 from sklearn.svm import SVC
 
 from elmarc_tf import Config, ConfigError
@@ -53,17 +53,68 @@ def test_kfold_and_predefined_folds_report_best_score(toy):
     assert result["accuracy"] == pytest.approx(expected)
 
 
-def test_options_are_named_in_results_and_change_the_estimate(toy):
+def badly_scaled(toy):
+    """The toy data with features on scales from 1 to 50: unscaled, z-scored inside each
+    training fold and z-scored on all the data give three different estimates (0.70, 0.79, 0.80)."""
     X, y = toy
-    X = X * np.linspace(1, 50, X.shape[1])  # badly scaled features
-    rbf = GRID[:1]  # a linear SVM on unscaled features converges slowly
-    plain = evaluate(X, y, SVC(), rbf, n_folds=5)
+    return X * np.linspace(1, 50, X.shape[1]), y
+
+
+def mean_fold_accuracy(X, y, params, folds, standardize=False):
+    """An SVC with ``params`` over ``folds`` ((train, test) index pairs): mean test accuracy; with
+    ``standardize``, z-scored by the mean and (population) std of the training rows only."""
+    scores = []
+    for train, test in folds:
+        Xtr, Xte = X[train], X[test]
+        if standardize:
+            mu, sd = Xtr.mean(axis=0), Xtr.std(axis=0)
+            sd[sd == 0] = 1.0
+            Xtr, Xte = (Xtr - mu) / sd, (Xte - mu) / sd
+        scores.append(SVC(**params).fit(Xtr, y[train]).score(Xte, y[test]))
+    return float(np.mean(scores))
+
+
+def best_by_hand(X, y, grid, folds, standardize=False):
+    """The grid point with the best mean fold accuracy (the first one on ties), and that mean."""
+    scored = [(mean_fold_accuracy(X, y, params, folds, standardize), k, params)
+              for k, params in enumerate(ParameterGrid(grid))]
+    best = max(scored, key=lambda s: (s[0], -s[1]))
+    return best[2], best[0]
+
+
+def test_standardize_fits_the_scaler_inside_each_training_fold_only(toy):
+    X, y = badly_scaled(toy)
+    rbf = GRID[:1]
+    folds = list(StratifiedKFold(n_splits=5).split(X, y))
+    params, accuracy = best_by_hand(X, y, rbf, folds, standardize=True)
     scaled = evaluate(X, y, SVC(), rbf, n_folds=5, standardize=True)
-    nested = evaluate(X, y, SVC(), rbf, n_folds=5, nested=True)
-    assert (plain["standardize"], scaled["standardize"], nested["nested"]) == (False, True, True)
-    assert scaled["accuracy"] != plain["accuracy"]
-    assert len(nested["fold_accuracies"]) == 5 and nested["best_score_cv"] == pytest.approx(plain["accuracy"])
-    assert nested["accuracy"] <= plain["accuracy"] + 0.1
+    assert scaled["standardize"] is True and not scaled["nested"]
+    assert scaled["accuracy"] == pytest.approx(accuracy) and scaled["best_params"] == params
+    # the comparison can tell: a scaler fitted on all the data, or none, gives other estimates
+    z = (X - X.mean(axis=0)) / X.std(axis=0)
+    assert best_by_hand(z, y, rbf, folds)[1] != pytest.approx(accuracy)
+    plain = evaluate(X, y, SVC(), rbf, n_folds=5)
+    assert plain["accuracy"] == pytest.approx(best_by_hand(X, y, rbf, folds)[1]) != accuracy
+
+
+def test_nested_cv_is_an_outer_loop_around_a_grid_search_on_its_training_part(toy):
+    """Outer: 5 stratified shuffled folds (seed 0); inner: the grid searched by 5-fold CV on the
+    outer training part only, the best refit on it, scored on the outer test fold."""
+    X, y = badly_scaled(toy)
+    rbf = GRID[:1]
+    outer = StratifiedKFold(n_splits=5, shuffle=True, random_state=0).split(X, y)
+    by_hand = []
+    for train, test in outer:
+        inner = list(StratifiedKFold(n_splits=5).split(X[train], y[train]))
+        params, _ = best_by_hand(X[train], y[train], rbf, inner)
+        by_hand.append(SVC(**params).fit(X[train], y[train]).score(X[test], y[test]))
+    nested = evaluate(X, y, SVC(), rbf, n_folds=5, nested=True, seed=0)
+    plain = evaluate(X, y, SVC(), rbf, n_folds=5)
+    assert nested["nested"] is True
+    np.testing.assert_allclose(nested["fold_accuracies"], by_hand, rtol=1e-12)
+    assert nested["accuracy"] == pytest.approx(np.mean(by_hand))
+    assert nested["best_score_cv"] == pytest.approx(plain["accuracy"])
+    assert sum(map(sum, nested["confusion_matrix"])) == len(y)  # every clip predicted once
 
 
 def test_choose_protocol_and_errors():
@@ -117,6 +168,80 @@ def test_paper_configs_exist_as_files_and_match_the_matrix():
     us8k = paper_configs("urbansound8k")
     assert us8k["timbral+time-128_SVM"]["architecture"] == "cnn_audio"
     assert us8k["vgg-717_SVM"]["fix_length_by"] == "repeat-pad"
+
+
+# The paper's matrix as facts (Section 3 and design.md's table), written out here, not taken from
+# elmarc_tf.paper: per experiment, the front-end, its taps and its feature length (~120 / ~3500).
+PAPER_MATRIX = {  # name -> (architecture, filter shape or None, selected taps, feature length)
+    "sample_level-23": ("sample_level", None, None, 161),
+    "sample_level-512": ("sample_level", None, None, 3584),
+    "frame_level-40": ("frame_level", None, None, 160),
+    "frame_level-896": ("frame_level", None, None, 3584),
+    "frame_level_many-20": ("frame_level_many", None, None, 160),
+    "frame_level_many-448": ("frame_level_many", None, None, 3584),
+    "7x96-160": ("cnn_single", (7, 96), (1,), 160),  # the pooled tap, as the paper
+    "7x96-3585": ("cnn_single", (7, 96), (1,), 3585),
+    "7x86-160": ("cnn_single", (7, 86), (1,), 160),
+    "7x86-3585": ("cnn_single", (7, 86), (1,), 3585),
+    "timbral-8": ("{music}", None, (0,), 112),
+    "timbral-256": ("{music}", None, (0,), 3584),
+    "{temporal}-8": ("{music}", None, (1,), 112),
+    "{temporal}-256": ("{music}", None, (1,), 3584),
+    "timbral+{temporal}-4": ("{music}", None, (0, 1), 112),
+    "timbral+{temporal}-128": ("{music}", None, (0, 1), 3584),
+    "vgg-32": ("cnn_small_filters", None, None, 160),
+    "vgg-717": ("cnn_small_filters", None, None, 3585),
+    "mfcc": ("mfcc", None, None, 120),  # 20 MFCCs, deltas, double deltas: mean and std
+}
+PAPER_DATASETS = {  # GTZAN: fault-filtered split lists; Extended Ballroom: 10 stratified folds;
+    # UrbanSound8K: its own 10 folds, short clips repeated, timbral + *time* (cnn_audio)
+    "gtzan": dict(dataset="GTZAN", lists=("train_filtered.txt", "valid_filtered.txt",
+                                          "test_filtered.txt"), fix="crop", music="cnn_music",
+                  temporal="temporal"),
+    "extended_ballroom": dict(dataset="ExtendedBallroom", lists=None, fix="crop", music="cnn_music",
+                              temporal="temporal"),
+    "urbansound8k": dict(dataset="UrbanSound8K", lists=None, fix="repeat-pad", music="cnn_audio",
+                         temporal="time"),
+}
+
+
+@pytest.mark.parametrize("dataset", sorted(PAPER_DATASETS))
+def test_paper_configs_say_what_the_paper_says(dataset):
+    import yaml
+
+    from elmarc_tf import build_extractor
+    from elmarc_tf.frontends import frontend_of
+
+    facts = PAPER_DATASETS[dataset]
+    files = {p.stem: p for p in (Path(__file__).resolve().parents[1] / "configs" / dataset).glob("*.yaml")}
+    expected = {f"{name.format(temporal=facts['temporal'])}_{clf}": (name, clf)
+                for name in PAPER_MATRIX for clf in ("SVM", "ELM")}
+    assert set(files) == set(expected)
+    lengths = {}
+    for stem, (name, clf) in expected.items():
+        cfg = Config.from_dict(yaml.safe_load(files[stem].read_text()))
+        arch, filter_shape, taps, length = PAPER_MATRIX[name]
+        assert cfg.model_type == clf and cfg.dataset == facts["dataset"], stem
+        assert frontend_of(cfg).name == arch.format(music=facts["music"]), stem
+        if filter_shape:
+            assert tuple(cfg.filter_shape) == filter_shape, stem
+        if taps:
+            assert tuple(cfg.selected_features_list) == taps, stem
+        lists = (cfg.train_set_list, cfg.val_set_list, cfg.test_set_list)
+        if facts["lists"]:
+            assert tuple(Path(p).name for p in lists) == facts["lists"], stem
+        else:
+            assert lists == (None, None, None) and not cfg.audios_list, stem
+        assert cfg.fix_length_by == facts["fix"] and cfg.sampling_rate == 12000, stem
+        if arch != "mfcc":  # ~29 s inputs: 1376 x 96 log-mel frames, 350 000 samples at 12 kHz
+            assert (cfg.n_frames, cfg.n_mels) == (1376, 96) if cfg.signal == "spectrogram" \
+                else cfg.n_samples == 350000, stem
+        else:
+            assert (cfg.mfcc_number, cfg.mfcc_fixed_length) == (20, 2048), stem
+        built = cfg.replace(model_type="SVM", experiment_name="v0")  # built once per front-end
+        if built not in lengths:
+            lengths[built] = build_extractor(built).output.shape[-1]
+        assert lengths[built] == length, stem
 
 
 def test_original_config_file_is_parsed_not_executed(tmp_path):

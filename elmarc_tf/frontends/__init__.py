@@ -70,6 +70,15 @@ def _no_check(cfg) -> None:
     return None
 
 
+def _no_revisions(cfg) -> dict:
+    return {}
+
+
+def _mfcc_revisions(cfg) -> dict:
+    """repeat-pad repeats a short clip whole, as the authors' code (0.1 cut the repeats)."""
+    return {"mfcc_repeat_pad": "whole copies"} if cfg.fix_length_by == "repeat-pad" else {}
+
+
 # The paper's settings of the fields whose default depends on the front-end (Config leaves them
 # None until its front-end is known).
 PAPER_DEFAULTS = {"sampling_rate": 12000, "num_filters": 32}
@@ -96,6 +105,10 @@ class FrontEndSpec:
     store_name: Callable = _name_and_size  # (config) -> the store folder's name before its key
     describe: Callable = _architecture_and_taps  # (config) -> one line for `elmarc info`
     family: str = ""  # how `elmarc compare` groups and colours it; "" : its signal
+    # (config) -> {name: value}: fixes of how its features are computed, made after stores were
+    # written, where they change the config's features (part of the store key: such a store is
+    # recomputed, not reused with the old numbers)
+    revisions: Callable = _no_revisions
     # (config) -> {field: value}: its defaults for fields left None (sampling_rate, num_filters),
     # and its own fields in canonical form; the config sets them before it validates the rest
     resolve_fields: Callable = _paper_defaults
@@ -153,7 +166,7 @@ FRONTENDS: dict[str, FrontEndSpec] = {
                      default_selection=tuple(range(len(mfcc.STATISTICS))), seeded=False,
                      store_name=lambda cfg: f"mfcc{cfg.mfcc_number}",
                      describe=lambda cfg: f"MFCC baseline ({cfg.mfcc_number} coefficients)",
-                     family="baseline"),
+                     family="baseline", revisions=_mfcc_revisions),
         # Lee et al. 2018's mⁿ-SampleCNN over whole clips: family "waveform" (it reads raw
         # samples, as the paper's waveform models, and is compared and coloured with them).
         FrontEndSpec(name="samplecnn", signal="waveform", input=WHOLE_CLIP_INPUT,
