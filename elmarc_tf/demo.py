@@ -23,6 +23,7 @@ from .extract import extract
 from .fileio import atomic_write_json
 from .report import bar_chart, format_table
 from .store import load_store
+from .study import run_experiment
 
 DEMO_CLASSES = ("slow_beat", "fast_beat", "bright_tone", "dark_tone")
 DEMO_SR = 22050
@@ -110,6 +111,29 @@ def make_demo_dataset(root, clips_per_class: int = 8, seconds: float = 30.0, see
                 sf.write(tmp, synth_clip(label, seed * 100000 + c * 1000 + k, seconds), DEMO_SR)
                 tmp.replace(path)
     return root
+
+
+def run_demo_experiments(models, out, clips_per_class: int = 8, classifiers=("SVM", "ELM"),
+                         seeds=range(3), n_folds: int = 5, progress: bool = False,
+                         log=print) -> list[Path]:
+    """``elmarc run`` of each ``(name, config fields)`` of ``models`` with each classifier on the
+    demo data (made in ``out/audio``), ``seeds`` random-weight seeds each, under ``n_folds``-fold
+    stratified cross-validation (the demo's 8 clips per class are too few for the paper's 10).
+    Results go to ``out/results/<name>_<classifier>`` (stores, decoded audio and finished seeds
+    under ``out`` are reused: a rerun computes nothing); returns those folders, in order."""
+    out = Path(out)
+    audio = make_demo_dataset(out / "audio", clips_per_class)
+    items = folder_per_class(audio)
+    folders = []
+    for name, fields in models:
+        for clf in classifiers:
+            cfg = Config(dataset="demo", audio_path=str(audio), model_type=clf, n_folds=n_folds,
+                         **fields)
+            run_experiment(cfg, seeds=seeds, out=out / "results", name=f"{name}_{clf}",
+                           items=items, features_out=out / "features",
+                           audio_cache=out / "audio_cache", progress=progress, log=log)
+            folders.append(out / "results" / f"{name}_{clf}")
+    return folders
 
 
 def evaluate_cv(X, y, folds: int = 5, seed: int = 0) -> dict:

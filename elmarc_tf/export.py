@@ -69,33 +69,14 @@ def input_rules(config, input_samples: int | None = None) -> dict:
     equal ``n_samples``. The LEAF family alone takes any length (at least one sample).
     """
     spec = frontend_of(config)
-    if spec.scales is not None:
-        return _window_rules(config, spec, input_samples)
-    if takes_whole_clip(config):
-        minimum = 1
-        rule = ("any length (at least 1 sample): the features summarise the whole clip; the clips "
-                "of one batch share one length")
-    elif spec.input == "waveform":
+    if spec.input == "waveform":
         n = config.n_samples
         if input_samples is not None and int(input_samples) != n:
             raise ConfigError(f"input_samples={input_samples}: waveform front-end "
                               f"'{config.architecture}' takes exactly n_samples={n} samples")
         return {"shape": [None, n], "min_samples": n, "max_samples": n,
                 "rule": f"exactly n_samples={n} samples (crop or pad clips beforehand)"}
-    elif config.fix_length_by == "crop":
-        stft_min = N_FFT // 2 + 1
-        crop_min = (config.n_frames - 1) * HOP_LENGTH
-        minimum = max(stft_min, crop_min)
-        rule = (f"at least {minimum} samples: fix_length_by 'crop' needs n_frames={config.n_frames} "
-                f"frames (frames = 1 + n // {HOP_LENGTH}) and the STFT needs more than "
-                f"{N_FFT // 2}; longer clips are cropped to their first {config.n_frames} frames")
-    else:
-        minimum = N_FFT // 2 + 1
-        what = ("log-mel" if config.input_representation == "logmel"
-                else f"{config.input_representation} representation")
-        rule = (f"at least {minimum} samples (the STFT needs more than {N_FFT // 2}); the {what} "
-                f"of the whole clip is brought to n_frames="
-                f"{config.n_frames} frames by '{config.fix_length_by}'")
+    minimum, rule = _minimum_length(config, spec)
     if input_samples is not None:
         if int(input_samples) < minimum:
             raise ConfigError(f"input_samples={input_samples} is too short for "
@@ -106,28 +87,32 @@ def input_rules(config, input_samples: int | None = None) -> dict:
     return {"shape": [None, None], "min_samples": minimum, "max_samples": None, "rule": rule}
 
 
-def _window_rules(config, spec, input_samples: int | None) -> dict:
-    """:func:`input_rules` of a windowed front-end: any length, cut into windows in the graph."""
-    windows = {s.name: s.window for s in spec.scales(config)}
-    longest = max(windows.values())
-    models = ", ".join(f"{name}: {w}" for name, w in windows.items())
+def _minimum_length(config, spec) -> tuple[int, str]:
+    """``(minimum samples, rule)`` of a front-end that takes clips of any length."""
+    if spec.scales is not None:  # windows cut in the graph
+        windows = {s.name: s.window for s in spec.scales(config)}
+        models = ", ".join(f"{name}: {w}" for name, w in windows.items())
+        if config.fix_length_by == "crop":
+            minimum = max(windows.values())
+            return minimum, (f"at least {minimum} samples (fix_length_by 'crop' needs one full "
+                             f"window of every model; windows in samples: {models}); samples "
+                             f"after the last full window are dropped")
+        return 1, (f"any length of at least 1 sample, cut into windows ({models}); the last "
+                   f"partial window is completed by '{config.fix_length_by}'")
+    if takes_whole_clip(config):
+        return 1, ("any length (at least 1 sample): the features summarise the whole clip; the "
+                   "clips of one batch share one length")
     if config.fix_length_by == "crop":
-        minimum = longest
-        rule = (f"at least {minimum} samples (fix_length_by 'crop' needs one full window of every "
-                f"model; windows in samples: {models}); samples after the last full window are "
-                f"dropped")
-    else:
-        minimum = 1
-        rule = (f"any length of at least 1 sample, cut into windows ({models}); the last partial "
-                f"window is completed by '{config.fix_length_by}'")
-    if input_samples is not None:
-        if int(input_samples) < minimum:
-            raise ConfigError(f"input_samples={input_samples} is too short for "
-                              f"'{config.architecture}': {rule}")
-        return {"shape": [None, int(input_samples)], "min_samples": int(input_samples),
-                "max_samples": int(input_samples),
-                "rule": f"exactly {int(input_samples)} samples (input_samples of the export)"}
-    return {"shape": [None, None], "min_samples": minimum, "max_samples": None, "rule": rule}
+        minimum = max(N_FFT // 2 + 1, (config.n_frames - 1) * HOP_LENGTH)
+        return minimum, (f"at least {minimum} samples: fix_length_by 'crop' needs "
+                         f"n_frames={config.n_frames} frames (frames = 1 + n // {HOP_LENGTH}) and "
+                         f"the STFT needs more than {N_FFT // 2}; longer clips are cropped to "
+                         f"their first {config.n_frames} frames")
+    what = ("log-mel" if config.input_representation == "logmel"
+            else f"{config.input_representation} representation")
+    return N_FFT // 2 + 1, (f"at least {N_FFT // 2 + 1} samples (the STFT needs more than "
+                            f"{N_FFT // 2}); the {what} of the whole clip is brought to "
+                            f"n_frames={config.n_frames} frames by '{config.fix_length_by}'")
 
 
 def _usage(rules: dict, sampling_rate: int = 12000) -> str:

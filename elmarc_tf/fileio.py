@@ -15,9 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import soundfile
 
-from .errors import ElmarcError
+from .errors import ElmarcError, WeightsError
 
 try:
     import fcntl
@@ -66,6 +67,19 @@ def atomic_write_json(path, obj) -> None:
 def atomic_write_text(path, text: str) -> None:
     """``text`` (UTF-8), written by :func:`atomic_save`."""
     atomic_save(path, lambda f: f.write(text.encode()))
+
+
+def read_weights(path_or_dict) -> tuple[str, dict]:
+    """``(source, {name: array})`` of named weights: an ``.npz`` file (``source`` its path) or a
+    dict given as it is (``source`` ``"weights"``); :class:`WeightsError` for an unreadable file."""
+    if isinstance(path_or_dict, dict):
+        return "weights", dict(path_or_dict)
+    source = os.fspath(path_or_dict)
+    try:
+        with np.load(source) as npz:
+            return source, {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as e:
+        raise WeightsError(f"{source}: cannot read weights ({e})") from None
 
 
 def versions(packages=MANIFEST_PACKAGES) -> dict:

@@ -12,14 +12,13 @@ A weights file is an ``.npz`` keyed by those names, e.g. made in a TF1 session w
 
 from __future__ import annotations
 
-import os
 import re
 
 import keras
 import numpy as np
 
 from .errors import WeightsError
-from .fileio import atomic_save
+from .fileio import atomic_save, read_weights
 from .keras_graph import weighted_layers
 
 # Our Conv1D layers that are Conv2D with a full-height kernel in the original graph.
@@ -64,15 +63,7 @@ def load_original_weights(model: keras.Model, path_or_dict) -> list[str]:
     must be present with the right number of values; names the model does not use (layers pruned
     because their taps are not selected) are skipped and returned.
     """
-    if isinstance(path_or_dict, dict):
-        source, stored = "weights", dict(path_or_dict)
-    else:
-        source = os.fspath(path_or_dict)
-        try:
-            with np.load(source) as npz:
-                stored = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as e:
-            raise WeightsError(f"{source}: cannot read weights ({e})") from None
+    source, stored = read_weights(path_or_dict)
     used = set()
     for layer in weighted_layers(model):
         for v in layer.weights:

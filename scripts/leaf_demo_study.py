@@ -24,15 +24,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
-from elmarc_tf.config import Config
-from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.demo import make_demo_dataset
+from elmarc_tf.demo import run_demo_experiments
 from elmarc_tf.fileio import atomic_write_text
 from elmarc_tf.report import compare, difference_test, load_results
-from elmarc_tf.study import run_experiment
 
 SEEDS = range(3)
 N_FOLDS = 5
@@ -64,22 +60,6 @@ def experiments() -> dict[str, dict]:
     return out
 
 
-def run_study(out: Path, clips_per_class: int, progress: bool = False, log=print) -> Path:
-    """Every experiment for :data:`SEEDS`; returns the results folder."""
-    audio = make_demo_dataset(out / "audio", clips_per_class)
-    items = folder_per_class(audio)
-    results = out / "results"
-    for name, fields in experiments().items():
-        cfg = Config(dataset="demo", audio_path=str(audio), model_type="SVM", n_folds=N_FOLDS,
-                     **fields)
-        start = time.perf_counter()
-        run_experiment(cfg, seeds=SEEDS, out=results, name=f"{name}_SVM", items=items,
-                       features_out=out / "features", audio_cache=out / "audio_cache",
-                       progress=progress, log=lambda *a: None)
-        log(f"{name}: {time.perf_counter() - start:.0f} s")
-    return results
-
-
 def pair_tests(models: list[dict]) -> str:
     """A Markdown table of :data:`PAIRS` (``models``: ``compare``'s labelled copies)."""
     by_name = {m["name"].removesuffix("_SVM"): m for m in models}
@@ -94,12 +74,12 @@ def pair_tests(models: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def extraction_times(results: Path) -> str:
+def extraction_times(folders: list[Path]) -> str:
     """A Markdown table: each experiment's stores, seconds of extraction per clip (manifests)."""
     lines = ["| experiment | stores | clips | extraction s per clip (mean over stores) |",
              "|---|---:|---:|---:|"]
-    for path in sorted(results.glob("*/results.json")):
-        summary = json.loads(path.read_text())
+    for folder in folders:
+        summary = json.loads((folder / "results.json").read_text())
         stores = sorted({r["store"] for r in summary["per_seed"]})
         manifests = [json.loads((Path(s) / "manifest.json").read_text()) for s in stores]
         per_clip = sum(m["seconds"] / m["n_items"] for m in manifests) / len(manifests)
@@ -115,12 +95,14 @@ def main(argv=None) -> None:
     parser.add_argument("--clips-per-class", type=int, default=8)
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
-    results = run_study(args.out, args.clips_per_class, args.progress)
-    result = compare(load_results([results]), chart=args.docs / "leaf_study.png",
+    folders = run_demo_experiments(list(experiments().items()), args.out, args.clips_per_class,
+                                   classifiers=("SVM",), seeds=SEEDS, n_folds=N_FOLDS,
+                                   progress=args.progress)
+    result = compare(load_results(folders), chart=args.docs / "leaf_study.png",
                      table=args.docs / "leaf_study.md",
                      title=f"LEAF family on the demo data: SVM, {len(SEEDS)} seeds, "
                            f"{N_FOLDS}-fold CV, {args.clips_per_class} clips per class")
-    atomic_write_text(args.docs / "leaf_study_times.md", extraction_times(results))
+    atomic_write_text(args.docs / "leaf_study_times.md", extraction_times(folders))
     pairs = pair_tests(result["models"])
     atomic_write_text(args.docs / "leaf_study_pairs.md", pairs)
     print(result["table"], "", *result["notes"], "", pairs, f"chart: {result['chart']}",

@@ -18,30 +18,11 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from elmarc_tf.config import Config
-from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.demo import DEMO_MODELS, make_demo_dataset
+from elmarc_tf.demo import DEMO_MODELS, run_demo_experiments
 from elmarc_tf.report import compare, load_results
-from elmarc_tf.study import run_experiment
 
-CLASSIFIERS = ("SVM", "ELM")
 SEEDS = range(3)
 N_FOLDS = 5
-
-
-def run_study(out: Path, clips_per_class: int, progress: bool = False) -> Path:
-    """Every demo model x classifier for :data:`SEEDS`; returns the results folder."""
-    audio = make_demo_dataset(out / "audio", clips_per_class)
-    items = folder_per_class(audio)
-    results = out / "results"
-    for name, fields in DEMO_MODELS:
-        for clf in CLASSIFIERS:
-            cfg = Config(dataset="demo", audio_path=str(audio), model_type=clf, n_folds=N_FOLDS,
-                         **fields)
-            run_experiment(cfg, seeds=SEEDS, out=results, name=f"{name}_{clf}", items=items,
-                           features_out=out / "features", audio_cache=out / "audio_cache",
-                           progress=progress)
-    return results
 
 
 def main(argv=None) -> None:
@@ -51,8 +32,9 @@ def main(argv=None) -> None:
     parser.add_argument("--clips-per-class", type=int, default=8)
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
-    results = run_study(args.out, args.clips_per_class, args.progress)
-    result = compare(load_results([results]), chart=args.docs / "demo_compare.png",
+    folders = run_demo_experiments(DEMO_MODELS, args.out, args.clips_per_class, seeds=SEEDS,
+                                   n_folds=N_FOLDS, progress=args.progress)
+    result = compare(load_results(folders), chart=args.docs / "demo_compare.png",
                      table=args.docs / "demo_compare.md",
                      title=f"elmarc demo: {len(SEEDS)} seeds, {N_FOLDS}-fold CV, "
                            f"{args.clips_per_class} clips per class")

@@ -21,13 +21,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from elmarc_tf.config import Config
-from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.demo import make_demo_dataset
+from elmarc_tf.demo import run_demo_experiments
 from elmarc_tf.report import compare, load_results
-from elmarc_tf.study import run_experiment
 
-CLASSIFIERS = ("SVM", "ELM")
 SEEDS = range(3)
 N_FOLDS = 5
 
@@ -47,22 +43,6 @@ MODELS = [
 ]
 
 
-def run_study(out: Path, clips_per_class: int, progress: bool = False) -> list[Path]:
-    """Every model x classifier for :data:`SEEDS`; returns the results folders."""
-    audio = make_demo_dataset(out / "audio", clips_per_class)
-    items = folder_per_class(audio)
-    folders = []
-    for name, fields in MODELS:
-        for clf in CLASSIFIERS:
-            cfg = Config(dataset="demo", audio_path=str(audio), model_type=clf, n_folds=N_FOLDS,
-                         **fields)
-            run_experiment(cfg, seeds=SEEDS, out=out / "results", name=f"{name}_{clf}",
-                           items=items, features_out=out / "features",
-                           audio_cache=out / "audio_cache", progress=progress)
-            folders.append(out / "results" / f"{name}_{clf}")
-    return folders
-
-
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("elmarc_out") / "demo_study")
@@ -70,7 +50,8 @@ def main(argv=None) -> None:
     parser.add_argument("--clips-per-class", type=int, default=8)
     parser.add_argument("--progress", action="store_true")
     args = parser.parse_args(argv)
-    folders = run_study(args.out, args.clips_per_class, args.progress)
+    folders = run_demo_experiments(MODELS, args.out, args.clips_per_class, seeds=SEEDS,
+                                   n_folds=N_FOLDS, progress=args.progress)
     result = compare(load_results(folders), chart=args.docs / "samplecnn_demo.png",
                      table=args.docs / "samplecnn_demo.md",
                      title=f"SampleCNN on the demo data: {len(SEEDS)} seeds, {N_FOLDS}-fold CV, "

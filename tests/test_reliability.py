@@ -28,7 +28,7 @@ from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extract import extract
 from elmarc_tf.fileio import FolderLock
 from elmarc_tf.melspec import LogMelSpectrogram
-from elmarc_tf.store import StoreWriter, load_store, store_dir
+from elmarc_tf.store import load_store, store_dir
 from elmarc_tf.study import run_experiment
 
 SPEC = dict(architecture="7x96", num_filters=4, n_frames=30, fix_length_by="repeat-pad", batch_size=2)

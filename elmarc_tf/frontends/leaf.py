@@ -38,7 +38,6 @@ symmetric).
 from __future__ import annotations
 
 import math
-import os
 
 import keras
 import librosa
@@ -46,6 +45,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ConfigError, WeightsError
+from ..fileio import read_weights
 from ..melspec import mel_basis
 from ..vocabulary import FILTERBANK_INITS
 
@@ -1236,15 +1236,7 @@ def load_leaf_audio_weights(model: keras.Model, path_or_dict) -> list[str]:
     Every variable of ``model`` must be given once, with its number of values (leaf-audio's extra
     unit axes, e.g. the pooling's ``(1, 1, C, 1)``, are dropped). Returns the names not used.
     """
-    if isinstance(path_or_dict, dict):
-        source, stored = "weights", dict(path_or_dict)
-    else:
-        source = os.fspath(path_or_dict)
-        try:
-            with np.load(source) as npz:
-                stored = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError) as e:
-            raise WeightsError(f"{source}: cannot read weights ({e})") from None
+    source, stored = read_weights(path_or_dict)
     by_ours: dict[str, str] = {}
     for leaf_name in stored:
         ours = our_variable_path(leaf_name)
