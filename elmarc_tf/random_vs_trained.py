@@ -50,8 +50,8 @@ from .frontends import frontend_of
 from .paper import DATASETS, SIZES, paper_configs
 from .protocols import evaluate
 from .report import FAMILY_COLOURS, OTHER_FAMILY, format_table
-from .store import load_store
-from .study import model_label, run_experiment, same_config, write_summary
+from .store import data_digest, load_store
+from .study import model_label, run_experiment, save_seed, saved_seed, write_summary
 from .train import (CLASSIFIER, PATCH_KEYS, check_trainable, patch_config, quiet_retracing,
                     train_experiment, training_splits)
 
@@ -143,16 +143,16 @@ def trained_features_experiment(cfg, trained: dict, items, out, name: str, featu
     """
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
+    data = data_digest(items)
     per_seed = []
     for entry in trained["per_seed"]:
         seed = entry["seed"]
         digests = [s["weights_digest"] for s in entry["splits"]]
         cache = folder / f"seed{seed}.json"
-        if cache.is_file():
-            cached = json.loads(cache.read_text())
-            if same_config(cached.get("config"), cfg) and cached.get("weights") == digests:
-                per_seed.append(cached["result"])
-                continue
+        result = saved_seed(cache, cfg, data=data, weights=digests)
+        if result is not None:
+            per_seed.append(result)
+            continue
         splits = []
         for split in entry["splits"]:
             extraction = extract(cfg, items, seed=seed, out=features_out, progress=progress,
@@ -174,7 +174,7 @@ def trained_features_experiment(cfg, trained: dict, items, out, name: str, featu
                   "feature_length": int(X.shape[1]), "splits": splits}
         if len(splits) > 1:
             result["fold_accuracies"] = [s["accuracy"] for s in splits]
-        atomic_write_json(cache, {"config": cfg.to_dict(), "weights": digests, "result": result})
+        save_seed(cache, cfg, result, data=data, weights=digests)
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f}")
     accuracies = [r["accuracy"] for r in per_seed]

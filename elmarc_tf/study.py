@@ -104,14 +104,13 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
     per_seed = []
     for seed in seeds:
         cache = folder / f"seed{seed}.json"
-        if cache.is_file():
-            cached = json.loads(cache.read_text())
-            if same_config(cached.get("config"), cfg) and cached.get("data") == data:
-                per_seed.append(cached["result"])
-                continue
+        result = saved_seed(cache, cfg, data=data)
+        if result is not None:
+            per_seed.append(result)
+            continue
         result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache,
                                 wait, engine, ray_options)
-        atomic_write_json(cache, {"config": cfg.to_dict(), "data": data, "result": result})
+        save_seed(cache, cfg, result, data=data)
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f} ({result['protocol']}, "
             f"best {result['best_params']})")
@@ -136,6 +135,22 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
     log(f"{summary['model']} {cfg.model_type}: {100 * summary['mean']:.2f} ± "
         f"{100 * summary['std']:.2f} % over seeds {list(seeds)} -> {folder / 'results.json'}")
     return summary
+
+
+def saved_seed(path, cfg, **identity) -> dict | None:
+    """The result saved by :func:`save_seed` in ``path``, if it was computed for ``cfg`` from the
+    same ``identity`` (the data's digest, trained weights' digests, ...); else None."""
+    if not Path(path).is_file():
+        return None
+    saved = json.loads(Path(path).read_text())
+    if same_config(saved.get("config"), cfg) and all(saved.get(k) == v for k, v in identity.items()):
+        return saved["result"]
+    return None
+
+
+def save_seed(path, cfg, result: dict, **identity) -> None:
+    """``result`` of one seed, with what it was computed from (atomically)."""
+    atomic_write_json(path, {"config": cfg.to_dict(), **identity, "result": result})
 
 
 def same_config(stored, cfg) -> bool:
