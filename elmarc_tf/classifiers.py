@@ -306,17 +306,21 @@ MODEL_TYPES = {
 }
 
 
-def classifier_grid(model_type: str, seed=0):
+def classifier_grid(model_type: str, seed=0, svm_max_iter: int = -1):
     """``(estimator, param_grid)`` for one of the original's ``model_type`` values.
 
     ``param_grid`` is a fresh list of dicts for ``GridSearchCV`` (``[{}]``: nothing to tune).
     ``seed`` becomes the ``random_state`` of the estimators that draw random numbers (ELM
     hidden layer, MLP and SGD initialisation, LinearSVC's coordinate descent), so a grid
     search is reproducible and the paper's runs can differ by seed; ``None`` leaves them
-    unseeded, as in the original. SVC and KNN do not use it.
+    unseeded, as in the original. SVC and KNN do not use it. ``svm_max_iter`` is the ``SVC``'s
+    ``max_iter`` (libsvm iterations per fit; -1, the default, no limit as the original).
     Raises ``ConfigError`` for an unknown ``model_type``.
     """
     if model_type not in MODEL_TYPES:
         raise ConfigError(f"model_type: unknown {model_type!r}; valid: {', '.join(MODEL_TYPES)}")
     factory, grid = MODEL_TYPES[model_type]
-    return factory(seed), copy.deepcopy(grid)
+    estimator = factory(seed)
+    if isinstance(estimator, SVC):
+        estimator.set_params(max_iter=svm_max_iter)
+    return estimator, copy.deepcopy(grid)

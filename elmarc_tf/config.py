@@ -32,6 +32,12 @@ BACKEND_TAPS = ("original", "per_channel")
 BATCH_NORM_POSITIONS = ("before_elu", "after_elu")
 PROTOCOLS = ("predefined_split", "stratified_kfold", "predefined_folds")
 
+# SVM grid search (elmarc_tf.svm_grid): libsvm's iteration cap per fit (-1: none, as the
+# original), chosen so that every fit that converged in the measurements of docs/performance.md
+# is untouched; and the most rows for precomputed kernels (8 n^2 bytes each).
+DEFAULT_SVM_MAX_ITER = 10_000_000
+DEFAULT_SVM_PRECOMPUTE_MAX_N = 10_000
+
 # Keys of the original nested dict that map to differently named flat fields.
 _MFCC_KEYS = {"number": "mfcc_number", "fixed_length": "mfcc_fixed_length"}
 
@@ -90,6 +96,10 @@ class Config:
     n_folds: int = 10
     standardize: bool = False
     nested_cv: bool = False
+
+    # --- SVM grid search (elmarc_tf.svm_grid; results name both) ---
+    svm_max_iter: int = DEFAULT_SVM_MAX_ITER  # libsvm iterations per fit; -1: no limit
+    svm_precompute_max_n: int = DEFAULT_SVM_PRECOMPUTE_MAX_N  # above: kernels computed by libsvm
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -221,6 +231,14 @@ def _validate(cfg: Config) -> None:
     for name in ("standardize", "nested_cv", "batch_norm"):
         if not isinstance(getattr(cfg, name), bool):
             raise ConfigError(f"'{name}' must be true or false, got {getattr(cfg, name)!r}")
+    if isinstance(cfg.svm_max_iter, bool) or not isinstance(cfg.svm_max_iter, int) \
+            or not (cfg.svm_max_iter == -1 or cfg.svm_max_iter >= 1):
+        raise ConfigError(f"'svm_max_iter' must be a positive integer or -1 (no limit), "
+                          f"got {cfg.svm_max_iter!r}")
+    if isinstance(cfg.svm_precompute_max_n, bool) or not isinstance(cfg.svm_precompute_max_n, int) \
+            or cfg.svm_precompute_max_n < 0:
+        raise ConfigError(f"'svm_precompute_max_n' must be an integer >= 0 (0: never precompute), "
+                          f"got {cfg.svm_precompute_max_n!r}")
     if cfg.batch_size != "auto":
         _positive_int(cfg, "batch_size")
     for name in ("sampling_rate", "n_mels", "mfcc_number", "mfcc_fixed_length", "n_folds"):

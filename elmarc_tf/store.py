@@ -30,7 +30,8 @@ FORMAT_VERSION = 1
 # Config fields that do not change the features: left out of the store's identity.
 _NOT_FEATURE_FIELDS = {"experiment_name", "model_type", "SVM_verbose", "load_extracted_features",
                        "save_extracted_features_folder", "results_folder", "batch_size",
-                       "protocol", "n_folds", "standardize", "nested_cv"}
+                       "protocol", "n_folds", "standardize", "nested_cv",
+                       "svm_max_iter", "svm_precompute_max_n"}
 
 
 class StoredFeatures(NamedTuple):
