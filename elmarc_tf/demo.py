@@ -127,7 +127,7 @@ def evaluate_cv(X, y, folds: int = 5, seed: int = 0, progress: bool = False) -> 
 def run_demo(out="elmarc_out/demo", clips_per_class: int = 8, seed: int = 0,
              progress: bool = True, log=print) -> dict:
     """Generate the data, extract every demo model, classify, print and save the ranking."""
-    from .config import Config
+    from .config import DEFAULT_SVM_MAX_ITER, Config
     from .datasets import folder_per_class
     from .extract import extract
     from .report import bar_chart, format_table
@@ -151,6 +151,10 @@ def run_demo(out="elmarc_out/demo", clips_per_class: int = 8, seed: int = 0,
     table = format_table(rows, [("rank", "#"), ("model", "model"), ("features", "dim"),
                                 ("acc", "accuracy (5-fold CV)"), ("best_params", "best SVM")])
     log("\n" + table + "\n")
+    for row in rows:
+        if row["n_capped_fits"]:
+            log(f"{row['model']}: {row['n_capped_fits']} SVM fits stopped at "
+                f"{DEFAULT_SVM_MAX_ITER} iterations")
     chart = bar_chart([r["model"] for r in rows], [r["accuracy"] for r in rows], out / "demo.png",
                       stds=[r["std"] for r in rows], title="elmarc demo: random CNN features + SVM")
     results = out / "demo_results.json"

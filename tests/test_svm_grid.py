@@ -18,7 +18,7 @@ from elmarc_tf import Config, ConfigError
 from elmarc_tf.classifier_bench import real_like_features
 from elmarc_tf.classifiers import SVM_PARAM_GRID
 from elmarc_tf.protocols import evaluate
-from elmarc_tf.svm_grid import SVMGridSearch, gram_matrix, rbf_from_gram
+from elmarc_tf.svm_grid import SVMGridSearch, gram_matrix, rbf_from_gram, submatrix
 
 # The paper's grid with one C fewer (the same kernels: 6 gammas + 'auto', and linear).
 GRID = [{"kernel": ["rbf"], "gamma": SVM_PARAM_GRID[0]["gamma"], "C": [0.1, 2.0, 32.0]},
@@ -168,6 +168,9 @@ def test_kernels_from_the_gram_matrix_match_sklearn():
         # float64 rounding of |x|^2 + |y|^2 - 2 x.y vs sklearn's own formula
         np.testing.assert_allclose(K, rbf_kernel(X, gamma=gamma), rtol=1e-12, atol=1e-14)
         assert np.all(np.diagonal(K) == 1.0) and K[4, 5] == 1.0
+    rows, cols = np.array([7, 0, 39, 7]), np.array([3, 38, 2])
+    block = submatrix(G, rows, cols)
+    assert np.array_equal(block, G[np.ix_(rows, cols)]) and block.flags.c_contiguous
 
 
 @pytest.mark.filterwarnings("ignore:Solver terminated early")
@@ -246,3 +249,17 @@ def test_study_results_name_the_cap_and_count_capped_fits(tmp_path, capsys):
     assert f"{n_fits} of {n_fits} fits capped at 1 iterations" in logged[0]
     assert "including the best point" in logged[0]
     assert any(f"{n_fits} of {n_fits} SVM fits stopped at svm_max_iter=1" in line for line in logged)
+
+
+def test_demo_evaluate_cv_equals_its_gridsearchcv():
+    from elmarc_tf.config import DEFAULT_SVM_MAX_ITER
+    from elmarc_tf.demo import evaluate_cv
+
+    X, y = _real_like()
+    cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=4)
+    search = GridSearchCV(SVC(max_iter=DEFAULT_SVM_MAX_ITER), SVM_PARAM_GRID, cv=cv).fit(X, y)
+    result = evaluate_cv(X, y, seed=4)
+    assert result["best_params"] == search.best_params_
+    assert result["accuracy"] == search.best_score_
+    assert result["std"] == search.cv_results_["std_test_score"][search.best_index_]
+    assert result["n_capped_fits"] == 0
