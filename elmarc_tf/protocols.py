@@ -172,7 +172,7 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
                               + (f" (found {bad})" if bad else ""))
         dev = np.flatnonzero(splits != "test")
         cv = PredefinedSplit(np.where(splits[dev] == "val", 0, -1))
-        best_params, best_score, _, _ = searcher.search(_rows(cv, dev, y), oof=False)
+        best_params, best_score, _, _ = searcher.search(_index_splits(cv, dev, y), oof=False)
         train, test = np.flatnonzero(splits == "train"), np.flatnonzero(splits == "test")
         pred = searcher.refit_predict(best_params, train, test)
         out.update(accuracy=float(accuracy_score(y[test], pred)),
@@ -194,7 +194,7 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
         cv = StratifiedKFold(n_splits=n_folds)  # what GridSearchCV(cv=10) uses for classifiers
         out["n_folds"] = n_folds
 
-    best_params, best_score, fold_scores, pred = searcher.search(_rows(cv, everything, y),
+    best_params, best_score, fold_scores, pred = searcher.search(_index_splits(cv, everything, y),
                                                                  oof=not nested)
     out.update(accuracy=best_score, best_params=_strip(best_params), fold_accuracies=fold_scores)
     if nested:
@@ -202,7 +202,7 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
             outer = list(LeaveOneGroupOut().split(X, y, groups=folds))
         else:
             outer = list(StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed).split(X, y))
-        inner = [(_rows(PredefinedSplit(folds[train]) if protocol == "predefined_folds"
+        inner = [(_index_splits(PredefinedSplit(folds[train]) if protocol == "predefined_folds"
                         else StratifiedKFold(n_splits=n_folds), train, y), train, test)
                  for train, test in outer]
         nested_pred = np.empty_like(y)
@@ -217,7 +217,7 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
     return {**out, **searcher.report()}
 
 
-def _rows(cv, rows, y) -> list:
+def _index_splits(cv, rows, y) -> list:
     """``cv``'s ``(train, test)`` splits of ``rows`` (indices into the full data), as indices
     into the full data."""
     return [(rows[train], rows[test]) for train, test in cv.split(np.zeros((len(rows), 1)), y[rows])]

@@ -23,12 +23,14 @@ splits by ``np.average``, the best point the first of the highest means (``rank_
 
 Same fits: libsvm rounds kernel values to float32 in its kernel cache (``Qfloat``) and keeps
 only the diagonal (``QD``) in float64. The BLAS Gram matrix differs from libsvm's own dot
-products by float64 rounding (~1e-16 relative), below float32 resolution, and its diagonal is
-recomputed with libsvm's own ``ddot`` (:func:`gram_matrix`), so libsvm takes the same SMO steps
-on either path: on the demo's 640-clip features, where linear-kernel fits take up to 5e6
-iterations, every fit's iteration count, predictions and score came out equal.
-(``tests/test_svm_grid.py`` checks per-fold scores and best parameters against
-``GridSearchCV``.)
+products by float64 rounding (~1e-16 relative), almost always below float32 resolution, and its
+diagonal is recomputed with libsvm's own ``ddot`` (:func:`gram_matrix`), so libsvm takes the
+same SMO steps on either path: on one of the demo's 640-clip time-8 feature matrices, whose
+linear-kernel fits take up to 7e6 iterations, 319 of the grid's 320 fits took the same number
+of iterations (one RBF fit 6 more: 12 of its 409 600 kernel values were one float32 step
+apart) and all gave the same predictions; the numbers of whole studies measured were equal
+(``docs/performance.md``; ``tests/test_svm_grid.py`` checks per-fold scores and best
+parameters against ``GridSearchCV``).
 
 Memory of the precomputed path, for ``n`` rows: every kernel is ``8 n^2`` bytes (an 8 732-row
 kernel, UrbanSound8K, is 610 MB). Alive at once: ``G``, one or two gamma kernels (while the
@@ -204,6 +206,59 @@ class _Shared:
                 self._locks.pop(key, None)
 
 
+class _Blocks:
+    """The ``(train, test)`` matrices of each fit, built on first use and shared by threads.
+
+    A fit's block is ``(K[train][:, train], K[test][:, train])`` of its kernel (precomputed) or
+    the rows ``(X[train], X[test])`` (plain), scaled by a scaler fitted on ``X[train]`` with
+    ``standardize``. Blocks come from a *source*: the whole gamma kernel (precomputed,
+    unscaled; shared by every split), or one split's scaled Gram matrix or rows. Each is
+    dropped after its last user.
+    """
+
+    def __init__(self, search: "SVMGridSearch", path: str, split_rows: list, keys: list):
+        self.search, self.path, self.split_rows, self.keys = search, path, split_rows, keys
+        self.by_kernel = path == "precomputed" and not search.standardize
+        self._blocks = _Shared(Counter(keys))
+        self._sources = _Shared(Counter(self._source_key(key) for key in set(keys)))
+
+    def _source_key(self, key):
+        split, kernel = key
+        return kernel if self.by_kernel else split
+
+    def _source(self, key):
+        split, kernel = key
+        search = self.search
+        if self.path == "plain":
+            return search._rows(*self.split_rows[split])
+        if search.standardize:  # (Gram matrix of the split's scaled rows, train / test positions)
+            return search._scaled_gram(*self.split_rows[split])
+        return search._gram if kernel[0] == "linear" else rbf_from_gram(search._gram, kernel[1])
+
+    def _block(self, key):
+        skey = self._source_key(key)
+        value = self._sources.acquire(skey, lambda: self._source(key))
+        try:
+            if self.path == "plain":
+                return value
+            split, kernel = key
+            if self.search.standardize:
+                G, tr, te = value
+                K = G if kernel[0] == "linear" else rbf_from_gram(G, kernel[1])
+            else:
+                K, (tr, te) = value, self.split_rows[split]
+            return submatrix(K, tr, tr), submatrix(K, te, tr)
+        finally:
+            self._sources.release(skey)
+
+    def acquire(self, j):
+        """Fit ``j``'s ``(train, test)`` matrices; pair with :meth:`release`."""
+        return self._blocks.acquire(self.keys[j], lambda: self._block(self.keys[j]))
+
+    def release(self, j) -> None:
+        self._blocks.release(self.keys[j])
+
+
 def _param_key(params: dict) -> str:
     return ", ".join(f"{k}={params[k]}" for k in sorted(params))
 
@@ -271,63 +326,33 @@ class SVMGridSearch:
         indices (int arrays into ``X``). Returns one :class:`FitOutcome` per job, in order."""
         jobs = [(dict(p), np.asarray(tr, dtype=np.intp), np.asarray(te, dtype=np.intp))
                 for p, tr, te in jobs]
+        if not jobs:
+            return []
         path = self.kernel_path([p for p, _, _ in jobs])
         split_ids, splits = [], {}
         for _, tr, te in jobs:  # identical (train, test) pairs share their blocks
-            key = (tr.tobytes(), te.tobytes())
-            split_ids.append(splits.setdefault(key, len(splits)))
+            split_ids.append(splits.setdefault((tr.tobytes(), te.tobytes()), len(splits)))
         split_rows = [None] * len(splits)
         for (_, tr, te), s in zip(jobs, split_ids):
             split_rows[s] = (tr, te)
         kernels = [self._kernel_id(p) if path == "precomputed" else None for p, _, _ in jobs]
-        kernel_order = {k: i for i, k in enumerate(dict.fromkeys(kernels))}
-        if path == "precomputed" and not self.standardize:  # one kernel at a time
-            order_key = lambda j: (kernel_order[kernels[j]], split_ids[j], j)
-            outer = [kernels[j] for j in range(len(jobs))]
-        else:  # one split at a time
-            order_key = lambda j: (split_ids[j], kernel_order[kernels[j]], j)
-            outer = [split_ids[j] for j in range(len(jobs))]
-        blocks = [(split_ids[j], kernels[j]) for j in range(len(jobs))]
-        block_users = Counter(blocks)
-        source_users = Counter({o: 0 for o in outer})
-        for (s, k) in block_users:
-            source_users[s if self.standardize or path == "plain" else k] += 1
-        sources, shared_blocks = _Shared(source_users), _Shared(block_users)
         if path == "precomputed" and not self.standardize and self._gram is None:
             self._gram = gram_matrix(self.X)
-
-        def source(j):
-            s, k = blocks[j]
-            if path == "plain":
-                return s, lambda: self._rows(*split_rows[s])
-            if self.standardize:
-                return s, lambda: self._scaled_gram(*split_rows[s])
-            return k, lambda: self._gram if k[0] == "linear" else rbf_from_gram(self._gram, k[1])
-
-        def block(j):
-            s, k = blocks[j]
-            skey, build = source(j)
-            value = sources.acquire(skey, build)
-            try:
-                if path == "plain":
-                    return value
-                if self.standardize:  # value: (Gram of the split's rows, its train/test positions)
-                    G, tr, te = value
-                    K = G if k[0] == "linear" else rbf_from_gram(G, k[1])
-                else:
-                    K, (tr, te) = value, split_rows[s]
-                return submatrix(K, tr, tr), submatrix(K, te, tr)
-            finally:
-                sources.release(skey)
+        blocks = _Blocks(self, path, split_rows, list(zip(split_ids, kernels)))
 
         def run(j) -> FitOutcome:
             params, tr, te = jobs[j]
             try:
-                A_train, A_test = shared_blocks.acquire(blocks[j], lambda: block(j))
+                A_train, A_test = blocks.acquire(j)
                 return self._fit_one(params, path, A_train, A_test, self.y[tr], self.y[te])
             finally:
-                shared_blocks.release(blocks[j])
+                blocks.release(j)
 
+        kernel_order = {k: i for i, k in enumerate(dict.fromkeys(kernels))}
+        if blocks.by_kernel:  # one kernel at a time: it is dropped once its blocks are built
+            order_key = lambda j: (kernel_order[kernels[j]], split_ids[j], j)
+        else:  # one split at a time
+            order_key = lambda j: (split_ids[j], kernel_order[kernels[j]], j)
         order = sorted(range(len(jobs)), key=order_key)
         outcomes: list = [None] * len(jobs)
         bar = tqdm(total=len(jobs), desc=f"{self.desc} ({path})", unit="fit", file=sys.stderr,
