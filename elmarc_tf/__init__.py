@@ -19,9 +19,9 @@ The package in layers; a module imports only its own layer and those above it in
 - audio I/O: ``audio`` (decode, fix length), ``resample``, ``audio_cache``, ``mfcc``, ``datasets/``
 - extraction: ``pipeline`` (tf.data, input kinds), ``batching``, ``store``, ``extract`` (engines),
   ``ray_cluster``, ``ray_extract``
-- study: ``classifiers``, ``protocols``, ``ray_search``, ``study``, ``report``, ``paper``, ``demo``,
-  ``ablation``, ``train``, ``random_vs_trained``
-- tooling: ``timing``, ``bench``, ``profile``, ``cli``
+- study: ``classifiers``, ``svm_grid``, ``protocols``, ``ray_search``, ``study``, ``report``,
+  ``paper``, ``demo``, ``ablation``, ``train``, ``random_vs_trained``
+- tooling: ``timing``, ``classifier_bench``, ``bench``, ``profile``, ``cli``
 """
 
 import importlib as _importlib

@@ -141,7 +141,7 @@ def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffl
                         writer.write_chunk(np.arange(len(kept)), X, [""] * len(kept), 0.0)
                         writer.finish([], X.shape[1])
                     X, y, _, _ = load_store(folder)
-                    estimator, grid = classifier_grid("SVM")
+                    estimator, grid = classifier_grid("SVM", svm_max_iter=base.svm_max_iter)
                     result = evaluate(X, y, estimator, grid, protocol="stratified_kfold", n_folds=folds)
                     atomic_write_json(result_path, {"accuracy": result["accuracy"],
                                                     "best_params": result["best_params"]})

@@ -1,7 +1,8 @@
 """Classifiers of the original ``main.py``, as sklearn estimators and hyper-parameter grids.
 
 ``classifier_grid(model_type, seed=0)`` gives ``(estimator, param_grid)`` for each of the
-original's ``model_type`` values (``MODEL_TYPES``); every grid is a list of dicts that
+original's ``model_type`` values (:data:`ESTIMATORS`, keyed by
+:data:`elmarc_tf.vocabulary.MODEL_TYPES`); every grid is a list of dicts that
 ``GridSearchCV`` / ``ParameterGrid`` take as they are (``[{}]`` when there is nothing to tune).
 
 The ELM, and what the original used
@@ -103,7 +104,7 @@ from .errors import ConfigError
 
 __all__ = [
     "SVM_C", "SVM_GAMMA", "SVM_PARAM_GRID", "ELM_N_HIDDEN", "LINEAR_SVM_C", "KNN_N_NEIGHBORS",
-    "PINV2_RCOND", "ELMClassifier", "MODEL_TYPES", "classifier_grid",
+    "PINV2_RCOND", "ELMClassifier", "ESTIMATORS", "classifier_grid",
 ]
 
 # The original's SVM grid: rbf with gamma in {2^-3, ..., 2^-13, 'auto'} x C, and linear x C.
@@ -295,7 +296,7 @@ class ELMClassifier(ClassifierMixin, BaseEstimator):
 # 'MLP' and 'linear' have no ``hyperparameters`` list in the original (its tuning loop would
 # stop with a NameError for them), hence ``[{}]``: fit as configured. The original's MLP also
 # had ``verbose=10``, left out here.
-MODEL_TYPES = {
+ESTIMATORS = {
     "SVM": (lambda seed: SVC(), SVM_PARAM_GRID),
     "ELM": (lambda seed: ELMClassifier(random_state=seed), [{"n_hidden": ELM_N_HIDDEN}]),
     "linearSVM": (lambda seed: LinearSVC(random_state=seed), [{"C": LINEAR_SVM_C}]),
@@ -306,17 +307,21 @@ MODEL_TYPES = {
 }
 
 
-def classifier_grid(model_type: str, seed=0):
+def classifier_grid(model_type: str, seed=0, svm_max_iter: int = -1):
     """``(estimator, param_grid)`` for one of the original's ``model_type`` values.
 
     ``param_grid`` is a fresh list of dicts for ``GridSearchCV`` (``[{}]``: nothing to tune).
     ``seed`` becomes the ``random_state`` of the estimators that draw random numbers (ELM
     hidden layer, MLP and SGD initialisation, LinearSVC's coordinate descent), so a grid
     search is reproducible and the paper's runs can differ by seed; ``None`` leaves them
-    unseeded, as in the original. SVC and KNN do not use it.
+    unseeded, as in the original. SVC and KNN do not use it. ``svm_max_iter`` is the ``SVC``'s
+    ``max_iter`` (libsvm iterations per fit; -1, the default, no limit as the original).
     Raises ``ConfigError`` for an unknown ``model_type``.
     """
-    if model_type not in MODEL_TYPES:
-        raise ConfigError(f"model_type: unknown {model_type!r}; valid: {', '.join(MODEL_TYPES)}")
-    factory, grid = MODEL_TYPES[model_type]
-    return factory(seed), copy.deepcopy(grid)
+    if model_type not in ESTIMATORS:
+        raise ConfigError(f"model_type: unknown {model_type!r}; valid: {', '.join(ESTIMATORS)}")
+    factory, grid = ESTIMATORS[model_type]
+    estimator = factory(seed)
+    if isinstance(estimator, SVC):
+        estimator.set_params(max_iter=svm_max_iter)
+    return estimator, copy.deepcopy(grid)

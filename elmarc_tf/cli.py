@@ -48,6 +48,7 @@ with _native_stderr_quiet(not VERBOSE):
 from .ablation import run_ablation_study  # noqa: E402
 from .bench import (REPRESENTATION_CNN, run_bench,  # noqa: E402
                     run_representation_bench)
+from .classifier_bench import run_classifier_bench  # noqa: E402
 from .config import Config  # noqa: E402
 from .datasets import items_from_config  # noqa: E402
 from .demo import run_demo  # noqa: E402
@@ -209,6 +210,12 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="instead: the input representations (default: all) on a 30 s clip, alone "
                         "and under the first --arch (default vgg-32): FLOPs and clips/s "
                         "(elmarc_tf.bench.run_representation_bench; writes representations.json / .md)")
+    p.add_argument("--classifier", nargs="*", metavar="DATASET",
+                   help="instead: the SVM grid (precomputed kernels vs GridSearchCV) and the ELM "
+                        "on real-like features at the paper's sizes (default: all of GTZAN, "
+                        "'Extended Ballroom', UrbanSound8K; elmarc_tf.classifier_bench; writes "
+                        "classifier_bench.json)")
+    p.add_argument("--jobs", type=int, default=1, help="with --classifier: fits at a time")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
     p = verb("profile", help="time every layer of each configuration alone, against the "
@@ -508,6 +515,9 @@ def cmd_reproduce(args) -> int:
 def cmd_bench(args) -> int:
     if args.profile:
         return cmd_profile(args)
+    if args.classifier is not None:
+        run_classifier_bench(args.classifier or None, out=args.out, n_jobs=args.jobs)
+        return EXIT_OK
     if args.representations is not None:
         run_representation_bench(args.representations, cnn=(args.arch or [REPRESENTATION_CNN])[0],
                                  quick=args.quick, out=args.out)

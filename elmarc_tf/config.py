@@ -52,6 +52,14 @@ def feature_fields(config) -> dict:
     return {f.name: values[f.name] for f in fields(config) if f.metadata.get("features", True)
             and not (f.metadata.get("added") and getattr(config, f.name) == f.default)}
 
+
+# SVM grid search (elmarc_tf.svm_grid): libsvm's iteration cap per fit (-1: none, as the
+# original): 2.4x the most iterations a converging fit took in the measurements of
+# docs/performance.md (12.7 million), below the fits that did not converge in 2e8; and the most
+# rows for precomputed kernels (8 n^2 bytes each).
+DEFAULT_SVM_MAX_ITER = 30_000_000
+DEFAULT_SVM_PRECOMPUTE_MAX_N = 10_000
+
 # Keys of the original nested dict that map to differently named flat fields.
 _MFCC_KEYS = {"number": "mfcc_number", "fixed_length": "mfcc_fixed_length"}
 
@@ -143,6 +151,10 @@ class Config:
     # --- the weights: None = random (seeded); else the content digest of a trained weights file
     # (elmarc_tf.trained_weights), so that trained features get a store of their own ---
     trained_weights: Optional[str] = _added_feature(None)
+
+    # --- SVM grid search (elmarc_tf.svm_grid; results name both) ---
+    svm_max_iter: int = _not_feature(DEFAULT_SVM_MAX_ITER)  # libsvm iterations per fit; -1: none
+    svm_precompute_max_n: int = _not_feature(DEFAULT_SVM_PRECOMPUTE_MAX_N)  # above: libsvm's kernels
 
     def __post_init__(self) -> None:
         _validate(self)
@@ -323,6 +335,14 @@ def _validate(cfg: Config) -> None:
     for name in ("standardize", "nested_cv", "batch_norm"):
         if not isinstance(getattr(cfg, name), bool):
             raise ConfigError(f"'{name}' must be true or false, got {getattr(cfg, name)!r}")
+    if isinstance(cfg.svm_max_iter, bool) or not isinstance(cfg.svm_max_iter, int) \
+            or not (cfg.svm_max_iter == -1 or cfg.svm_max_iter >= 1):
+        raise ConfigError(f"'svm_max_iter' must be a positive integer or -1 (no limit), "
+                          f"got {cfg.svm_max_iter!r}")
+    if isinstance(cfg.svm_precompute_max_n, bool) or not isinstance(cfg.svm_precompute_max_n, int) \
+            or cfg.svm_precompute_max_n < 0:
+        raise ConfigError(f"'svm_precompute_max_n' must be an integer >= 0 (0: never precompute), "
+                          f"got {cfg.svm_precompute_max_n!r}")
     if cfg.batch_size != "auto":
         _positive_int(cfg, "batch_size")
     spec, preset = _frontend(cfg)

@@ -160,7 +160,8 @@ def trained_features_experiment(cfg, trained: dict, items, out, name: str, featu
             X, y, ids, _ = load_store(extraction.folder)
             parts = _clip_parts(split["clips"])
             rows = np.array([i in parts for i in ids])
-            estimator, grid = classifier_grid(cfg.model_type, seed=seed)
+            estimator, grid = classifier_grid(cfg.model_type, seed=seed,
+                                              svm_max_iter=cfg.svm_max_iter)
             result = evaluate(X[rows], y[rows], estimator, grid, protocol="predefined_split",
                               splits=[parts[i] for i in ids[rows]], standardize=cfg.standardize,
                               n_jobs=n_jobs, seed=seed)

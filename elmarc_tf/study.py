@@ -64,10 +64,13 @@ def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache
     by_id = {it.id: it for it in items}
     splits = [by_id[i].split for i in ids]
     folds = [by_id[i].fold for i in ids]
-    estimator, grid = classifier_grid(cfg.model_type, seed=seed)
+    estimator, grid = classifier_grid(cfg.model_type, seed=seed, svm_max_iter=cfg.svm_max_iter)
     result = evaluate(X, y, estimator, grid, protocol=cfg.protocol, splits=splits, folds=folds,
                       n_folds=cfg.n_folds, standardize=cfg.standardize, nested=cfg.nested_cv,
-                      n_jobs=n_jobs, seed=seed, engine=engine, ray_options=ray_options)
+                      n_jobs=n_jobs, seed=seed, progress=progress,
+                      progress_desc=f"seed {seed} {cfg.model_type} grid",
+                      precompute_max_n=cfg.svm_precompute_max_n, engine=engine,
+                      ray_options=ray_options)
     result.update(seed=seed, store=str(extraction.folder), feature_length=int(X.shape[1]),
                   n_failed=manifest["n_failed"])
     return result
@@ -113,7 +116,7 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
         save_seed(cache, cfg, result, data=data)
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f} ({result['protocol']}, "
-            f"best {result['best_params']})")
+            f"best {result['best_params']})" + capped_note(result))
     accuracies = [r["accuracy"] for r in per_seed]
     summary = {
         "name": name,
@@ -131,9 +134,16 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
         "config": cfg.to_dict(),
         "per_seed": per_seed,
     }
+    if "svm_max_iter" in per_seed[0]:  # SVM: the iteration cap and the fits it stopped
+        summary.update(svm_max_iter=per_seed[0]["svm_max_iter"],
+                       n_capped_fits=sum(r["n_capped_fits"] for r in per_seed),
+                       n_fits=sum(r["n_fits"] for r in per_seed))
     write_summary(folder, summary)
     log(f"{summary['model']} {cfg.model_type}: {100 * summary['mean']:.2f} ± "
         f"{100 * summary['std']:.2f} % over seeds {list(seeds)} -> {folder / 'results.json'}")
+    if summary.get("n_capped_fits"):
+        log(f"{name}: {summary['n_capped_fits']} of {summary['n_fits']} SVM fits stopped at "
+            f"svm_max_iter={summary['svm_max_iter']} iterations (per seed in results.json)")
     return summary
 
 
@@ -167,6 +177,17 @@ def write_summary(folder, summary: dict) -> None:
     :func:`elmarc_tf.report.load_results` reads), both written atomically."""
     atomic_write_json(Path(folder) / "results.json", summary)
     _write_csv(Path(folder) / "results.csv", summary)
+
+
+def capped_note(result: dict) -> str:
+    """``'; 3 of 320 fits capped at 10000000 iterations (C=32, kernel=linear: 3), not the
+    best point'`` for an SVM result with capped fits; ``''`` otherwise."""
+    if not result.get("n_capped_fits"):
+        return ""
+    where = "; ".join(f"{k}: {v}" for k, v in result["capped_grid_points"].items())
+    best = "including the best point" if result["best_capped"] else "not the best point"
+    return (f"; {result['n_capped_fits']} of {result['n_fits']} fits capped at "
+            f"{result['svm_max_iter']} iterations ({where}), {best}")
 
 
 def _write_csv(path, summary) -> None:

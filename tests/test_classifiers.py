@@ -18,7 +18,7 @@ from sklearn.svm import SVC, LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from elmarc_tf.classifiers import (
-    MODEL_TYPES, SVM_PARAM_GRID, ELMClassifier, _hpelm_network, classifier_grid,
+    ESTIMATORS, SVM_PARAM_GRID, ELMClassifier, _hpelm_network, classifier_grid,
 )
 from elmarc_tf.errors import ConfigError
 
@@ -79,7 +79,7 @@ EXPECTED = {
 
 
 def test_registry_holds_the_original_model_types():
-    assert set(MODEL_TYPES) == set(EXPECTED)
+    assert set(ESTIMATORS) == set(EXPECTED)
 
 
 @pytest.mark.parametrize("model_type", sorted(EXPECTED))

@@ -116,6 +116,9 @@ OTHER_VALUE = {
     "head_batch_norm": ("spec", True),
     "val_fraction": ("spec", 0.3),
     "trained_weights": ("spec", "ab" * 32),
+    # the SVM grid search: no effect on features
+    "svm_max_iter": ("spec", 1000),
+    "svm_precompute_max_n": ("spec", 0),
 }
 DETERMINED = {"signal": "follows the architecture (a different one is a ConfigError)"}
 

@@ -21,9 +21,9 @@ LAYERS = {
                    "trained_weights", "export"},
     "audio I/O": {"audio", "resample", "audio_cache", "mfcc", "datasets"},
     "extraction": {"pipeline", "batching", "store", "extract", "ray_cluster", "ray_extract"},
-    "study": {"classifiers", "protocols", "study", "report", "paper", "demo", "ablation", "train",
-              "random_vs_trained", "ray_search"},
-    "tooling": {"timing", "bench", "profile", "cli", "__main__"},
+    "study": {"classifiers", "svm_grid", "protocols", "study", "report", "paper", "demo",
+              "ablation", "train", "random_vs_trained", "ray_search"},
+    "tooling": {"timing", "classifier_bench", "bench", "profile", "cli", "__main__"},
 }
 LEVEL = {module: level for level, modules in enumerate(LAYERS.values()) for module in modules}
 
@@ -79,6 +79,6 @@ def test_each_vocabulary_is_defined_once():
     for module in (config, audio, melspec, protocols):  # they use it, they do not redefine it
         for name in set(names) & set(vars(module)):
             assert getattr(module, name) is getattr(vocabulary, name), f"{module.__name__}.{name}"
-    assert set(classifiers.MODEL_TYPES) == set(vocabulary.MODEL_TYPES)
+    assert set(classifiers.ESTIMATORS) == set(vocabulary.MODEL_TYPES)
     assert {spec.input for spec in FRONTENDS.values()} == set(pipeline.INPUTS)
     assert {name for name in vocabulary.FEATURES_TYPES.values() if name} <= set(FRONTENDS)
