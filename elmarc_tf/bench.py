@@ -42,12 +42,14 @@ import soundfile as sf
 
 from . import audio
 from .audio_cache import AudioCache
+from .batching import choose_batch_size
 from .config import Config
 from .datasets import folder_per_class
 from .extract import extract
 from .fileio import atomic_write_json, atomic_write_text, versions
 from .flops import representation_flops
 from .frontends.leaf import build_representation
+from .extractor import compile_extractor
 from .paper import bench_frontends, paper_config, paper_configs
 from .timing import (CLIP_SECONDS, allocator_page_faults, forward_rate, matmul_peak,
                      peak_rss_mib, representation_rate, steady_forward_rate)
@@ -128,6 +130,9 @@ def study_rate(items, work: Path, seeds=(0, 1, 2), names=None, res_type: str = "
     return result
 
 
+LONG_JOB_CLIPS = 10**6  # clips of a job long enough for `batch_size: auto` to search
+
+
 def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
     """One front-end, measured in its own process (so its peak memory is its own).
 
@@ -143,6 +148,10 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
     result.update(flops=default["flops"], auto_batch_size=default["auto_batch_size"],
                   auto_clips_per_s=default["clips_per_s"], clip_samples=default["clip_samples"])
     sizes = [1, 4] if quick else [1, 2, 4, 8]
+    with tempfile.TemporaryDirectory() as cache:  # the search a first long extraction runs here
+        searched = choose_batch_size(cfg, compile_extractor(cfg), LONG_JOB_CLIPS, folder=cache)
+    result["searched_batch_size"] = searched.size
+    sizes.append(searched.size)
     if e2e_folder:
         items, work = folder_per_class(e2e_folder), Path(e2e_folder).parent
         batch = max(1, min(default["auto_batch_size"], len(items) // 3))  # >= 3 batches: 1 start-up
@@ -159,7 +168,8 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
     rates = {**sweep["rates"], **default["rates"]}
     best = max(rates, key=rates.get)
     result.update(rates=rates, batch_size=best, clips_per_s=rates[best],
-                  gflops=result["flops"] * rates[best] / 1e9, peak_rss_mib=peak_rss_mib())
+                  gflops=result["flops"] * rates[best] / 1e9, peak_rss_mib=peak_rss_mib(),
+                  searched_clips_per_s=rates[searched.size])
     if e2e_folder:
         result["e2e_over_forward"] = result["e2e_clips_per_s"] / result["steady_forward_clips_per_s"]
         result["e2e_over_best_forward"] = result["e2e_clips_per_s"] / rates[result["e2e_batch_size"]]
@@ -252,19 +262,27 @@ def markdown(result: dict) -> str:
                "kaiser_best in its own column). *e2e / forward* compares them with the forward pass "
                "alone timed the same way (a mean over the same number of clips, measured just "
                "before and after); *e2e / best* with the best call's rate.",
-             "", "| front-end | GFLOP/clip | auto batch | clips/s at auto | best batch | clips/s | "
+             " *auto batch*: the rule a short job uses; *searched*: the size a long extraction "
+             "picks by its timed search on this machine (`batch_size: auto`), and its rate as a "
+             "share of the best batch's.",
+             "", "| front-end | GFLOP/clip | auto batch | clips/s at auto | searched batch "
+             "(% of best) | best batch | clips/s | "
              "GFLOP/s | peak | % of peak | % of TF peak | end-to-end clips/s (batch) | forward clips/s, "
              "same timing | e2e / forward | e2e / best | end-to-end clips/s, kaiser_best | "
              "RSS MiB at auto batch | peak RSS MiB (all batches) |",
-             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+             "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+             "---:|"]
     for r in result["rows"]:
         e2e = f"{r['e2e_clips_per_s']:.2f} ({r['e2e_batch_size']})" if "e2e_clips_per_s" in r else "-"
         steady, kaiser = (f"{r[k]:.2f}" if k in r else "-"
                           for k in ("steady_forward_clips_per_s", "e2e_kaiser_best_clips_per_s"))
         ratio, best = (f"{100 * r[k]:.0f} %" if k in r else "-"
                        for k in ("e2e_over_forward", "e2e_over_best_forward"))
+        searched = (f"{r['searched_batch_size']} ({100 * r['searched_clips_per_s'] / r['clips_per_s']:.0f} %)"
+                    if "searched_batch_size" in r else "-")
         lines.append(f"| {r['name']} | {r['flops'] / 1e9:.2f} | {r['auto_batch_size']} | "
-                     f"{r['auto_clips_per_s']:.2f} | {r['batch_size']} | {r['clips_per_s']:.2f} "
+                     f"{r['auto_clips_per_s']:.2f} | {searched} | {r['batch_size']} | "
+                     f"{r['clips_per_s']:.2f} "
                      f"| {r['gflops']:.1f} | {r['peak_gflops']:.0f} | {100 * r['ratio']:.1f} | "
                      f"{100 * r['tf_ratio']:.1f} | {e2e} | {steady} | "
                      f"{ratio} | {best} | {kaiser} | {r['default_peak_rss_mib']:.0f} | {r['peak_rss_mib']:.0f} |")

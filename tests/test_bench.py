@@ -13,7 +13,10 @@ import math
 
 import pytest
 
+from elmarc_tf.batching import search_candidates
 from elmarc_tf.cli import main
+from elmarc_tf.extractor import build_extractor
+from elmarc_tf.paper import paper_config
 
 
 def test_quick_bench_of_one_configuration_writes_json_and_markdown(tmp_path, capsys):
@@ -27,7 +30,12 @@ def test_quick_bench_of_one_configuration_writes_json_and_markdown(tmp_path, cap
     assert row["flops"] == 2 * 7 * 96 * 160 * 1370
     # the automatic batch: ~4 GFLOP per call, largest map (1370 x 160 float32) x batch <= 32 MiB
     assert row["auto_batch_size"] == min(math.ceil(4e9 / row["flops"]), 32 * 2**20 // (1370 * 160 * 4)) == 14
-    assert set(row["rates"]) == {"1", "4", "14"} and all(r > 0 for r in row["rates"].values())
+    # the batch a long extraction's timed search picks (which one depends on the machine): one of
+    # the search's candidates, timed in the sweep too
+    assert row["searched_batch_size"] in search_candidates(build_extractor(paper_config("7x96-160")), 14)
+    assert set(row["rates"]) == {"1", "4", "14", str(row["searched_batch_size"])}
+    assert all(r > 0 for r in row["rates"].values())
+    assert row["searched_clips_per_s"] == row["rates"][str(row["searched_batch_size"])]
     assert row["clips_per_s"] == max(row["rates"].values()) == row["rates"][str(row["batch_size"])]
     assert row["gflops"] == pytest.approx(row["flops"] * row["clips_per_s"] / 1e9)
     assert row["ratio"] == pytest.approx(row["gflops"] / row["peak_gflops"])
@@ -36,6 +44,8 @@ def test_quick_bench_of_one_configuration_writes_json_and_markdown(tmp_path, cap
     faults = result["allocator_page_faults"]  # each allocator probed in its own process
     assert faults["pages"] == 64 * 2**20 // 4096 and faults["bfc"] >= 0 and faults["default"] >= 0
     markdown = (out / "bench.md").read_text()
-    assert f"| 7x96-160 | {row['flops'] / 1e9:.2f} | 14 | {row['auto_clips_per_s']:.2f} |" in markdown
+    searched = 100 * row["searched_clips_per_s"] / row["clips_per_s"]
+    assert (f"| 7x96-160 | {row['flops'] / 1e9:.2f} | 14 | {row['auto_clips_per_s']:.2f} | "
+            f"{row['searched_batch_size']} ({searched:.0f} %) |") in markdown
     assert "CPU allocator: a computation with a 64 MiB intermediate (16384 pages)" in markdown
     assert markdown in capsys.readouterr().out
