@@ -377,8 +377,7 @@ def paper_architectures(dataset: str, audio_root, splits=None, size: str = "smal
     figure = DATASETS[dataset]["figures"][size]
     architectures = {}
     for exp, fields in paper_configs(dataset).items():
-        if not exp.endswith("_SVM") or fields.get("features_type") == "MFCC" \
-                or fields["figure"] != figure:
+        if not exp.endswith("_SVM") or fields["figure"] != figure:  # (the MFCCs: both figures)
             continue
         name = exp.removesuffix("_SVM")
         if only and not any(o in name for o in only):
