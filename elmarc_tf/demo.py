@@ -9,6 +9,7 @@ resampling to 12 kHz are exercised), generated deterministically from a seed.
 
 from __future__ import annotations
 
+import argparse
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from .config import DEFAULT_SVM_MAX_ITER, Config
 from .datasets import folder_per_class
 from .extract import extract
 from .fileio import atomic_write_json
-from .report import bar_chart, format_table
+from .report import bar_chart, compare, format_table, load_results
 from .store import load_store
 from .svm_grid import SVMGridSearch
 from .study import run_experiment
@@ -135,6 +136,33 @@ def run_demo_experiments(models, out, clips_per_class: int = 8, classifiers=("SV
                            audio_cache=out / "audio_cache", progress=progress, log=log)
             folders.append(out / "results" / f"{name}_{clf}")
     return folders
+
+
+def demo_study_arguments(description: str, out: str, docs: Path, argv=None) -> argparse.Namespace:
+    """The options every demo-study script takes: ``--out`` (audio, stores, finished seeds and
+    results, kept so that a rerun only redraws; default ``elmarc_out/<out>``), ``--docs`` (where
+    the chart and tables go; default ``docs``), ``--clips-per-class``, ``--progress``."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--out", type=Path, default=Path("elmarc_out") / out)
+    parser.add_argument("--docs", type=Path, default=docs)
+    parser.add_argument("--clips-per-class", type=int, default=8)
+    parser.add_argument("--progress", action="store_true")
+    return parser.parse_args(argv)
+
+
+def demo_study(models, args: argparse.Namespace, stem: str, title: str,
+               classifiers=("SVM", "ELM"), seeds=range(3), n_folds: int = 5):
+    """:func:`run_demo_experiments` of ``models`` with the options of
+    :func:`demo_study_arguments`, then :func:`~elmarc_tf.report.compare` of their results into
+    ``<docs>/<stem>.png`` and ``<docs>/<stem>.md`` under ``title`` (followed by the seeds, folds
+    and clips per class). Returns ``(result folders, compare's result)``."""
+    folders = run_demo_experiments(models, args.out, args.clips_per_class, classifiers=classifiers,
+                                   seeds=seeds, n_folds=n_folds, progress=args.progress)
+    result = compare(load_results(folders), chart=args.docs / f"{stem}.png",
+                     table=args.docs / f"{stem}.md",
+                     title=f"{title}: {len(seeds)} seeds, {n_folds}-fold CV, "
+                           f"{args.clips_per_class} clips per class")
+    return folders, result
 
 
 def evaluate_cv(X, y, folds: int = 5, seed: int = 0, progress: bool = False) -> dict:

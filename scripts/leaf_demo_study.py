@@ -22,14 +22,14 @@ Decoded audio, stores and finished seeds are kept under ``--out``: a rerun only 
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
-from elmarc_tf.demo import run_demo_experiments
+from elmarc_tf.demo import demo_study, demo_study_arguments
 from elmarc_tf.fileio import atomic_write_text
-from elmarc_tf.report import compare, difference_test, load_results
+from elmarc_tf.report import difference_test
 
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 SEEDS = range(3)
 N_FOLDS = 5
 CNNS = {"vgg-32": dict(architecture="vgg", num_filters=32, n_frames=1376),
@@ -89,19 +89,10 @@ def extraction_times(folders: list[Path]) -> str:
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("elmarc_out") / "leaf_study")
-    parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
-    parser.add_argument("--clips-per-class", type=int, default=8)
-    parser.add_argument("--progress", action="store_true")
-    args = parser.parse_args(argv)
-    folders = run_demo_experiments(list(experiments().items()), args.out, args.clips_per_class,
-                                   classifiers=("SVM",), seeds=SEEDS, n_folds=N_FOLDS,
-                                   progress=args.progress)
-    result = compare(load_results(folders), chart=args.docs / "leaf_study.png",
-                     table=args.docs / "leaf_study.md",
-                     title=f"LEAF family on the demo data: SVM, {len(SEEDS)} seeds, "
-                           f"{N_FOLDS}-fold CV, {args.clips_per_class} clips per class")
+    args = demo_study_arguments(__doc__.splitlines()[0], "leaf_study", DOCS, argv)
+    folders, result = demo_study(list(experiments().items()), args, "leaf_study",
+                                 "LEAF family on the demo data: SVM", classifiers=("SVM",),
+                                 seeds=SEEDS, n_folds=N_FOLDS)
     atomic_write_text(args.docs / "leaf_study_times.md", extraction_times(folders))
     pairs = pair_tests(result["models"])
     atomic_write_text(args.docs / "leaf_study_pairs.md", pairs)

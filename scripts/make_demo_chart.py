@@ -15,29 +15,16 @@ stores and finished seeds are kept under ``--out``, so a rerun only redraws.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from elmarc_tf.demo import DEMO_MODELS, run_demo_experiments
-from elmarc_tf.report import compare, load_results
+from elmarc_tf.demo import DEMO_MODELS, demo_study, demo_study_arguments
 
-SEEDS = range(3)
-N_FOLDS = 5
+DOCS = Path(__file__).resolve().parents[1] / "docs"
 
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("elmarc_out") / "demo_study")
-    parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
-    parser.add_argument("--clips-per-class", type=int, default=8)
-    parser.add_argument("--progress", action="store_true")
-    args = parser.parse_args(argv)
-    folders = run_demo_experiments(DEMO_MODELS, args.out, args.clips_per_class, seeds=SEEDS,
-                                   n_folds=N_FOLDS, progress=args.progress)
-    result = compare(load_results(folders), chart=args.docs / "demo_compare.png",
-                     table=args.docs / "demo_compare.md",
-                     title=f"elmarc demo: {len(SEEDS)} seeds, {N_FOLDS}-fold CV, "
-                           f"{args.clips_per_class} clips per class")
+    args = demo_study_arguments(__doc__.splitlines()[0], "demo_study", DOCS, argv)
+    _, result = demo_study(DEMO_MODELS, args, "demo_compare", "elmarc demo")
     print(result["table"], "", *result["notes"], "", f"chart: {result['chart']}",
           f"table: {result['table_file']}", sep="\n")
 

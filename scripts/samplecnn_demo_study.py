@@ -18,14 +18,9 @@ redraws.
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
-from elmarc_tf.demo import run_demo_experiments
-from elmarc_tf.report import compare, load_results
-
-SEEDS = range(3)
-N_FOLDS = 5
+from elmarc_tf.demo import demo_study, demo_study_arguments
 
 # (name, config fields). The three aggregations at one width (num_filters 15: the last layer is
 # 4 x 15 wide, x 2 statistics, mean and max), and at about the MFCCs' 120 values (num_filters
@@ -42,20 +37,12 @@ MODELS = [
     ("mfcc", dict(features_type="MFCC")),
 ]
 
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+
 
 def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=Path, default=Path("elmarc_out") / "demo_study")
-    parser.add_argument("--docs", type=Path, default=Path(__file__).resolve().parents[1] / "docs")
-    parser.add_argument("--clips-per-class", type=int, default=8)
-    parser.add_argument("--progress", action="store_true")
-    args = parser.parse_args(argv)
-    folders = run_demo_experiments(MODELS, args.out, args.clips_per_class, seeds=SEEDS,
-                                   n_folds=N_FOLDS, progress=args.progress)
-    result = compare(load_results(folders), chart=args.docs / "samplecnn_demo.png",
-                     table=args.docs / "samplecnn_demo.md",
-                     title=f"SampleCNN on the demo data: {len(SEEDS)} seeds, {N_FOLDS}-fold CV, "
-                           f"{args.clips_per_class} clips per class")
+    args = demo_study_arguments(__doc__.splitlines()[0], "demo_study", DOCS, argv)
+    _, result = demo_study(MODELS, args, "samplecnn_demo", "SampleCNN on the demo data")
     print(result["table"], "", *result["notes"], "", f"chart: {result['chart']}",
           f"table: {result['table_file']}", sep="\n")
 
