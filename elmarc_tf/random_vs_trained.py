@@ -46,8 +46,8 @@ from .demo import DEMO_CLASSES, make_demo_dataset
 from .errors import ConfigError, ElmarcError
 from .extract import extract
 from .fileio import atomic_write_json, atomic_write_text
-from .frontends import frontend_of
-from .paper import DATASETS, SIZES, paper_configs
+from .frontends import frontend_of, is_seeded
+from .paper import DATASETS, SIZES, figure_of, paper_configs
 from .protocols import evaluate
 from .report import FAMILY_COLOURS, OTHER_FAMILY, format_table
 from .store import data_digest, load_store
@@ -377,13 +377,13 @@ def paper_architectures(dataset: str, audio_root, splits=None, size: str = "smal
     figure = DATASETS[dataset]["figures"][size]
     architectures = {}
     for exp, fields in paper_configs(dataset).items():
-        if not exp.endswith("_SVM") or fields["figure"] != figure:  # (the MFCCs: both figures)
-            continue
         name = exp.removesuffix("_SVM")
-        if only and not any(o in name for o in only):
+        own = {k: v for k, v in fields.items() if k not in ("figure", "experiment_name")}
+        if (not exp.endswith("_SVM") or figure not in figure_of(fields)
+                or not is_seeded(Config.from_dict(own))
+                or (only and not any(o in name for o in only))):
             continue
-        architectures[name] = {k: v for k, v in fields.items()
-                               if k not in base and k not in ("figure", "experiment_name")}
+        architectures[name] = {k: v for k, v in own.items() if k not in base}
     if not architectures:
         raise ConfigError(f"no architecture of {dataset} ({size}) matches {only}")
     return base, architectures

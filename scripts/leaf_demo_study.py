@@ -30,8 +30,6 @@ from elmarc_tf.fileio import atomic_write_text
 from elmarc_tf.report import difference_test
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
-SEEDS = range(3)
-N_FOLDS = 5
 CNNS = {"vgg-32": dict(architecture="vgg", num_filters=32, n_frames=1376),
         "7x96-160": dict(architecture="7x96", num_filters=160, n_frames=1376)}
 REPRESENTATIONS = {"logmel": {}, "leaf": dict(input_representation="leaf"),
@@ -91,8 +89,7 @@ def extraction_times(folders: list[Path]) -> str:
 def main(argv=None) -> None:
     args = demo_study_arguments(__doc__.splitlines()[0], "leaf_study", DOCS, argv)
     folders, result = demo_study(list(experiments().items()), args, "leaf_study",
-                                 "LEAF family on the demo data: SVM", classifiers=("SVM",),
-                                 seeds=SEEDS, n_folds=N_FOLDS)
+                                 "LEAF family on the demo data: SVM", classifiers=("SVM",))
     atomic_write_text(args.docs / "leaf_study_times.md", extraction_times(folders))
     pairs = pair_tests(result["models"])
     atomic_write_text(args.docs / "leaf_study_pairs.md", pairs)
