@@ -7,21 +7,21 @@ Quick use::
     model = build_extractor(cfg, seed=0, inputs="logmel")  # or inputs="waveform" (12 kHz)
     features = model(x)                                     # (batch, feature_len) float32
 
-The package in layers; a module imports only its own layer and those above it in this list
-(``tests/test_structure.py`` checks it):
+The package in folders, one per layer, lowest first; a module imports only its own layer and
+those below it (``tests/test_structure.py`` checks it; ``docs/architecture.md`` draws it):
 
-- foundation: ``errors``, ``vocabulary`` (the config's values), ``fileio`` (atomic writes,
-  locks, versions), ``keras_graph`` (Keras internals)
-- core model: ``config``, ``frontends/`` (the registry; one module per family: the paper's
-  spectrogram and waveform CNNs, ``samplecnn`` + ``windows``, ``leaf`` + ``filterbank``, the MFCC
-  baseline), ``melspec``, ``extractor`` (taps -> features, ``compile_extractor``), ``flops``,
-  ``tf1_weights``, ``trained_weights``, ``export``
-- audio I/O: ``audio`` (decode, fix length), ``resample``, ``audio_cache``, ``mfcc``, ``datasets/``
-- extraction: ``pipeline`` (tf.data, input kinds), ``batching``, ``store``, ``extract`` (engines),
-  ``ray_cluster``, ``ray_extract``
-- study: ``classifiers``, ``svm_grid``, ``protocols``, ``ray_search``, ``study``, ``report``,
-  ``paper``, ``demo``, ``ablation``, ``train``, ``random_vs_trained``
-- tooling: ``timing``, ``classifier_bench``, ``bench``, ``profile``, ``cli``
+- ``errors``, ``vocabulary`` (the config's values)
+- ``io/``: decode, resample, the audio cache, atomic files, locks and versions
+- ``datasets/``: the dataset readers (folders, CSV lists, GTZAN, Ballroom, UrbanSound8K)
+- ``frontends/``: the registry and one module per family (the paper's spectrogram and waveform
+  CNNs, ``samplecnn`` + ``windows``, ``leaf/`` + ``filterbank``, ``mfcc``), the log-mel (``melspec``)
+- ``config``: the one ``Config`` dataclass, loaded and checked at the edge
+- ``models/``: taps -> features (``extractor``), FLOPs, TF1 and trained weights, export
+- ``extraction/``: tf.data pipeline, batch sizes, the feature store, the local and Ray engines
+- ``evaluation/``: classifiers, the SVM grid, protocols, grid searches on Ray
+- ``studies/``: experiments, the paper's matrix, demo, ablation, training, random vs trained, reports
+- ``bench/``: timing, benches, profiles
+- ``cli``, ``__main__``: the ``elmarc`` command
 """
 
 import importlib as _importlib
@@ -41,10 +41,16 @@ __version__ = "0.1.0"
 
 # The names below load TensorFlow; they are imported on first use (PEP 562), so that importing the
 # package alone does not, and the command line can quiet TensorFlow's start-up lines first.
-_LAZY = {"Config": "config", "build_extractor": "extractor", "compile_extractor": "extractor",
-         "feature_layout": "extractor", "build_frontend": "frontends", "FRONTENDS": "frontends",
-         "resolve": "frontends", "load_original_weights": "tf1_weights",
-         "save_original_weights": "tf1_weights"}
+_LAZY = {"Config": "config", "build_extractor": "models.extractor",
+         "compile_extractor": "models.extractor", "feature_layout": "models.extractor",
+         "build_frontend": "frontends", "FRONTENDS": "frontends", "resolve": "frontends",
+         "load_original_weights": "models.tf1_weights",
+         "save_original_weights": "models.tf1_weights",
+         "items_from_config": "datasets", "extract": "extraction.extract",
+         "load_store": "extraction.store", "RayOptions": "extraction.ray_cluster",
+         "run_experiment": "studies.study", "reproduce": "studies.paper",
+         "train_experiment": "studies.train", "compare": "studies.report",
+         "export_frontend": "models.export", "load_keras": "models.export"}
 
 __all__ = [*_LAZY, "ElmarcError", "ConfigError", "AudioError", "WeightsError", "ElmarcWarning"]
 

@@ -45,28 +45,28 @@ with _native_stderr_quiet(not VERBOSE):
 
     tensorflow.config.list_physical_devices()
 
-from .ablation import run_ablation_study  # noqa: E402
-from .bench import (REPRESENTATION_CNN, run_bench,  # noqa: E402
+from .studies.ablation import run_ablation_study  # noqa: E402
+from .bench.forward import (REPRESENTATION_CNN, run_bench,  # noqa: E402
                     run_representation_bench)
-from .classifier_bench import run_classifier_bench  # noqa: E402
+from .bench.classifiers import run_classifier_bench  # noqa: E402
 from .config import Config  # noqa: E402
 from .datasets import items_from_config  # noqa: E402
-from .demo import run_demo  # noqa: E402
+from .studies.demo import run_demo  # noqa: E402
 from .errors import ConfigError, ElmarcError  # noqa: E402
-from .export import describe_export, export_frontend  # noqa: E402
-from .extract import ENGINES, extract  # noqa: E402
-from .fileio import FolderBusy  # noqa: E402
+from .models.export import describe_export, export_frontend  # noqa: E402
+from .extraction.extract import ENGINES, extract  # noqa: E402
+from .io.fileio import FolderBusy  # noqa: E402
 from .frontends import frontend_of  # noqa: E402
-from .paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
-from .profile import run_profile  # noqa: E402
-from .random_vs_trained import (N_BOOT, paper_architectures,  # noqa: E402
+from .studies.paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
+from .bench.profile import run_profile  # noqa: E402
+from .studies.random_vs_trained import (N_BOOT, paper_architectures,  # noqa: E402
                                 read_training_overrides, run_demo_study, run_random_vs_trained)
-from .ray_cluster import RayOptions  # noqa: E402
-from .report import compare, load_results  # noqa: E402
-from .store import load_store, store_damage, store_progress  # noqa: E402
-from .study import read_original_config, run_experiment  # noqa: E402
-from .train import train_experiment  # noqa: E402
-from .trained_weights import read_trained_weights  # noqa: E402
+from .extraction.ray_cluster import RayOptions  # noqa: E402
+from .studies.report import compare, load_results  # noqa: E402
+from .extraction.store import load_store, store_damage, store_progress  # noqa: E402
+from .studies.study import read_original_config, run_experiment  # noqa: E402
+from .studies.train import train_experiment  # noqa: E402
+from .models.trained_weights import read_trained_weights  # noqa: E402
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_IO, EXIT_BUSY, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -127,7 +127,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     verb = functools.partial(sub.add_parser, parents=[verbose])
 
     p = verb("extract", help="extract features of a config's audio into a feature store "
-                                       "(elmarc_tf.extract.extract)")
+                                       "(elmarc_tf.extraction.extract.extract)")
     p.add_argument("config", type=Path, help="YAML/JSON config (keys of the original config_main)")
     p.add_argument("--seed", type=_seed, default=None,
                    help="random-weights seed (default 0; with --weights: the training's seed)")
@@ -147,7 +147,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_engine_arguments(p)
 
     p = verb("run", help="extract + evaluate a config for several seeds "
-                                   "(elmarc_tf.study.run_experiment)")
+                                   "(elmarc_tf.studies.study.run_experiment)")
     p.add_argument("config", type=Path, nargs="?", help="YAML/JSON config")
     p.add_argument("--original-config", type=Path, metavar="CONFIG_FILE_PY",
                    help="the original repository's src/config_file.py (parsed, not executed)")
@@ -162,7 +162,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     add_engine_arguments(p)
 
     p = verb("compare", help="table, t-tests against the baseline and between models, "
-                                       "bar chart (elmarc_tf.report.compare)")
+                                       "bar chart (elmarc_tf.studies.report.compare)")
     p.add_argument("results", nargs="+", type=Path, help="results.json files or folders "
                                                          "(a file reached twice counts once)")
     p.add_argument("--chart", type=Path, default=Path("elmarc_out") / "compare.png")
@@ -170,7 +170,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--table", type=Path, help="also write the table as Markdown (.md) or CSV (.csv)")
 
     p = verb("reproduce", help="run a whole figure's matrix of the paper "
-                                         "(elmarc_tf.paper.reproduce)")
+                                         "(elmarc_tf.studies.paper.reproduce)")
     p.add_argument("--dataset", required=True, help="gtzan, extended_ballroom or urbansound8k")
     p.add_argument("--audio-root", required=True, type=Path)
     p.add_argument("--splits", type=Path, help="GTZAN: folder with {train,valid,test}_filtered.txt")
@@ -190,7 +190,7 @@ def parse_args(argv=None) -> argparse.Namespace:
 
     p = verb("export", help="SavedModel (+ .keras) of a frozen front-end: raw waveforms at its "
                             "rate (12 kHz for the paper's) -> features "
-                            "(elmarc_tf.export.export_frontend)")
+                            "(elmarc_tf.models.export.export_frontend)")
     p.add_argument("config", type=Path)
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", type=Path, required=True, help="export folder")
@@ -198,35 +198,35 @@ def parse_args(argv=None) -> argparse.Namespace:
                    help="spectrogram front-ends: fix the input length (default: any length)")
 
     p = verb("bench", help="FLOPs, forward and end-to-end speed vs the machine's matmul "
-                                     "peak, memory (elmarc_tf.bench.run_bench)")
+                                     "peak, memory (elmarc_tf.bench.forward.run_bench)")
     p.add_argument("--arch", nargs="*", help="configurations to measure (default: all paper ones)")
     p.add_argument("--quick", action="store_true", help="a few configurations, short timings "
                                                          "(with --profile: short timings only)")
     p.add_argument("--no-e2e", action="store_true", help="skip the end-to-end extraction from files")
     p.add_argument("--profile", action="store_true",
                    help="instead: time every layer of each configuration alone, against the matmul "
-                        "peak (elmarc_tf.profile.run_profile; writes profile.json / profile.md)")
+                        "peak (elmarc_tf.bench.profile.run_profile; writes profile.json / profile.md)")
     p.add_argument("--representations", nargs="*", metavar="NAME",
                    help="instead: the input representations (default: all) on a 30 s clip, alone "
                         "and under the first --arch (default vgg-32): FLOPs and clips/s "
-                        "(elmarc_tf.bench.run_representation_bench; writes representations.json / .md)")
+                        "(elmarc_tf.bench.forward.run_representation_bench; writes representations.json / .md)")
     p.add_argument("--classifier", nargs="*", metavar="DATASET",
                    help="instead: the SVM grid (precomputed kernels vs GridSearchCV) and the ELM "
                         "on real-like features at the paper's sizes (default: all of GTZAN, "
-                        "'Extended Ballroom', UrbanSound8K; elmarc_tf.classifier_bench; writes "
+                        "'Extended Ballroom', UrbanSound8K; elmarc_tf.bench.classifiers; writes "
                         "classifier_bench.json)")
     p.add_argument("--jobs", type=int, default=1, help="with --classifier: fits at a time")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
     p = verb("profile", help="time every layer of each configuration alone, against the "
-                                       "matmul peak (elmarc_tf.profile.run_profile; the same as "
+                                       "matmul peak (elmarc_tf.bench.profile.run_profile; the same as "
                                        "'elmarc bench --profile')")
     p.add_argument("--arch", nargs="*", help="configurations to profile (default: all paper ones)")
     p.add_argument("--quick", action="store_true", help="short timings")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "bench")
 
     p = verb("ablation", help="the batch-normalisation ablation of the paper's Section 3.4 "
-                                        "/ Figure 5 (elmarc_tf.ablation.run_ablation_study; also "
+                                        "/ Figure 5 (elmarc_tf.studies.ablation.run_ablation_study; also "
                                         "scripts/batchnorm_ablation.py)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--demo", action="store_true", help="generate and use the embedded demo data")
@@ -246,11 +246,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true")
 
     p = verb("info", help="summary of a feature store or an export "
-                                    "(elmarc_tf.store.load_store, elmarc_tf.export.describe_export)")
+                                    "(elmarc_tf.extraction.store.load_store, elmarc_tf.models.export.describe_export)")
     p.add_argument("path", type=Path)
 
     p = verb("demo", help="generate a small dataset, extract, classify, rank "
-                                    "(elmarc_tf.demo.run_demo)")
+                                    "(elmarc_tf.studies.demo.run_demo)")
     p.add_argument("--out", type=Path, default=Path("elmarc_out") / "demo")
     p.add_argument("--clips-per-class", type=int, default=8)
     p.add_argument("--seed", type=_seed, default=0)
@@ -269,10 +269,10 @@ def _items(cfg, config_file):
 
 # ------------------------------------------------------------------------------ training
 def _add_training_parsers(verb) -> None:
-    """``train`` and ``random-vs-trained`` (elmarc_tf.train, elmarc_tf.random_vs_trained)."""
+    """``train`` and ``random-vs-trained`` (elmarc_tf.studies.train, elmarc_tf.studies.random_vs_trained)."""
     p = verb("train", help="train a config's front-end end to end (same initial weights "
                                      "as its random extractor) under the dataset's protocol "
-                                     "(elmarc_tf.train.train_experiment)")
+                                     "(elmarc_tf.studies.train.train_experiment)")
     p.add_argument("config", type=Path, help="YAML/JSON config (training keys: train_patch_frames, "
                                              "epochs, learning_rate, ...)")
     seeds = p.add_mutually_exclusive_group()
@@ -295,7 +295,7 @@ def _add_training_parsers(verb) -> None:
     p = verb("random-vs-trained", help="random + SVM vs trained end to end vs trained "
                                                  "features + SVM, correlations across "
                                                  "architectures, scatter plot "
-                                                 "(elmarc_tf.random_vs_trained)")
+                                                 "(elmarc_tf.studies.random_vs_trained)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--demo", action="store_true", help="the embedded demo data, small "
                                                          "architectures, few epochs")

@@ -34,7 +34,7 @@ from .vocabulary import (BACKEND_TAPS, BATCH_NORM_POSITIONS, FEATURES_TYPES, FIL
 
 def _not_feature(default):
     """A field that does not change the features (classifier, protocol, where results go, speed):
-    left out of the feature store's identity (:func:`elmarc_tf.store.store_key`)."""
+    left out of the feature store's identity (:func:`elmarc_tf.extraction.store.store_key`)."""
     return field(default=default, metadata={"features": False})
 
 
@@ -53,7 +53,7 @@ def feature_fields(config) -> dict:
             and not (f.metadata.get("added") and getattr(config, f.name) == f.default)}
 
 
-# SVM grid search (elmarc_tf.svm_grid): libsvm's iteration cap per fit (-1: none, as the
+# SVM grid search (elmarc_tf.evaluation.svm_grid): libsvm's iteration cap per fit (-1: none, as the
 # original): 2.4x the most iterations a converging fit took in the measurements of
 # docs/performance.md (12.7 million), below the fits that did not converge in 2e8; and the most
 # rows for precomputed kernels (8 n^2 bytes each).
@@ -100,7 +100,7 @@ class Config:
     n_frames: Optional[int] = None
     n_mels: int = 96
     n_samples: Optional[int] = None
-    batch_size: Any = _not_feature("auto")  # clips per forward pass, or "auto" (elmarc_tf.batching)
+    batch_size: Any = _not_feature("auto")  # clips per forward pass, or "auto" (elmarc_tf.extraction.batching)
 
     # --- windowed front-ends: samplecnn (elmarc_tf.frontends.samplecnn; None: its default) ---
     sizes: Any = _added_feature(None)  # module sizes bottom to top: [3, 3, 2, 2], "3-3-2-2", "3^9"
@@ -129,18 +129,18 @@ class Config:
     filterbank_init: str = _added_feature("mel")
     trainable: bool = _not_feature(False)
 
-    # --- evaluation options beyond the original (off by default; see elmarc_tf.protocols) ---
+    # --- evaluation options beyond the original (off by default; see elmarc_tf.evaluation.protocols) ---
     protocol: Optional[str] = _not_feature(None)  # None: chosen from the data (splits / folds / k-fold)
     n_folds: int = _not_feature(10)
     standardize: bool = _not_feature(False)
     nested_cv: bool = _not_feature(False)
 
-    # --- end-to-end training (elmarc_tf.train); none of these changes the random features ---
+    # --- end-to-end training (elmarc_tf.studies.train); none of these changes the random features ---
     train_patch_frames: Optional[int] = _not_feature(None)  # None: whole inputs (n_frames)
     train_patch_samples: Optional[int] = _not_feature(None)  # None: whole inputs (n_samples)
     train_patches_per_clip: int = _not_feature(1)  # random patches per training clip per epoch
     epochs: int = _not_feature(50)
-    learning_rate: float = _not_feature(1e-4)  # Adam (see elmarc_tf.train on the inputs' scale)
+    learning_rate: float = _not_feature(1e-4)  # Adam (see elmarc_tf.studies.train on the inputs' scale)
     train_batch_size: int = _not_feature(16)
     patience: int = _not_feature(10)  # early stopping: epochs without a better validation accuracy
     dropout: float = _not_feature(0.5)  # before the dense softmax head
@@ -149,10 +149,10 @@ class Config:
     val_fraction: float = _not_feature(0.15)  # fold protocols: held-out part of the training folds
 
     # --- the weights: None = random (seeded); else the content digest of a trained weights file
-    # (elmarc_tf.trained_weights), so that trained features get a store of their own ---
+    # (elmarc_tf.models.trained_weights), so that trained features get a store of their own ---
     trained_weights: Optional[str] = _added_feature(None)
 
-    # --- SVM grid search (elmarc_tf.svm_grid; results name both) ---
+    # --- SVM grid search (elmarc_tf.evaluation.svm_grid; results name both) ---
     svm_max_iter: int = _not_feature(DEFAULT_SVM_MAX_ITER)  # libsvm iterations per fit; -1: none
     svm_precompute_max_n: int = _not_feature(DEFAULT_SVM_PRECOMPUTE_MAX_N)  # above: libsvm's kernels
 
@@ -304,7 +304,7 @@ def _number(cfg: Config, name: str, low: float, high: float, low_open: bool, hig
 
 
 def _validate_training(cfg: Config) -> None:
-    """The keys of end-to-end training (:mod:`elmarc_tf.train`)."""
+    """The keys of end-to-end training (:mod:`elmarc_tf.studies.train`)."""
     for name in ("train_patches_per_clip", "epochs", "train_batch_size", "patience"):
         _positive_int(cfg, name)
     for name, length in (("train_patch_frames", "n_frames"), ("train_patch_samples", "n_samples")):

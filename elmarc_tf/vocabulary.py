@@ -8,7 +8,7 @@ value — the config, the audio and log-mel code, the front-end families — rea
 FEATURES_TYPES = {"CNN": None, "MFCC": "mfcc"}
 SIGNALS = ("spectrogram", "waveform")
 FIX_LENGTH_MODES = ("crop", "zero-pad", "repeat-pad")
-MODEL_TYPES = ("SVM", "linearSVM", "ELM", "MLP", "KNN", "linear")  # elmarc_tf.classifiers builds each
+MODEL_TYPES = ("SVM", "linearSVM", "ELM", "MLP", "KNN", "linear")  # elmarc_tf.evaluation.classifiers builds each
 RES_TYPES = ("soxr_hq", "kaiser_best", "soxr_vhq", "soxr_mq", "kaiser_fast", "polyphase", "fft")
 PAD_MODES = ("reflect", "constant")
 BACKEND_TAPS = ("original", "per_channel")

@@ -1,8 +1,8 @@
 """The LEAF family on the demo data: log-mel vs LEAF vs PCEN-mel vs a random filterbank under the
 same CNN front-ends, and the LEAF family alone, against the MFCCs; then ``compare``.
 
-Runs :func:`elmarc_tf.study.run_experiment` on the synthetic demo data
-(:func:`elmarc_tf.demo.make_demo_dataset`: 4 classes, 8 clips per class, 30 s) with the paper's
+Runs :func:`elmarc_tf.studies.study.run_experiment` on the synthetic demo data
+(:func:`elmarc_tf.studies.demo.make_demo_dataset`: 4 classes, 8 clips per class, 30 s) with the paper's
 SVM grid under 5-fold stratified cross-validation, 3 seeds:
 
 - :data:`CNNS` (VGG-32 and 7x96-160) on each of :data:`REPRESENTATIONS` (``input_representation``
@@ -10,7 +10,7 @@ SVM grid under 5-fold stratified cross-validation, 3 seeds:
 - :data:`ALONE`: each LEAF-family front-end alone (mean and std of its 96 filters over the whole
   clip, 192 features; seeded only when random), and the MFCC baseline.
 
-Then :func:`elmarc_tf.report.compare` writes ``docs/leaf_study.png`` and ``docs/leaf_study.md``;
+Then :func:`elmarc_tf.studies.report.compare` writes ``docs/leaf_study.png`` and ``docs/leaf_study.md``;
 the tests of the pairs that answer the study's questions (:data:`PAIRS`: each representation
 against the log-mel under the same CNN, random against mel initialisation) go to
 ``docs/leaf_study_pairs.md``, and the extraction time of each store (from its manifest) to
@@ -25,9 +25,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from elmarc_tf.demo import demo_study, demo_study_arguments
-from elmarc_tf.fileio import atomic_write_text
-from elmarc_tf.report import difference_test
+from elmarc_tf.studies.demo import demo_study, demo_study_arguments
+from elmarc_tf.io.fileio import atomic_write_text
+from elmarc_tf.studies.report import difference_test
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 CNNS = {"vgg-32": dict(architecture="vgg", num_filters=32, n_frames=1376),

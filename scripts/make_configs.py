@@ -1,5 +1,5 @@
 """Write configs/<dataset>/<experiment>.yaml and configs/README.md from the paper's matrix
-(elmarc_tf.paper), configs/samplecnn/<dataset>/<experiment>.yaml from the SampleCNN study beyond
+(elmarc_tf.studies.paper), configs/samplecnn/<dataset>/<experiment>.yaml from the SampleCNN study beyond
 the paper, and configs/leaf/*.yaml: the LEAF family on GTZAN (:data:`LEAF`). Run from the
 repository root: ``python scripts/make_configs.py``."""
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from elmarc_tf.paper import DATASETS, figure_of, paper_configs, samplecnn_configs
+from elmarc_tf.studies.paper import DATASETS, figure_of, paper_configs, samplecnn_configs
 
 ROOT = Path(__file__).resolve().parents[1] / "configs"
 

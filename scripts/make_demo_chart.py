@@ -1,10 +1,10 @@
 """The demo study as ``elmarc run`` results, then ``elmarc compare``: the chart and table in the README.
 
-Runs :func:`elmarc_tf.study.run_experiment` on the synthetic demo data
-(:func:`elmarc_tf.demo.make_demo_dataset`: 4 classes, 8 clips per class, 30 s) for every model of
-the demo (:data:`elmarc_tf.demo.DEMO_MODELS`: six random-weight front-ends and the MFCC baseline)
+Runs :func:`elmarc_tf.studies.study.run_experiment` on the synthetic demo data
+(:func:`elmarc_tf.studies.demo.make_demo_dataset`: 4 classes, 8 clips per class, 30 s) for every model of
+the demo (:data:`elmarc_tf.studies.demo.DEMO_MODELS`: six random-weight front-ends and the MFCC baseline)
 with the SVM and the ELM, 3 random-weight seeds each, under 5-fold stratified cross-validation
-(8 clips per class are too few for the default 10 folds). Then :func:`elmarc_tf.report.compare`
+(8 clips per class are too few for the default 10 folds). Then :func:`elmarc_tf.studies.report.compare`
 writes ``docs/demo_compare.png`` and ``docs/demo_compare.md``.
 
 About 1-2 minutes on 2 CPU cores (the full demo data: no clips left out). Decoded audio, feature
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from elmarc_tf.demo import DEMO_MODELS, demo_study, demo_study_arguments
+from elmarc_tf.studies.demo import DEMO_MODELS, demo_study, demo_study_arguments
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 

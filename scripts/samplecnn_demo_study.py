@@ -1,12 +1,12 @@
 """SampleCNN's aggregations on the demo data, beside the paper's sample-level model and the MFCCs.
 
-Runs :func:`elmarc_tf.study.run_experiment` on the synthetic demo data
-(:func:`elmarc_tf.demo.make_demo_dataset`: 4 classes, 8 clips per class, 30 s at 22 050 Hz) for
+Runs :func:`elmarc_tf.studies.study.run_experiment` on the synthetic demo data
+(:func:`elmarc_tf.studies.demo.make_demo_dataset`: 4 classes, 8 clips per class, 30 s at 22 050 Hz) for
 :data:`MODELS` — Lee et al. 2018's 3⁹-SampleCNN with random weights over whole clips (the last
 layer only; the last three layers; the last three layers of three models with 0.7 s, 2.7 s and
 3.5 s windows — at one width, and at about 120 values; Table 1's full size), the paper's sample-level model at its small size and the
 MFCC baseline — with the SVM and the ELM, 3 random-weight seeds each, under 5-fold stratified
-cross-validation, as ``scripts/make_demo_chart.py``. Then :func:`elmarc_tf.report.compare`
+cross-validation, as ``scripts/make_demo_chart.py``. Then :func:`elmarc_tf.studies.report.compare`
 writes ``docs/samplecnn_demo.png`` and ``docs/samplecnn_demo.md``.
 
 A few minutes on 2 CPU cores. Decoded audio, feature stores and finished seeds are kept under
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from elmarc_tf.demo import demo_study, demo_study_arguments
+from elmarc_tf.studies.demo import demo_study, demo_study_arguments
 
 # (name, config fields). The three aggregations at one width (num_filters 15: the last layer is
 # 4 x 15 wide, x 2 statistics, mean and max), and at about the MFCCs' 120 values (num_filters

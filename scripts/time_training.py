@@ -1,7 +1,7 @@
 """Seconds per training step and per epoch of the paper's front-ends on this machine.
 
 For each configuration (the paper's ~120-feature sizes by default; ``--size large`` for ~3500),
-builds the trainable model of :func:`elmarc_tf.train.build_classifier` (10 classes, as GTZAN) on
+builds the trainable model of :func:`elmarc_tf.studies.train.build_classifier` (10 classes, as GTZAN) on
 3 s patches (140 log-mel frames or 36 000 samples at 12 kHz; VGG's pooling needs 1280 frames, so
 it takes whole 1376-frame inputs), then times on random inputs (dB-like log-mel, waveforms in
 [-1, 1]):
@@ -36,8 +36,8 @@ import tensorflow as tf
 
 from elmarc_tf.config import Config
 from elmarc_tf.frontends import frontend_of
-from elmarc_tf.paper import paper_frontends
-from elmarc_tf.train import (PATCH_KEYS, build_classifier, patch_config, patch_length,
+from elmarc_tf.studies.paper import paper_frontends
+from elmarc_tf.studies.train import (PATCH_KEYS, build_classifier, patch_config, patch_length,
                              patch_starts, step_functions)
 
 PATCHES = dict(train_patch_frames=140, train_patch_samples=36000)

@@ -5,7 +5,7 @@ happen after ``tensorflow`` is imported. So what is checked, in fresh processes,
 every machine: the value the variable has at the moment ``tensorflow`` is first imported (by the
 first use of the package, which loads TensorFlow lazily). How much
 the allocator helps (page faults, speed) depends on the machine and is measured by
-``elmarc bench`` (:func:`elmarc_tf.timing.allocator_page_faults`), never asserted here.
+``elmarc bench`` (:func:`elmarc_tf.bench.timing.allocator_page_faults`), never asserted here.
 """
 
 import json

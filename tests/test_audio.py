@@ -8,9 +8,9 @@ import soundfile as sf
 import numpy_reference
 from conftest import music_like
 from elmarc_tf import AudioError, Config
-from elmarc_tf.audio import fix_length, load_audio
-from elmarc_tf.mfcc import mfcc_features
-from elmarc_tf.pipeline import input_kind
+from elmarc_tf.io.audio import fix_length, load_audio
+from elmarc_tf.frontends.mfcc import mfcc_features
+from elmarc_tf.extraction.pipeline import input_kind
 
 
 def test_stereo_44k_file_is_decoded_to_12k_mono(tmp_path):

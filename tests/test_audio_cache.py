@@ -9,15 +9,15 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-import elmarc_tf.audio
-import elmarc_tf.pipeline
+import elmarc_tf.io.audio
+import elmarc_tf.extraction.pipeline
 from conftest import music_like
 from elmarc_tf import AudioError, Config
-from elmarc_tf.audio import load_audio
-from elmarc_tf.audio_cache import AudioCache, as_audio_cache
+from elmarc_tf.io.audio import load_audio
+from elmarc_tf.io.audio_cache import AudioCache, as_audio_cache
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.extract import extract
-from elmarc_tf.store import load_store
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.extraction.store import load_store
 
 WAVE = dict(architecture="sample_level", num_filters=4, n_samples=12000, fix_length_by="zero-pad",
             batch_size=2)
@@ -43,17 +43,17 @@ def audio_root(tmp_path_factory):
 
 @pytest.fixture
 def count_decodes(monkeypatch):
-    """Counts decodes: calls of ``load_audio`` by the cache (``elmarc_tf.audio.load_audio``) or by
+    """Counts decodes: calls of ``load_audio`` by the cache (``elmarc_tf.io.audio.load_audio``) or by
     the uncached pipeline (its own binding). They come from tf.data threads: list.append."""
     calls = []
-    original = elmarc_tf.audio.load_audio
+    original = elmarc_tf.io.audio.load_audio
 
     def counting(path, *args, **kwargs):
         calls.append(os.fspath(path))
         return original(path, *args, **kwargs)
 
-    monkeypatch.setattr(elmarc_tf.audio, "load_audio", counting)
-    monkeypatch.setattr(elmarc_tf.pipeline, "load_audio", counting)
+    monkeypatch.setattr(elmarc_tf.io.audio, "load_audio", counting)
+    monkeypatch.setattr(elmarc_tf.extraction.pipeline, "load_audio", counting)
     return calls
 
 
@@ -185,8 +185,8 @@ def test_concurrent_loads_and_a_damaged_entry(audio_root, tmp_path):
 
 
 def test_audio_cache_argument_forms(tmp_path, monkeypatch):
-    import elmarc_tf.paper
-    from elmarc_tf.paper import reproduce
+    import elmarc_tf.studies.paper
+    from elmarc_tf.studies.paper import reproduce
 
     assert as_audio_cache(None) is None and as_audio_cache(False) is None
     cache = AudioCache(tmp_path)
@@ -200,8 +200,8 @@ def test_audio_cache_argument_forms(tmp_path, monkeypatch):
         seen.append(audio_cache)
         return {}
 
-    monkeypatch.setattr(elmarc_tf.paper, "run_experiment", fake_run)
-    monkeypatch.setattr(elmarc_tf.paper, "compare",
+    monkeypatch.setattr(elmarc_tf.studies.paper, "run_experiment", fake_run)
+    monkeypatch.setattr(elmarc_tf.studies.paper, "compare",
                         lambda summaries, **kw: {"table": "", "ttest_table": "", "chart": ""})
     common = dict(audio_root=tmp_path, seeds=(0,), sizes=("small",), only=["7x86", "mfcc"],
                   out=tmp_path / "paper", log=lambda *a: None)

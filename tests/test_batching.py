@@ -8,11 +8,11 @@ import math
 import pytest
 
 from elmarc_tf import Config
-from elmarc_tf.batching import (MAX_BATCH, MEMORY_PER_BATCH, WORK_PER_BATCH, auto_batch_size,
+from elmarc_tf.extraction.batching import (MAX_BATCH, MEMORY_PER_BATCH, WORK_PER_BATCH, auto_batch_size,
                                 largest_map_bytes, resolve_batch_size)
 from elmarc_tf.errors import ConfigError
-from elmarc_tf.extractor import build_extractor
-from elmarc_tf.flops import model_flops
+from elmarc_tf.models.extractor import build_extractor
+from elmarc_tf.models.flops import model_flops
 
 
 def _single(nf, n_frames, shape=(7, 86), pool=(1, 11)):
@@ -80,8 +80,8 @@ def _fake_rates(rates):
 
 
 def test_short_jobs_use_the_rule_and_long_ones_measure_once_per_machine(tmp_path, monkeypatch):
-    from elmarc_tf import batching
-    from elmarc_tf.extractor import compile_extractor
+    from elmarc_tf.extraction import batching
+    from elmarc_tf.models.extractor import compile_extractor
 
     cfg = _single(nf=6, n_frames=40, shape=(7, 96), pool=(1, 1))
     extractor = compile_extractor(cfg)
@@ -109,8 +109,8 @@ def test_short_jobs_use_the_rule_and_long_ones_measure_once_per_machine(tmp_path
 
 
 def test_the_search_stays_under_its_memory_cap_and_measures_real_calls():
-    from elmarc_tf import batching
-    from elmarc_tf.extractor import compile_extractor
+    from elmarc_tf.extraction import batching
+    from elmarc_tf.models.extractor import compile_extractor
 
     big = Config.from_dict(dict(architecture="vgg", num_filters=717, n_frames=1376))
     model = build_extractor(big)
@@ -127,7 +127,7 @@ def test_the_manifest_says_which_batch_size_and_why(tmp_path):
 
     from conftest import music_like
     from elmarc_tf.datasets import folder_per_class
-    from elmarc_tf.extract import extract
+    from elmarc_tf.extraction.extract import extract
 
     for k in range(2):
         (tmp_path / "a").mkdir(exist_ok=True)

@@ -11,9 +11,9 @@ import pytest
 
 import numpy_reference
 from elmarc_tf import Config, ConfigError, build_extractor, compile_extractor
-from elmarc_tf.ablation import batch_order, features_in_batches
+from elmarc_tf.studies.ablation import batch_order, features_in_batches
 from elmarc_tf.frontends.common import BatchStatsNormalization
-from elmarc_tf.tf1_weights import original_variables
+from elmarc_tf.models.tf1_weights import original_variables
 
 
 def vgg(**changes):
@@ -99,7 +99,7 @@ def test_batch_norm_is_a_vgg_option_and_changes_the_store_key():
     with pytest.raises(ConfigError, match="'batch_norm' is only available for cnn_small_filters"):
         Config(architecture="sample_level", n_samples=48000, batch_norm=True)
     from elmarc_tf.datasets import Item
-    from elmarc_tf.store import store_key
+    from elmarc_tf.extraction.store import store_key
 
     items = [Item("a.wav", "x", "a.wav")]
     assert store_key(vgg(batch_size=1), items) == store_key(vgg(batch_size=10), items)

@@ -13,10 +13,10 @@ import math
 
 import pytest
 
-from elmarc_tf.batching import search_candidates
+from elmarc_tf.extraction.batching import search_candidates
 from elmarc_tf.cli import main
-from elmarc_tf.extractor import build_extractor
-from elmarc_tf.paper import paper_config
+from elmarc_tf.models.extractor import build_extractor
+from elmarc_tf.studies.paper import paper_config
 
 
 def test_quick_bench_of_one_configuration_writes_json_and_markdown(tmp_path, capsys):

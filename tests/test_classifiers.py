@@ -17,7 +17,7 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.svm import SVC, LinearSVC
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from elmarc_tf.classifiers import (
+from elmarc_tf.evaluation.classifiers import (
     ESTIMATORS, SVM_PARAM_GRID, ELMClassifier, _hpelm_network, classifier_grid,
 )
 from elmarc_tf.errors import ConfigError

@@ -8,7 +8,7 @@ import soundfile as sf
 
 from conftest import music_like
 from elmarc_tf.cli import main
-from elmarc_tf.store import load_store
+from elmarc_tf.extraction.store import load_store
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 import soundfile as sf
 
 from elmarc_tf import Config
-from elmarc_tf.audio import load_audio
+from elmarc_tf.io.audio import load_audio
 from elmarc_tf.datasets import (BALLROOM_CLASSES, DATASETS, EXTENDED_BALLROOM_CLASSES, GTZAN_GENRES,
                                 Item, ballroom, csv_list, extended_ballroom, folder_per_class, gtzan,
                                 items_from_config, load_dataset, urbansound8k)

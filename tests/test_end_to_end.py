@@ -12,8 +12,8 @@ import numpy_reference
 from conftest import music_like
 from elmarc_tf import Config, build_extractor
 from elmarc_tf.cli import main
-from elmarc_tf.store import load_store
-from elmarc_tf.tf1_weights import original_variables
+from elmarc_tf.extraction.store import load_store
+from elmarc_tf.models.tf1_weights import original_variables
 
 # Small filter counts; the fewest frames each front-end allows (VGG's pools need 1280).
 ARCHITECTURES = {

@@ -17,9 +17,9 @@ from conftest import music_like
 from elmarc_tf import Config
 from elmarc_tf.cli import COMMANDS, EXIT_STATUS, main
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.extract import extract
-from elmarc_tf.fileio import FolderLock
-from elmarc_tf.store import StoreWriter, store_dir
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.io.fileio import FolderLock
+from elmarc_tf.extraction.store import StoreWriter, store_dir
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SPEC = dict(architecture="7x96", num_filters=4, n_frames=30, fix_length_by="repeat-pad",

@@ -23,7 +23,7 @@ import tensorflow as tf
 from conftest import SMALL, music_like, small_config
 from elmarc_tf import Config, ElmarcError, build_extractor, feature_layout
 from elmarc_tf.errors import ConfigError
-from elmarc_tf.export import describe_export, export_frontend, input_rules, load_keras
+from elmarc_tf.models.export import describe_export, export_frontend, input_rules, load_keras
 
 SEED = 7
 # Every small front-end, plus VGG with the batch-statistics normalisation of the ablation.
@@ -164,7 +164,7 @@ def test_load_keras_names_a_missing_file(tmp_path):
 def test_description(name, exports):
     cfg, folder, _, ref = exports[name]
     d = describe_export(folder)
-    assert d["format"] == "elmarc_tf.export" and d["seed"] == SEED
+    assert d["format"] == "elmarc_tf.models.export" and d["seed"] == SEED
     assert Config.from_dict(d["config"]) == cfg and d["config"] == cfg.to_dict()
     assert d["layout"] == feature_layout(build_extractor(cfg, SEED))
     assert d["feature_length"] == ref.shape[1] == d["output"]["shape"][1]

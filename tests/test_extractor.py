@@ -7,7 +7,7 @@ import pytest
 import numpy_reference
 from conftest import random_input, small_config
 from elmarc_tf import Config, build_extractor, feature_layout
-from elmarc_tf.tf1_weights import original_variables
+from elmarc_tf.models.tf1_weights import original_variables
 
 # (config, feature length) at the paper's small (~120) and large (~3500) sizes, full input length.
 PAPER_SIZES = [

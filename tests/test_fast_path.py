@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from conftest import SMALL, random_input, small_config
 
-from elmarc_tf.tf1_weights import original_variables
-from elmarc_tf.extractor import build_extractor
-from elmarc_tf.flops import model_flops
+from elmarc_tf.models.tf1_weights import original_variables
+from elmarc_tf.models.extractor import build_extractor
+from elmarc_tf.models.flops import model_flops
 from elmarc_tf.frontends.common import FrequencyMaxConv2D
 
 CASES = {

@@ -2,7 +2,7 @@
 
 from conftest import small_config
 from elmarc_tf import build_extractor
-from elmarc_tf.flops import model_flops
+from elmarc_tf.models.flops import model_flops
 
 
 def test_sample_level_flops_by_hand():
@@ -37,10 +37,10 @@ def test_fused_convolution_counts_its_whole_map():
 
 def test_bench_forward_rate_and_table_on_a_small_model():
     """A smoke test of the measuring code (timings are reported, never asserted)."""
-    from elmarc_tf.bench import markdown
-    from elmarc_tf.timing import forward_rate, steady_forward_rate
+    from elmarc_tf.bench.forward import markdown
+    from elmarc_tf.bench.timing import forward_rate, steady_forward_rate
 
-    from elmarc_tf.batching import auto_batch_size
+    from elmarc_tf.extraction.batching import auto_batch_size
 
     cfg = small_config("cnn_single_7x96")
     row = forward_rate(cfg, batch_sizes=(1, 2, "auto"), seconds=0.2)

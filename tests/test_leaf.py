@@ -12,7 +12,7 @@ import tensorflow as tf
 from conftest import music_like
 from elmarc_tf.errors import ConfigError, WeightsError
 from elmarc_tf.frontends import leaf as L
-from elmarc_tf.melspec import LogMelSpectrogram
+from elmarc_tf.frontends.melspec import LogMelSpectrogram
 
 REFERENCE = Path(__file__).parents[2] / "shared" / "reference" / "leaf"
 FACTORIES = {  # reference folder -> our model at leaf-audio's defaults

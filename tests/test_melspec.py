@@ -6,8 +6,8 @@ import pytest
 
 from conftest import music_like, small_config
 from elmarc_tf import build_extractor
-from elmarc_tf.audio import fix_length
-from elmarc_tf.melspec import FixLength, LogMelSpectrogram
+from elmarc_tf.io.audio import fix_length
+from elmarc_tf.frontends.melspec import FixLength, LogMelSpectrogram
 
 SR = 12000
 

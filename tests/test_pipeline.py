@@ -12,12 +12,12 @@ import soundfile as sf
 
 from conftest import music_like
 from elmarc_tf import Config, build_extractor
-from elmarc_tf.audio import fix_length, load_audio
+from elmarc_tf.io.audio import fix_length, load_audio
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.errors import ConfigError
-from elmarc_tf.extract import extract
-from elmarc_tf.melspec import LogMelSpectrogram
-from elmarc_tf.store import load_store
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.frontends.melspec import LogMelSpectrogram
+from elmarc_tf.extraction.store import load_store
 
 WAVE = dict(architecture="sample_level", num_filters=4, n_samples=12000, fix_length_by="zero-pad",
             batch_size=3)
@@ -141,8 +141,8 @@ KILL_SCRIPT = """
 import os, signal, sys
 from elmarc_tf import Config
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.extract import extract
-from elmarc_tf.store import StoreWriter
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.extraction.store import StoreWriter
 if len(sys.argv) > 3:  # SIGKILL this process right after its n-th batch is written
     kill_after, write_chunk = int(sys.argv[3]), StoreWriter.write_chunk
     def write_then_die(self, *args, **kwargs):
@@ -190,7 +190,7 @@ def test_killed_extraction_resumes_to_the_same_store(tmp_path):
 
 def test_store_refuses_a_different_file_list(tmp_path, mixed_folder):
     from elmarc_tf import ElmarcError
-    from elmarc_tf.store import StoreWriter
+    from elmarc_tf.extraction.store import StoreWriter
 
     cfg = Config(**WAVE)
     items = folder_per_class(mixed_folder)

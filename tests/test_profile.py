@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from conftest import SMALL, random_input, small_config
 
-from elmarc_tf.extractor import build_extractor
-from elmarc_tf.flops import model_flops
-from elmarc_tf.profile import markdown, profile_layers, replay
+from elmarc_tf.models.extractor import build_extractor
+from elmarc_tf.models.flops import model_flops
+from elmarc_tf.bench.profile import markdown, profile_layers, replay
 
 
 @pytest.mark.parametrize("name", sorted(SMALL))

@@ -23,17 +23,17 @@ import yaml
 
 from conftest import music_like
 from elmarc_tf import Config
-from elmarc_tf.classifiers import classifier_grid
+from elmarc_tf.evaluation.classifiers import classifier_grid
 from elmarc_tf.cli import main
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.demo import make_demo_dataset
+from elmarc_tf.studies.demo import make_demo_dataset
 from elmarc_tf.errors import ConfigError
-from elmarc_tf.extract import extract
-from elmarc_tf.protocols import evaluate
-from elmarc_tf.ray_cluster import CLOSED_PROXY, LOOPBACK_ENV, NO_EGRESS_ENV, RayOptions, connect
-from elmarc_tf.ray_extract import TEST_EXIT_ONCE_ENV, passes_per_call
-from elmarc_tf.ray_search import RaySearch
-from elmarc_tf.store import load_store
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.evaluation.protocols import evaluate
+from elmarc_tf.extraction.ray_cluster import CLOSED_PROXY, LOOPBACK_ENV, NO_EGRESS_ENV, RayOptions, connect
+from elmarc_tf.extraction.ray import TEST_EXIT_ONCE_ENV, passes_per_call
+from elmarc_tf.evaluation.ray import RaySearch
+from elmarc_tf.extraction.store import load_store
 
 TWO_ACTORS = RayOptions(actors=2, cpus_per_actor=1)  # 2 cores: actors x threads <= 2
 WAVE = dict(architecture="sample_level", num_filters=4, n_samples=12000, fix_length_by="zero-pad",
@@ -213,7 +213,7 @@ def test_a_ray_store_equals_the_local_store(ray_session, mixed_audio, tmp_path, 
 
 
 def test_a_call_holds_about_two_seconds_of_work_and_every_actor_gets_calls():
-    vgg_717, temporal_256 = 168.64e9, 0.589e9  # FLOPs per 29 s clip (elmarc_tf.flops)
+    vgg_717, temporal_256 = 168.64e9, 0.589e9  # FLOPs per 29 s clip (elmarc_tf.models.flops)
     # estimated seconds per clip on one core: FLOPs / 150e9 + 0.04 (decoding)
     assert passes_per_call(10_000, 1, 2, vgg_717) == 2  # 1.16 s: ceil(2 / 1.16)
     assert passes_per_call(10_000, 1, 2, vgg_717, cpus=8) == 14  # 0.146 s on 8
@@ -227,9 +227,9 @@ def test_a_call_holds_about_two_seconds_of_work_and_every_actor_gets_calls():
 
 KILLED_DRIVER = """
 import os, signal, sys
-from elmarc_tf.classifiers import classifier_grid
+from elmarc_tf.evaluation.classifiers import classifier_grid
 from elmarc_tf.cli import main
-from elmarc_tf.store import StoreWriter
+from elmarc_tf.extraction.store import StoreWriter
 write_chunk = StoreWriter.write_chunk
 def write_then_die(self, *args, **kwargs):  # SIGKILL this driver right after its 2nd chunk
     write_chunk(self, *args, **kwargs)
@@ -270,9 +270,9 @@ import ray
 from ray.cluster_utils import Cluster
 from elmarc_tf import Config
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.extract import extract
-from elmarc_tf.ray_cluster import RayOptions
-from elmarc_tf.store import StoreWriter
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.extraction.ray_cluster import RayOptions
+from elmarc_tf.extraction.store import StoreWriter
 audio, out, fields, report = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
 cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
 workers = [cluster.add_node(num_cpus=1) for _ in range(2)]  # one actor on each

@@ -19,17 +19,17 @@ import pytest
 import soundfile as sf
 import yaml
 
-import elmarc_tf.fileio
-import elmarc_tf.pipeline
+import elmarc_tf.io.fileio
+import elmarc_tf.extraction.pipeline
 from conftest import music_like
 from elmarc_tf import Config, ConfigError
 from elmarc_tf.cli import EXIT_BUSY, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, main
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.extract import extract
-from elmarc_tf.fileio import FolderLock
-from elmarc_tf.melspec import LogMelSpectrogram
-from elmarc_tf.store import load_store, store_dir
-from elmarc_tf.study import run_experiment
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.io.fileio import FolderLock
+from elmarc_tf.frontends.melspec import LogMelSpectrogram
+from elmarc_tf.extraction.store import load_store, store_dir
+from elmarc_tf.studies.study import run_experiment
 
 SPEC = dict(architecture="7x96", num_filters=4, n_frames=30, fix_length_by="repeat-pad", batch_size=2)
 
@@ -47,13 +47,13 @@ def clips(root: Path, per_class: int, start: int = 0, classes=("a", "b"), second
 def decoded(monkeypatch):
     """The paths the pipeline decodes, in order."""
     seen = []
-    load = elmarc_tf.pipeline.load_audio
+    load = elmarc_tf.extraction.pipeline.load_audio
 
     def counting(path, *args, **kwargs):
         seen.append(Path(path).name)
         return load(path, *args, **kwargs)
 
-    monkeypatch.setattr(elmarc_tf.pipeline, "load_audio", counting)
+    monkeypatch.setattr(elmarc_tf.extraction.pipeline, "load_audio", counting)
     return seen
 
 
@@ -125,7 +125,7 @@ def test_data_the_protocol_cannot_evaluate_fails_before_any_work(tmp_path, decod
 
 
 def test_predefined_folds_each_leave_two_classes_for_training():
-    from elmarc_tf.protocols import check_evaluable
+    from elmarc_tf.evaluation.protocols import check_evaluable
 
     labels = ["a", "a", "b", "b"]
     with pytest.raises(ConfigError, match=r"without fold 1 the training clips have only one class \('b'\)"):
@@ -194,12 +194,12 @@ def test_disk_full_exits_3_naming_the_file_and_keeps_finished_batches(small_stud
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
         return fsync(fd)
 
-    monkeypatch.setattr(elmarc_tf.fileio.os, "fsync", full_after_two)
+    monkeypatch.setattr(elmarc_tf.io.fileio.os, "fsync", full_after_two)
     code = main(["extract", str(small_study), "--out", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err
     assert code == EXIT_IO and err.count("\n") == 1 and "No space left on device" in err
     assert ".npz" in err or ".json" in err  # the file it could not write
-    monkeypatch.setattr(elmarc_tf.fileio.os, "fsync", fsync)
+    monkeypatch.setattr(elmarc_tf.io.fileio.os, "fsync", fsync)
     assert main(["extract", str(small_study), "--out", str(tmp_path / "out"), "--quiet"]) == 0
 
 
@@ -208,7 +208,7 @@ def test_ctrl_c_exits_130_without_a_traceback(small_study, tmp_path):
     script.write_text(
         "import os, signal, sys\n"
         "from elmarc_tf.cli import main\n"
-        "from elmarc_tf.store import StoreWriter\n"
+        "from elmarc_tf.extraction.store import StoreWriter\n"
         "write = StoreWriter.write_chunk\n"
         "def write_then_ctrl_c(self, *a, **k):\n"
         "    write(self, *a, **k)\n"
@@ -231,7 +231,7 @@ def test_an_internal_error_exits_5_in_one_line(small_study, tmp_path, capsys, mo
     def broken(*args, **kwargs):
         raise RuntimeError("something impossible\nwith a second line")
 
-    monkeypatch.setattr(elmarc_tf.extract.StoreWriter, "finish", broken)
+    monkeypatch.setattr(elmarc_tf.extraction.extract.StoreWriter, "finish", broken)
     code = main(["extract", str(small_study), "--out", str(tmp_path / "out"), "--quiet"])
     err = capsys.readouterr().err
     assert code == EXIT_INTERNAL and err == ("elmarc: internal error: RuntimeError: something "
@@ -258,10 +258,10 @@ def test_a_second_writer_fails_at_once_naming_the_holder_or_waits(small_study, t
 # --------------------------------------------------------------------- 7. damaged stores
 KILL = """
 import os, signal, sys
-from elmarc_tf.extract import extract
+from elmarc_tf.extraction.extract import extract
 from elmarc_tf import Config
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.store import StoreWriter
+from elmarc_tf.extraction.store import StoreWriter
 write = StoreWriter.write_chunk
 def write_then_die(self, *args, **kwargs):
     write(self, *args, **kwargs)
@@ -315,10 +315,10 @@ def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, 
 def test_files_honour_the_umask(small_study, tmp_path):
     old = os.umask(0o027)
     try:
-        elmarc_tf.fileio._UMASK, saved = 0o027, elmarc_tf.fileio._UMASK
-        elmarc_tf.fileio.atomic_write_json(tmp_path / "x.json", {"a": 1})
+        elmarc_tf.io.fileio._UMASK, saved = 0o027, elmarc_tf.io.fileio._UMASK
+        elmarc_tf.io.fileio.atomic_write_json(tmp_path / "x.json", {"a": 1})
     finally:
-        elmarc_tf.fileio._UMASK = saved
+        elmarc_tf.io.fileio._UMASK = saved
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o640
 

@@ -16,7 +16,7 @@ from scipy import stats
 from elmarc_tf.cli import parse_args, run
 from elmarc_tf.errors import ElmarcError
 from elmarc_tf.frontends import FRONTENDS
-from elmarc_tf.report import (ONE_SAMPLE, WELCH, compare, count_bars,
+from elmarc_tf.studies.report import (ONE_SAMPLE, WELCH, compare, count_bars,
                               difference_test, family_of, is_deterministic, load_results,
                               pairwise_ttests, results_chart)
 

@@ -17,18 +17,18 @@ import tensorflow as tf
 
 from conftest import SMALL, music_like, small_config
 from elmarc_tf import Config, build_extractor, compile_extractor, feature_layout
-from elmarc_tf.audio import load_audio
-from elmarc_tf.bench import run_representation_bench
+from elmarc_tf.io.audio import load_audio
+from elmarc_tf.bench.forward import run_representation_bench
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.errors import ConfigError
-from elmarc_tf.export import describe_export, export_frontend, load_keras
-from elmarc_tf.extract import extract
-from elmarc_tf.flops import representation_flops
+from elmarc_tf.models.export import describe_export, export_frontend, load_keras
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.models.flops import representation_flops
 from elmarc_tf.frontends import FRONTENDS, frontend_of, is_seeded
 from elmarc_tf.frontends import leaf as L
-from elmarc_tf.melspec import LogMelSpectrogram
-from elmarc_tf.store import load_store, store_key
-from elmarc_tf.study import run_experiment
+from elmarc_tf.frontends.melspec import LogMelSpectrogram
+from elmarc_tf.extraction.store import load_store, store_key
+from elmarc_tf.studies.study import run_experiment
 from elmarc_tf.vocabulary import INPUT_REPRESENTATIONS
 
 SPECTROGRAM = sorted(name for name in SMALL if small_config(name).signal == "spectrogram")

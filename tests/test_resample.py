@@ -4,7 +4,7 @@ import librosa
 import numpy as np
 import pytest
 
-from elmarc_tf.resample import resample_kaiser
+from elmarc_tf.io.resample import resample_kaiser
 
 
 @pytest.mark.parametrize("orig_sr,filt,seconds", [

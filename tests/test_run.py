@@ -6,9 +6,9 @@ import json
 import pytest
 import yaml
 
-import elmarc_tf.study
+import elmarc_tf.studies.study
 from elmarc_tf.cli import main
-from elmarc_tf.demo import make_demo_dataset
+from elmarc_tf.studies.demo import make_demo_dataset
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +94,7 @@ def file_times(folder, pattern="*"):
 def count_work(monkeypatch) -> dict:
     """Count the seeds ``run`` evaluates and the clips each of their extractions computes."""
     calls = {"evaluated": 0, "computed": []}
-    evaluate_seed, extract = elmarc_tf.study._evaluate_seed, elmarc_tf.study.extract
+    evaluate_seed, extract = elmarc_tf.studies.study._evaluate_seed, elmarc_tf.studies.study.extract
 
     def counting_evaluate(*args, **kwargs):
         calls["evaluated"] += 1
@@ -105,8 +105,8 @@ def count_work(monkeypatch) -> dict:
         calls["computed"].append(result.n_computed)
         return result
 
-    monkeypatch.setattr(elmarc_tf.study, "_evaluate_seed", counting_evaluate)
-    monkeypatch.setattr(elmarc_tf.study, "extract", counting_extract)
+    monkeypatch.setattr(elmarc_tf.studies.study, "_evaluate_seed", counting_evaluate)
+    monkeypatch.setattr(elmarc_tf.studies.study, "extract", counting_extract)
     return calls
 
 

@@ -8,7 +8,7 @@ import tensorflow as tf
 
 import numpy_reference
 from elmarc_tf import Config, build_extractor, feature_layout
-from elmarc_tf.tf1_weights import original_variables
+from elmarc_tf.models.tf1_weights import original_variables
 from elmarc_tf.errors import AudioError, ConfigError
 from elmarc_tf.frontends.samplecnn import (
     TABLE3, build_samplecnn, parse_sizes, resolve_sizes, schedule_filters, select_levels,
@@ -33,7 +33,7 @@ def small_model(sizes=SMALL, seed=5, num_filters=6):
 
 
 def samplecnn_extractor(seed=0, **fields):
-    """The whole-clip extractor of a ``samplecnn`` config (elmarc_tf.extractor.build_extractor)."""
+    """The whole-clip extractor of a ``samplecnn`` config (elmarc_tf.models.extractor.build_extractor)."""
     return build_extractor(Config(architecture="samplecnn", **fields), seed=seed)
 
 

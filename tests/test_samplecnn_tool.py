@@ -19,16 +19,16 @@ import yaml
 import numpy_reference
 from conftest import music_like
 from elmarc_tf import Config, ConfigError, build_extractor, compile_extractor, feature_layout
-from elmarc_tf.audio import load_audio
+from elmarc_tf.io.audio import load_audio
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.export import describe_export, export_frontend
-from elmarc_tf.extract import extract
-from elmarc_tf.flops import clip_flops, model_flops
+from elmarc_tf.models.export import describe_export, export_frontend
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.models.flops import clip_flops, model_flops
 from elmarc_tf.frontends import FRONTENDS, frontend_of, resolve
 from elmarc_tf.frontends.samplecnn import (TABLE3, build_samplecnn, parse_sizes, schedule_filters,
                                            window_size)
-from elmarc_tf.store import load_store
-from elmarc_tf.tf1_weights import original_variables
+from elmarc_tf.extraction.store import load_store
+from elmarc_tf.models.tf1_weights import original_variables
 from test_export import RELOAD_SCRIPT
 
 # Table 3: sampling rate -> input samples of its model.
@@ -353,8 +353,8 @@ def test_flops_per_clip_are_windows_times_one_window():
 
 def test_bench_and_profile_time_one_whole_clip_per_call():
     """The measuring code on a small windowed model (timings are reported, never asserted)."""
-    from elmarc_tf.profile import profile_layers
-    from elmarc_tf.timing import forward_rate
+    from elmarc_tf.bench.profile import profile_layers
+    from elmarc_tf.bench.timing import forward_rate
 
     cfg = Config(architecture="samplecnn", sizes="3^5", sampling_rate=RATE, num_filters=2)
     row = forward_rate(cfg, batch_sizes=(1, 2, "auto"), seconds=0.05)
@@ -367,7 +367,7 @@ def test_bench_and_profile_time_one_whole_clip_per_call():
 
 
 def test_bench_configurations_include_samplecnn():
-    from elmarc_tf.paper import bench_frontends, paper_config, paper_frontends
+    from elmarc_tf.studies.paper import bench_frontends, paper_config, paper_frontends
 
     names = list(bench_frontends())
     assert names[:len(paper_frontends())] == list(paper_frontends())
@@ -380,7 +380,7 @@ def test_bench_configurations_include_samplecnn():
 
 # ----------------------------------------------------------------------------- configs
 def test_samplecnn_configs_exist_as_files_and_match_the_generator():
-    from elmarc_tf.paper import DATASETS, samplecnn_configs
+    from elmarc_tf.studies.paper import DATASETS, samplecnn_configs
 
     root = Path(__file__).resolve().parents[1] / "configs" / "samplecnn"
     for dataset in DATASETS:

@@ -4,7 +4,7 @@ import numpy as np
 
 from conftest import random_input, small_config
 from elmarc_tf import Config, build_extractor
-from elmarc_tf.tf1_weights import original_variables
+from elmarc_tf.models.tf1_weights import original_variables
 from elmarc_tf.frontends.common import TRUNCATED_NORMAL_STD
 
 

@@ -7,11 +7,12 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from elmarc_tf import Config, audio_cache
-from elmarc_tf.audio_cache import AudioCache
+from elmarc_tf import Config
+from elmarc_tf.io import audio_cache
+from elmarc_tf.io.audio_cache import AudioCache
 from elmarc_tf.config import feature_fields
 from elmarc_tf.datasets import Item
-from elmarc_tf.store import store_dir, store_key
+from elmarc_tf.extraction.store import store_dir, store_key
 
 ITEMS = [Item("a/x.wav", "a", "a/x.wav"), Item("b/y.wav", "b", "b/y.wav", fold=3)]
 

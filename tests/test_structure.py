@@ -1,8 +1,10 @@
-"""The package's layers: dependencies point one way, and each vocabulary is defined once.
+"""The package's layers are its folders: dependencies point one way, and each vocabulary is
+defined once.
 
-The layers (``elmarc_tf/__init__.py`` names them): foundation <- core model <- audio I/O <-
-extraction <- study <- tooling. A module may import its own layer and the layers below it, never
-one above; read from the source with ``ast``, so a function-level import counts too.
+The floors, lowest first (``elmarc_tf/__init__.py`` and ``docs/architecture.md`` name them): a
+module may import its own floor and the floors below it, never one above; read from the source with
+``ast``, so a function-level import counts too. A floor is a folder (a sub-package) or, for the few
+modules at the package's top, the module itself.
 """
 
 import ast
@@ -11,19 +13,25 @@ from pathlib import Path
 import pytest
 
 import elmarc_tf
-from elmarc_tf import audio, classifiers, config, melspec, pipeline, protocols, vocabulary
-from elmarc_tf.frontends import FRONTENDS
+from elmarc_tf import config, vocabulary
+from elmarc_tf.evaluation import classifiers, protocols
+from elmarc_tf.extraction import pipeline
+from elmarc_tf.frontends import FRONTENDS, melspec
+from elmarc_tf.io import audio
 
 PACKAGE = Path(elmarc_tf.__file__).parent
 LAYERS = {
-    "foundation": {"errors", "fileio", "keras_graph", "vocabulary"},
-    "core model": {"config", "frontends", "extractor", "melspec", "flops", "tf1_weights",
-                   "trained_weights", "export"},
-    "audio I/O": {"audio", "resample", "audio_cache", "mfcc", "datasets"},
-    "extraction": {"pipeline", "batching", "store", "extract", "ray_cluster", "ray_extract"},
-    "study": {"classifiers", "svm_grid", "protocols", "study", "report", "paper", "demo",
-              "ablation", "train", "random_vs_trained", "ray_search"},
-    "tooling": {"timing", "classifier_bench", "bench", "profile", "cli", "__main__"},
+    "foundation": {"errors", "vocabulary"},
+    "io": {"io"},
+    "datasets": {"datasets"},
+    "frontends": {"frontends"},
+    "config": {"config"},
+    "models": {"models"},
+    "extraction": {"extraction"},
+    "evaluation": {"evaluation"},
+    "studies": {"studies"},
+    "bench": {"bench"},
+    "command line": {"cli", "__main__"},
 }
 LEVEL = {module: level for level, modules in enumerate(LAYERS.values()) for module in modules}
 
@@ -61,6 +69,15 @@ def test_every_module_has_a_layer():
     assert {_module_of(p) for p in SOURCES} <= set(LEVEL)
 
 
+def test_the_folders_are_the_layers():
+    """Every sub-package is a floor of its own, and only the listed modules sit at the top."""
+    folders = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    top = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__"}
+    assert folders == {m for m in LEVEL if (PACKAGE / m).is_dir()}
+    assert top == {m for m in LEVEL if (PACKAGE / f"{m}.py").exists()}
+    assert all(len(floor) == 1 for floor in LAYERS.values() if floor & folders)
+
+
 @pytest.mark.parametrize("path", SOURCES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_imports_point_down(path):
     module = _module_of(path)
@@ -71,7 +88,8 @@ def test_imports_point_down(path):
 def test_the_import_walker_resolves_relative_imports():
     # frontends/waveform.py: `from ..errors import ...` and `from .common import ...`
     assert _imports(PACKAGE / "frontends" / "waveform.py") == {"errors", "frontends"}
-    assert {"store", "frontends", "pipeline"} <= _imports(PACKAGE / "extract.py")
+    # extraction/extract.py: `from .store import ...`, `from ..frontends import ...`
+    assert {"extraction", "frontends", "models", "io"} <= _imports(PACKAGE / "extraction" / "extract.py")
 
 
 def test_each_vocabulary_is_defined_once():

@@ -11,8 +11,8 @@ from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
 from sklearn.svm import SVC
 
 from elmarc_tf import Config, ConfigError
-from elmarc_tf.protocols import choose_protocol, evaluate
-from elmarc_tf.report import compare, pairwise_ttests
+from elmarc_tf.evaluation.protocols import choose_protocol, evaluate
+from elmarc_tf.studies.report import compare, pairwise_ttests
 
 GRID = [{"kernel": ["rbf"], "C": [0.1, 2.0], "gamma": [0.01, "auto"]}, {"kernel": ["linear"], "C": [0.1]}]
 
@@ -153,7 +153,7 @@ def test_compare_table_and_chart(tmp_path):
 def test_paper_configs_exist_as_files_and_match_the_matrix():
     import yaml
 
-    from elmarc_tf.paper import DATASETS, paper_configs
+    from elmarc_tf.studies.paper import DATASETS, paper_configs
 
     root = Path(__file__).resolve().parents[1] / "configs"
     for dataset in DATASETS:
@@ -171,7 +171,7 @@ def test_paper_configs_exist_as_files_and_match_the_matrix():
 
 
 # The paper's matrix as facts (Section 3 and design.md's table), written out here, not taken from
-# elmarc_tf.paper: per experiment, the front-end, its taps and its feature length (~120 / ~3500).
+# elmarc_tf.studies.paper: per experiment, the front-end, its taps and its feature length (~120 / ~3500).
 PAPER_MATRIX = {  # name -> (architecture, filter shape or None, selected taps, feature length)
     "sample_level-23": ("sample_level", None, None, 161),
     "sample_level-512": ("sample_level", None, None, 3584),
@@ -245,7 +245,7 @@ def test_paper_configs_say_what_the_paper_says(dataset):
 
 
 def test_original_config_file_is_parsed_not_executed(tmp_path):
-    from elmarc_tf.study import read_original_config
+    from elmarc_tf.studies.study import read_original_config
 
     path = tmp_path / "config_file.py"
     path.write_text('import os\nos.system("touch pwned")\nconfig_main = {\n'

@@ -15,10 +15,10 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.svm import SVC
 
 from elmarc_tf import Config, ConfigError
-from elmarc_tf.classifier_bench import real_like_features
-from elmarc_tf.classifiers import SVM_PARAM_GRID
-from elmarc_tf.protocols import evaluate
-from elmarc_tf.svm_grid import SVMGridSearch, gram_matrix, rbf_from_gram, submatrix
+from elmarc_tf.bench.classifiers import real_like_features
+from elmarc_tf.evaluation.classifiers import SVM_PARAM_GRID
+from elmarc_tf.evaluation.protocols import evaluate
+from elmarc_tf.evaluation.svm_grid import SVMGridSearch, gram_matrix, rbf_from_gram, submatrix
 
 # The paper's grid with one C fewer (the same kernels: 6 gammas + 'auto', and linear).
 GRID = [{"kernel": ["rbf"], "gamma": SVM_PARAM_GRID[0]["gamma"], "C": [0.1, 2.0, 32.0]},
@@ -218,7 +218,7 @@ def test_progress_bar_counts_the_fits(capsys):
 
 
 def test_config_fields_validated_and_not_part_of_the_store_key():
-    from elmarc_tf.store import store_key
+    from elmarc_tf.extraction.store import store_key
 
     cfg = Config(architecture="7x86", num_filters=4, n_frames=30)
     assert cfg.svm_max_iter > 0 and Config(architecture="7x86", num_filters=4, n_frames=30,
@@ -232,8 +232,8 @@ def test_config_fields_validated_and_not_part_of_the_store_key():
 
 
 def test_study_results_name_the_cap_and_count_capped_fits(tmp_path, capsys):
-    from elmarc_tf.demo import make_demo_dataset
-    from elmarc_tf.study import run_experiment
+    from elmarc_tf.studies.demo import make_demo_dataset
+    from elmarc_tf.studies.study import run_experiment
 
     audio = make_demo_dataset(tmp_path / "audio", clips_per_class=3, seconds=2.0)
     cfg = Config(dataset="demo", audio_path=str(audio), architecture="7x86", num_filters=4,
@@ -253,7 +253,7 @@ def test_study_results_name_the_cap_and_count_capped_fits(tmp_path, capsys):
 
 def test_demo_evaluate_cv_equals_its_gridsearchcv():
     from elmarc_tf.config import DEFAULT_SVM_MAX_ITER
-    from elmarc_tf.demo import evaluate_cv
+    from elmarc_tf.studies.demo import evaluate_cv
 
     X, y = _real_like()
     cv = StratifiedKFold(n_splits=5, shuffle=True, random_state=4)

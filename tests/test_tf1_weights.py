@@ -9,7 +9,7 @@ import pytest
 import numpy_reference
 from conftest import random_input, small_config
 from elmarc_tf import FRONTENDS, Config, WeightsError, build_extractor, load_original_weights, save_original_weights
-from elmarc_tf.tf1_weights import original_variables
+from elmarc_tf.models.tf1_weights import original_variables
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference" / "original"
 CASES = sorted(p.name for p in REFERENCE.glob("*/")) if REFERENCE.is_dir() else []

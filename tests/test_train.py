@@ -1,4 +1,4 @@
-"""End-to-end training (elmarc_tf.train), trained weights (extract --weights) and the
+"""End-to-end training (elmarc_tf.studies.train), trained weights (extract --weights) and the
 random-vs-trained study, on tiny models and a few 2-second demo clips."""
 
 from __future__ import annotations
@@ -19,17 +19,17 @@ from scipy import stats
 from elmarc_tf import Config, build_extractor
 from elmarc_tf.cli import main
 from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.demo import make_demo_dataset
+from elmarc_tf.studies.demo import make_demo_dataset
 from elmarc_tf.errors import ConfigError, WeightsError
-from elmarc_tf.extract import extract
-from elmarc_tf.random_vs_trained import correlations, run_random_vs_trained
-from elmarc_tf.report import compare, load_results
-from elmarc_tf.store import load_store
-from elmarc_tf.tf1_weights import original_variables
-from elmarc_tf.train import (TrainingSplit, build_classifier, check_trainable, clip_probabilities,
+from elmarc_tf.extraction.extract import extract
+from elmarc_tf.studies.random_vs_trained import correlations, run_random_vs_trained
+from elmarc_tf.studies.report import compare, load_results
+from elmarc_tf.extraction.store import load_store
+from elmarc_tf.models.tf1_weights import original_variables
+from elmarc_tf.studies.train import (TrainingSplit, build_classifier, check_trainable, clip_probabilities,
                              extractor_name, load_inputs, patch_starts, train_experiment,
                              train_split, training_splits)
-from elmarc_tf.trained_weights import apply_trained_weights, read_trained_weights
+from elmarc_tf.models.trained_weights import apply_trained_weights, read_trained_weights
 
 # Two spectrogram and two waveform front-ends, small enough to train in a second.
 SPECTROGRAM = dict(architecture="7x96", num_filters=8, n_frames=80, train_patch_frames=20)
@@ -190,7 +190,7 @@ RESUME_SCRIPT = textwrap.dedent("""
     import os, sys
     import numpy as np
     from elmarc_tf import Config
-    from elmarc_tf.train import TrainingSplit, train_split
+    from elmarc_tf.studies.train import TrainingSplit, train_split
     data = np.load(sys.argv[1])
     cfg = Config.from_dict(__import__("json").loads(sys.argv[2]))
     def stop(epoch, state):

@@ -1,7 +1,7 @@
 """Registry of front-ends: name -> :class:`FrontEndSpec` -> ``build(config, seed, fast) -> keras.Model``.
 
 Every builder returns a frozen (``trainable=False``) functional model whose outputs are *all* the
-architecture's taps, in the original's order. :func:`elmarc_tf.extractor.build_extractor` keeps the
+architecture's taps, in the original's order. :func:`elmarc_tf.models.extractor.build_extractor` keeps the
 selected ones and averages them.
 
 Original names (``cnn_small_filters``, ``cnn_single``, ``cnn_music``, ``cnn_audio``,
@@ -29,7 +29,7 @@ from ..errors import ConfigError
 from . import filterbank, leaf, mfcc, samplecnn, spectrogram, waveform
 
 # The original's ``signal`` key -> how a decoded clip becomes the front-end's input
-# (a key of :data:`elmarc_tf.pipeline.INPUTS`).
+# (a key of :data:`elmarc_tf.extraction.pipeline.INPUTS`).
 INPUT_OF_SIGNAL = {"spectrogram": "logmel", "waveform": "waveform"}
 WHOLE_CLIP_INPUT = "clip"  # the input kind of front-ends that take the whole clip, any length
 
@@ -94,7 +94,7 @@ class FrontEndSpec:
 
     name: str
     signal: str | None  # the original's `signal`: 'spectrogram' / 'waveform'; None: no such key
-    input: str  # how a decoded clip becomes its input: a key of elmarc_tf.pipeline.INPUTS
+    input: str  # how a decoded clip becomes its input: a key of elmarc_tf.extraction.pipeline.INPUTS
     build: Callable  # (config, seed, fast=True) -> keras.Model with one output per tap
     taps: tuple  # tap names, in the original's order
     label: Callable  # (config) -> the paper's legend name, e.g. "VGG", "timbral+temporal"

@@ -3,7 +3,7 @@ alone, as the features of a front-end of its own.
 
 - :func:`representation`: how a whole 12 kHz clip ``(batch, n)`` becomes a time-frequency
   representation ``(batch, 1 + n // 256, n_mels)`` — the config's ``input_representation``:
-  ``logmel`` (the authors' log-mel, :class:`~elmarc_tf.melspec.LogMelSpectrogram`) or a LEAF-family
+  ``logmel`` (the authors' log-mel, :class:`~elmarc_tf.frontends.melspec.LogMelSpectrogram`) or a LEAF-family
   front-end in the same geometry (:func:`elmarc_tf.frontends.leaf.build_representation`: 96
   filters at 12 kHz, the authors' 512-sample window and 256-sample hop), with the config's
   ``filterbank_init`` (``random``: drawn from the run's seed) and ``trainable``.
@@ -20,7 +20,7 @@ import keras
 import tensorflow as tf
 
 from ..errors import ConfigError
-from ..melspec import HOP_LENGTH, N_FFT, LogMelSpectrogram
+from .melspec import HOP_LENGTH, N_FFT, LogMelSpectrogram
 from . import leaf
 from .common import frozen_model
 

@@ -45,8 +45,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ConfigError, WeightsError
-from ..fileio import read_weights
-from ..melspec import mel_basis
+from ..io.fileio import read_weights
+from .melspec import mel_basis
 from ..vocabulary import FILTERBANK_INITS
 
 # leaf-audio's defaults.
@@ -909,7 +909,7 @@ class MelFilterbank(keras.layers.Layer):
     samples, hop ``hop``, ``n_fft`` points; power; times a mel matrix. ``mel_scale="htk"``:
     ``tf.signal.linear_to_mel_weight_matrix`` (leaf-audio's ``MelFilterbanks``); ``"slaney"``:
     librosa's area-normalised Slaney matrix, the paper's log-mel basis
-    (:func:`elmarc_tf.melspec.mel_basis`). ``framing="leaf"``: frames from the start, the end
+    (:func:`elmarc_tf.frontends.melspec.mel_basis`). ``framing="leaf"``: frames from the start, the end
     zero-padded (``ceil(n / hop)`` frames, leaf-audio's); ``"centered"``: zero padding of
     ``window_size // 2`` before and ``window_size - window_size // 2`` after, ``1 + n // hop``
     frames centred on ``t * hop`` (a centred STFT with constant padding).
@@ -1153,7 +1153,7 @@ def build_representation(name: str, sample_rate: int = REPRESENTATION_SAMPLE_RAT
     """A LEAF-family front-end in the geometry of the paper's log-mel, to feed its CNNs.
 
     ``(batch, n) -> (batch, 1 + n // hop, n_filters)``: the frame count and layout of the
-    authors' centred STFT (:class:`elmarc_tf.melspec.LogMelSpectrogram`), frame ``t`` centred on
+    authors' centred STFT (:class:`elmarc_tf.frontends.melspec.LogMelSpectrogram`), frame ``t`` centred on
     sample ``t * hop``, for any ``n`` (short clips included). The authors' ``window`` (their
     ``n_fft``, 512) becomes, in each layer's terms: ``window + 1`` taps for the convolutions and
     poolings (LEAF's "25 ms + 1 sample": odd, centred on its sample), and the STFT frame and FFT

@@ -3,7 +3,7 @@ batch, the windows' features pooled per clip (SampleCNN, Lee et al. 2018, Sectio
 
 A windowed front-end (:attr:`elmarc_tf.frontends.FrontEndSpec.scales`) describes one or more
 :class:`WindowScale` — a window model, its window and hop, its taps and the selected ones.
-:func:`elmarc_tf.extractor.build_extractor` composes, per scale::
+:func:`elmarc_tf.models.extractor.build_extractor` composes, per scale::
 
     clips (batch, n) -> SlidingWindows -> windows (batch * count, window, 1)
         -> window model (selected taps) -> TapPooling: per-window means (batch * count, d)
@@ -13,7 +13,7 @@ and :class:`WindowedFeatures` concatenates the scales' vectors and describes eve
 
 Clips of one batch have one length (the windows of a batch are one tensor); the length may change
 from batch to batch. The extraction pipeline gives a windowed front-end one clip per call (its
-windows are the batch; :mod:`elmarc_tf.batching`).
+windows are the batch; :mod:`elmarc_tf.extraction.batching`).
 """
 
 from __future__ import annotations

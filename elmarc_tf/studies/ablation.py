@@ -1,0 +1,230 @@
+"""The batch-normalisation ablation of the paper (Section 3.4, Figure 5).
+
+With batch normalisation computed from the current batch, a clip's features depend on the other
+clips of its batch: accuracy then depends on the batch size and on the order of the data (sorted
+by class, a batch of 100 GTZAN clips is one genre and carries a "genre cue"). Without it, features
+and accuracy do not depend on the batch.
+
+Steps: decode every clip once (the log-mel inputs are cached on disk), check directly that a clip's
+features change with its batch companions with BN and do not without, then for every condition
+(BN / no BN x sorted / shuffled order) x batch size x run (random weights seed): features into a
+feature store (atomic and resumable, batch by batch), SVM under stratified k-fold CV, and finally a
+table (mean ± std over runs), a one-way ANOVA across batch sizes per condition and a PNG.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+from scipy.stats import f_oneway
+from tqdm import tqdm
+
+from ..evaluation.classifiers import classifier_grid
+from ..config import Config
+from ..datasets import load_dataset
+from .demo import make_demo_dataset
+from ..errors import ElmarcError
+from ..models.extractor import compile_extractor
+from ..io.fileio import atomic_save, atomic_write_json
+from ..extraction.pipeline import make_dataset
+from ..evaluation.protocols import evaluate
+from .report import format_table
+from ..extraction.store import StoreWriter, load_store
+
+CONDITIONS = [("BN", "sorted"), ("BN", "shuffled"), ("no BN", "sorted"), ("no BN", "shuffled")]
+
+
+def load_inputs(items, cfg, cache: Path, progress: bool = True):
+    """Log-mel inputs ``(n, n_frames, n_mels)`` of the clips that decode, decoded once and cached.
+
+    Returns ``(inputs, kept items, failures)``; unreadable clips are left out *before* batching
+    (a zero input would change its batch companions' statistics).
+    """
+    key = {"config": cfg.to_dict(), "items": [it.to_dict() for it in items]}
+    meta_path, data_path = cache / "inputs.json", cache / "inputs.npy"
+    if meta_path.is_file() and data_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        if meta["key"] == key:
+            kept = [items[i] for i in meta["kept"]]
+            return np.load(data_path), kept, meta["failures"]
+    cache.mkdir(parents=True, exist_ok=True)
+    bar = None
+    if progress:
+        bar = tqdm(total=len(items), unit="clip", desc="decode + log-mel", file=sys.stderr)
+    inputs, kept, failures = [], [], []
+    for x, indices, errors in make_dataset([it.path for it in items], range(len(items)), cfg, 16):
+        for row, i, err in zip(x.numpy(), indices.numpy(), errors.numpy()):
+            if err:
+                failures.append(err.decode())
+            else:
+                inputs.append(row)
+                kept.append(int(i))
+        if bar is not None:
+            bar.update(len(indices))
+    if bar is not None:
+        bar.close()
+    data = np.stack(inputs).astype(np.float32)
+    atomic_save(data_path, np.save, data)
+    atomic_write_json(meta_path, {"key": key, "kept": kept, "failures": failures})
+    return data, [items[i] for i in kept], failures
+
+
+def batch_order(labels, order: str, run: int) -> np.ndarray:
+    """Row order in which clips are batched: grouped by class (``sorted``) or random per run."""
+    labels = np.asarray(labels)
+    if order == "sorted":
+        return np.argsort(labels, kind="stable")
+    return np.random.default_rng(run).permutation(len(labels))
+
+
+def features_in_batches(fn, inputs, order, batch_size):
+    """Features ``(n, d)`` in the original row order, computed in batches of ``order``."""
+    rows = {}
+    for start in range(0, len(order), batch_size):
+        idx = order[start:start + batch_size]
+        for i, f in zip(idx, np.asarray(fn(inputs[idx]))):
+            rows[int(i)] = f
+    return np.stack([rows[i] for i in range(len(inputs))])
+
+
+def batch_dependence(fn_bn, fn_plain, inputs, companions: int = 3) -> dict:
+    """Features of clip 0 in two different batches: max |difference| with and without BN."""
+    n = len(inputs)
+    a = np.array([0] + list(range(1, 1 + companions))) % n
+    b = np.array([0] + list(range(n - companions, n))) % n
+    out = {}
+    for name, fn in (("BN", fn_bn), ("no BN", fn_plain)):
+        out[name] = float(np.abs(np.asarray(fn(inputs[a]))[0] - np.asarray(fn(inputs[b]))[0]).max())
+    return out
+
+
+def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffled"), runs=3,
+                 num_filters=32, n_frames=1376, position="before_elu", folds=10,
+                 res_type="soxr_hq", progress=True, log=print) -> dict:
+    """The whole ablation on ``items``; results in ``out`` (resumable). Returns the summary."""
+    out = Path(out)
+    base = Config(architecture="cnn_small_filters", num_filters=num_filters, n_frames=n_frames,
+                  batch_norm_position=position, res_type=res_type)
+    inputs, kept, failures = load_inputs(items, base, out / "inputs", progress)
+    for f in failures:
+        log(f"skipped: {f}")
+    labels = np.array([it.label for it in kept])
+    log(f"{len(kept)} clips, {len(set(labels))} classes; VGG-{num_filters}, BN {position}")
+
+    check = batch_dependence(compile_extractor(base.replace(batch_norm=True), 0),
+                             compile_extractor(base, 0), inputs)
+    log(f"same clip, two different batches: max |feature difference| with BN = {check['BN']:.3g}, "
+        f"without BN = {check['no BN']:.3g}")
+
+    accuracies: dict[str, dict[int, list[float]]] = {}
+    for bn_name, order in CONDITIONS:
+        if order not in orders:
+            continue
+        condition = f"{bn_name}, {order}"
+        accuracies[condition] = {}
+        for run in range(runs):
+            cfg = base.replace(batch_norm=bn_name == "BN")
+            fn = None
+            for bs in batch_sizes:
+                folder = out / "stores" / f"{'bn' if cfg.batch_norm else 'nobn'}_{order}" / f"bs{bs}" / f"run{run}"
+                result_path = folder / "accuracy.json"
+                if not result_path.is_file():
+                    if not (folder / "manifest.json").is_file():
+                        fn = fn or compile_extractor(cfg, run)
+                        X = features_in_batches(fn, inputs, batch_order(labels, order, run), bs)
+                        writer = StoreWriter(folder, cfg.replace(batch_size=bs), kept, run)
+                        writer.begin()
+                        writer.write_chunk(np.arange(len(kept)), X, [""] * len(kept), 0.0)
+                        writer.finish([], X.shape[1])
+                    X, y, _, _ = load_store(folder)
+                    estimator, grid = classifier_grid("SVM", svm_max_iter=base.svm_max_iter)
+                    result = evaluate(X, y, estimator, grid, protocol="stratified_kfold", n_folds=folds)
+                    atomic_write_json(result_path, {"accuracy": result["accuracy"],
+                                                    "best_params": result["best_params"]})
+                acc = json.loads(result_path.read_text())["accuracy"]
+                accuracies[condition].setdefault(bs, []).append(acc)
+                log(f"{condition:14s} batch {bs:4d} run {run}: accuracy {acc:.3f}")
+
+    rows, anova = [], {}
+    for condition, by_bs in accuracies.items():
+        row = {"condition": condition}
+        for bs in batch_sizes:
+            accs = 100 * np.array(by_bs[bs])
+            row[f"bs{bs}"] = f"{accs.mean():.2f} ± {accs.std():.2f}"
+        groups = [by_bs[bs] for bs in batch_sizes]
+        with np.errstate(all="ignore"), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            f, p = f_oneway(*groups) if len(groups) > 1 and runs > 1 else (float("nan"),) * 2
+        anova[condition] = {"F": float(f), "p": float(p)}
+        row["anova"] = f"F={f:.3g}, p={p:.3g}"
+        rows.append(row)
+    table = format_table(rows, [("condition", "condition")]
+                         + [(f"bs{bs}", f"batch {bs}: acc % (mean ± std)") for bs in batch_sizes]
+                         + [("anova", "one-way ANOVA across batch sizes")])
+    log("\n" + table)
+    chart = figure5(accuracies, batch_sizes, out / "figure5.png")
+    summary = {"check": check, "accuracies": {c: {str(k): v for k, v in d.items()}
+                                              for c, d in accuracies.items()},
+               "anova": anova, "batch_sizes": list(batch_sizes), "runs": runs,
+               "n_clips": len(kept), "failures": failures, "position": position,
+               "num_filters": num_filters, "table": table, "chart": str(chart)}
+    atomic_write_json(out / "ablation.json", summary)
+    log(f"\nchart: {chart}\nresults: {out / 'ablation.json'}")
+    return summary
+
+
+DEFAULT_OUT = Path("elmarc_out") / "batchnorm_ablation"
+
+
+def run_ablation_study(demo: bool = False, dataset: str | None = None, audio_root=None, out=None,
+                       batch_sizes=(1, 10, 100), runs: int = 3, **options) -> dict:
+    """:func:`run_ablation` on the embedded demo data (``demo``) or on a dataset
+    (:func:`elmarc_tf.datasets.load_dataset` of ``dataset`` under ``audio_root``): what
+    ``elmarc ablation`` and ``scripts/batchnorm_ablation.py`` run. ``out`` defaults to
+    :data:`DEFAULT_OUT` (its ``demo`` sub-folder for the demo data)."""
+    if any(b < 1 for b in batch_sizes) or runs < 1:
+        raise ElmarcError("--batch-sizes and --runs must be positive")
+    if demo:
+        out = Path(out) if out is not None else DEFAULT_OUT / "demo"
+        items = load_dataset("folder", make_demo_dataset(out / "audio", clips_per_class=10))
+    else:
+        if dataset is None or audio_root is None:
+            raise ElmarcError("give --demo, or --dataset with --audio-root")
+        out = Path(out) if out is not None else DEFAULT_OUT
+        items = load_dataset(dataset, audio_root)
+    return run_ablation(items, out, batch_sizes=batch_sizes, runs=runs, **options)
+
+
+def figure5(accuracies, batch_sizes, path) -> Path:
+    """Grouped bars in the style of the paper's Figure 5: accuracy per batch size and condition."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    conditions = list(accuracies)
+    width = 0.8 / max(len(conditions), 1)
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for k, condition in enumerate(conditions):
+        means = [100 * np.mean(accuracies[condition][bs]) for bs in batch_sizes]
+        stds = [100 * np.std(accuracies[condition][bs]) for bs in batch_sizes]
+        xs = [i + (k - (len(conditions) - 1) / 2) * width for i in range(len(batch_sizes))]
+        ax.bar(xs, means, width, yerr=stds, capsize=2, label=condition, edgecolor="black",
+               linewidth=0.5)
+    ax.set_xticks(range(len(batch_sizes)))
+    ax.set_xticklabels([f"batch size {bs}" for bs in batch_sizes])
+    ax.set_ylabel("accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.1), ncol=len(conditions),
+              frameon=False)
+    ax.set_title("Random VGG features + SVM, with and without batch normalisation", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

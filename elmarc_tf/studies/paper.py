@@ -1,0 +1,187 @@
+"""The paper's experiment matrix (Figures 6-11) as data, and ``reproduce`` to run a whole figure.
+
+Per dataset: every front-end at the two feature sizes (~120 and ~3500), the MFCC baseline, each
+with an SVM and an ELM. ``configs/`` holds the same matrix as editable YAML files
+(``scripts/make_configs.py`` writes them from here).
+
+Beyond the paper, the same study for Lee et al. 2018's 3⁹-SampleCNN (:func:`samplecnn_configs`,
+``configs/samplecnn/``), and the configurations ``elmarc bench`` measures
+(:func:`bench_frontends`: the paper's and SampleCNN's).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..io.audio_cache import as_audio_cache
+from ..config import Config
+from ..errors import ConfigError
+from ..frontends import frontend_of
+from .report import compare
+from .study import run_experiment
+
+# name -> (config fields, num_filters at ~120, num_filters at ~3500)
+FRONTEND_MATRIX = {
+    "sample_level": (dict(architecture="sample_level"), 23, 512),
+    "frame_level": (dict(architecture="frame_level"), 40, 896),
+    "frame_level_many": (dict(architecture="frame_level_many"), 20, 448),
+    "7x96": (dict(architecture="7x96", selected_features_list=[1]), 160, 3585),
+    "7x86": (dict(architecture="7x86", selected_features_list=[1]), 160, 3585),
+    "timbral": (dict(architecture="{music}", selected_features_list=[0]), 8, 256),
+    "{temporal}": (dict(architecture="{music}", selected_features_list=[1]), 8, 256),
+    "timbral+{temporal}": (dict(architecture="{music}", selected_features_list=[0, 1]), 4, 128),
+    "vgg": (dict(architecture="cnn_small_filters"), 32, 717),
+}
+SIZES = {"small": 1, "large": 2}  # index into the FRONTEND_MATRIX tuples
+CLASSIFIERS = ("SVM", "ELM")
+
+DATASETS = {
+    "gtzan": dict(fields=dict(dataset="GTZAN", audio_path="data/GTZAN/genres",
+                              train_set_list="data/GTZAN/splits/train_filtered.txt",
+                              val_set_list="data/GTZAN/splits/valid_filtered.txt",
+                              test_set_list="data/GTZAN/splits/test_filtered.txt",
+                              fix_length_by="crop"),
+                  music="cnn_music", temporal="temporal", figures={"small": 6, "large": 7}),
+    "extended_ballroom": dict(fields=dict(dataset="ExtendedBallroom",
+                                          audio_path="data/extended_ballroom", fix_length_by="crop"),
+                              music="cnn_music", temporal="temporal", figures={"small": 8, "large": 9}),
+    "urbansound8k": dict(fields=dict(dataset="UrbanSound8K", audio_path="data/UrbanSound8K",
+                                     fix_length_by="repeat-pad"),
+                         music="cnn_audio", temporal="time", figures={"small": 10, "large": 11}),
+}
+INPUT_LENGTH = dict(n_frames=1376, n_samples=350000, n_mels=96, sampling_rate=12000, batch_size="auto")
+
+# Beyond the paper: Table 1's 3⁹-SampleCNN at 22 050 Hz over whole clips (the last three layers,
+# mean and max over the windows), num_filters scaling Table 1's schedule to the study's two
+# feature sizes: 5 -> 120 features (~120), 146 -> 3504 (~3500).
+SAMPLECNN_MATRIX = {"samplecnn": (dict(architecture="samplecnn", sampling_rate=22050, levels=3,
+                                       window_pooling=["mean", "max"]), 5, 146)}
+SAMPLECNN_FULL = {"samplecnn-3^9": dict(architecture="samplecnn")}  # Table 1's filters: 3072 features
+
+
+def paper_configs(dataset: str) -> dict[str, dict]:
+    """``{experiment name: flat config dict}`` of one dataset's figures, e.g. ``vgg-717_SVM``."""
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown paper dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    d = DATASETS[dataset]
+    out = {}
+    for size in SIZES:
+        entries = [(name.format(temporal=d["temporal"]), fields, nfs[SIZES[size] - 1])
+                   for name, (fields, *nfs) in FRONTEND_MATRIX.items()]
+        for name, fields, nf in entries:
+            fields = {k: (v.format(music=d["music"]) if isinstance(v, str) else v)
+                      for k, v in fields.items()}
+            for clf in CLASSIFIERS:
+                exp = f"{name}-{nf}_{clf}"
+                out[exp] = {"experiment_name": f"{dataset}_{exp}", **d["fields"], **INPUT_LENGTH,
+                            **fields, "num_filters": nf, "model_type": clf,
+                            "figure": d["figures"][size]}
+    for clf in CLASSIFIERS:
+        out[f"mfcc_{clf}"] = {"experiment_name": f"{dataset}_mfcc_{clf}", **d["fields"],
+                              "features_type": "MFCC", "model_type": clf,
+                              "figure": list(d["figures"].values())}
+    return out
+
+
+_DATA_FIELDS = ("figure", "experiment_name", "dataset", "audio_path", "train_set_list",
+                "val_set_list", "test_set_list", "model_type")
+
+
+def paper_frontends() -> dict[str, dict]:
+    """The paper's front-end configurations (Figures 6-7 matrix, without data and classifier):
+    ``{"vgg-717": {config fields}, ...}``."""
+    out = {}
+    for exp, fields in paper_configs("gtzan").items():
+        frontend = {k: v for k, v in fields.items() if k not in _DATA_FIELDS}
+        if exp.endswith("_SVM") and frontend_of(Config.from_dict(frontend)).seeded:
+            out[exp.removesuffix("_SVM")] = frontend
+    return out
+
+
+def paper_config(name: str) -> Config:
+    """The :class:`~elmarc_tf.config.Config` of one of :func:`bench_frontends`, e.g. ``vgg-717``
+    or ``samplecnn-3^9``."""
+    frontends = bench_frontends()
+    if name not in frontends:
+        raise ConfigError(f"unknown bench configuration {name!r}; valid: {', '.join(frontends)}")
+    return Config.from_dict(frontends[name])
+
+
+def samplecnn_configs(dataset: str) -> dict[str, dict]:
+    """``{experiment name: flat config dict}`` of the SampleCNN study on one dataset (beyond the
+    paper): :data:`SAMPLECNN_MATRIX` at ~120 and ~3500 features, with an SVM and an ELM, on the
+    dataset's clips and protocol as the paper's front-ends (e.g. ``samplecnn-5_SVM``)."""
+    if dataset not in DATASETS:
+        raise ConfigError(f"unknown paper dataset {dataset!r}; valid: {', '.join(DATASETS)}")
+    out = {}
+    for name, (fields, *nfs) in SAMPLECNN_MATRIX.items():
+        for nf in nfs:
+            for clf in CLASSIFIERS:
+                exp = f"{name}-{nf}_{clf}"
+                out[exp] = {"experiment_name": f"{dataset}_{exp}", **DATASETS[dataset]["fields"],
+                            "batch_size": "auto", **fields, "num_filters": nf, "model_type": clf}
+    return out
+
+
+def bench_frontends() -> dict[str, dict]:
+    """What ``elmarc bench`` measures by default: :func:`paper_frontends`, then SampleCNN's
+    full Table 1 model (``samplecnn-3^9``) and the SampleCNN study's two sizes (``samplecnn-5``,
+    ``samplecnn-146``)."""
+    out = {**paper_frontends(), **SAMPLECNN_FULL}
+    for exp, fields in samplecnn_configs("gtzan").items():
+        if exp.endswith("_SVM"):
+            out[exp.removesuffix("_SVM")] = {k: v for k, v in fields.items() if k not in _DATA_FIELDS}
+    return out
+
+
+def figure_of(experiment: dict) -> list[int]:
+    fig = experiment["figure"]
+    return fig if isinstance(fig, list) else [fig]
+
+
+def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmarc_out/paper",
+              sizes=tuple(SIZES), classifiers=CLASSIFIERS, only=None, n_jobs=None,
+              progress=True, log=print, audio_cache=None, wait: bool = False,
+              engine: str = "local", ray_options=None) -> dict:
+    """Run every experiment of a dataset's figures on the user's copy, then compare per figure.
+
+    ``audio_root`` replaces ``audio_path``; for GTZAN, ``splits`` is the folder with the
+    fault-filtered lists (without it, the 1000-clip layout under 10-fold CV). Stores and finished
+    seeds are reused, so an interrupted run resumes. ``only``: substrings of experiment names.
+    ``audio_cache``: where decoded clips are kept so that the whole figure decodes each clip once
+    — ``None`` (default): ``<out>/<dataset>/audio_cache``; a folder or an
+    :class:`~elmarc_tf.io.audio_cache.AudioCache`: that one; ``False``: no cache (decode per config).
+    ``engine`` / ``ray_options``: as :func:`~elmarc_tf.studies.study.run_experiment` (``"ray"``: every
+    extraction and grid search on a Ray cluster; the cache folder must then be readable and
+    writable by every node).
+    """
+    out = Path(out) / dataset
+    audio_cache = as_audio_cache(out / "audio_cache" if audio_cache is None else audio_cache)
+    summaries_by_figure: dict[int, list] = {}
+    for exp, fields in paper_configs(dataset).items():
+        if fields.get("model_type") not in classifiers or (only and not any(o in exp for o in only)):
+            continue
+        figures = [f for f in figure_of(fields)
+                   if any(DATASETS[dataset]["figures"][s] == f for s in sizes)]
+        if not figures:
+            continue
+        fields = {k: v for k, v in fields.items() if k != "figure"}
+        fields["audio_path"] = str(audio_root)
+        for key in ("train_set_list", "val_set_list", "test_set_list"):
+            if key in fields:
+                fields[key] = (str(Path(splits) / Path(fields[key]).name) if splits else None)
+        cfg = Config.from_dict(fields)
+        summary = run_experiment(cfg, seeds=seeds, out=out / "results", name=exp,
+                                 features_out=out / "features", n_jobs=n_jobs, progress=progress,
+                                 log=log, audio_cache=audio_cache, wait=wait, engine=engine,
+                                 ray_options=ray_options)
+        for f in figures:
+            summaries_by_figure.setdefault(f, []).append(summary)
+    report = {}
+    for figure, summaries in sorted(summaries_by_figure.items()):
+        result = compare(summaries, chart=out / f"figure{figure}.png",
+                         title=f"{dataset}: Figure {figure} (mean ± std over {len(seeds)} seeds)")
+        log(f"\nFigure {figure} ({dataset})\n{result['table']}\n\nPairwise t-tests:\n"
+            f"{result['ttest_table']}\nchart: {result['chart']}")
+        report[figure] = result
+    return report

@@ -1,0 +1,205 @@
+"""One experiment of the paper over several random-weight seeds: extract (reusing stores),
+evaluate under the dataset's protocol, write results (JSON + CSV). Also reads the authors'
+``config_file.py`` without executing it.
+"""
+
+from __future__ import annotations
+
+import ast
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ..io.audio_cache import as_audio_cache
+from ..evaluation.classifiers import classifier_grid
+from ..config import Config
+from ..datasets import items_from_config
+from ..errors import ConfigError, ElmarcError
+from ..extraction.extract import extract
+from ..io.fileio import atomic_write_json, atomic_write_text
+from ..frontends import frontend_of
+from ..evaluation.protocols import check_evaluable, evaluate
+from ..extraction.store import data_digest, load_store
+
+DEFAULT_RESULTS = Path("elmarc_out") / "results"
+
+
+def read_original_config(path) -> dict:
+    """The ``config_main`` dict of the original ``src/config_file.py``, parsed, never executed."""
+    path = Path(path)
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+    except SyntaxError as e:
+        raise ConfigError(f"{path}:{e.lineno}: not valid Python ({e.msg})") from None
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(
+                isinstance(t, ast.Name) and t.id == "config_main" for t in node.targets):
+            try:
+                return ast.literal_eval(node.value)
+            except ValueError:
+                raise ConfigError(f"{path}:{node.lineno}: config_main must be a literal dict "
+                                  f"(no names or calls)") from None
+    raise ConfigError(f"{path}: no 'config_main = {{...}}' assignment found")
+
+
+def model_label(cfg, feature_length: int | None = None) -> str:
+    """The paper's legend name of a feature type, e.g. ``timbral+temporal (3584)``."""
+    name = frontend_of(cfg).label(cfg)
+    return f"{name} ({feature_length})" if feature_length else name
+
+
+def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None,
+                   wait: bool = False, engine="local", ray_options=None) -> dict:
+    # e.g. MFCCs or a mel-initialised filterbank: no random weights, one store for every seed
+    store_seed = seed if frontend_of(cfg).is_seeded(cfg) else 0
+    extraction = extract(cfg, items, seed=store_seed, out=features_out, progress=progress,
+                         audio_cache=audio_cache, wait=wait, engine=engine,
+                         ray_options=ray_options)
+    X, y, ids, manifest = load_store(extraction.folder)
+    by_id = {it.id: it for it in items}
+    splits = [by_id[i].split for i in ids]
+    folds = [by_id[i].fold for i in ids]
+    estimator, grid = classifier_grid(cfg.model_type, seed=seed, svm_max_iter=cfg.svm_max_iter)
+    result = evaluate(X, y, estimator, grid, protocol=cfg.protocol, splits=splits, folds=folds,
+                      n_folds=cfg.n_folds, standardize=cfg.standardize, nested=cfg.nested_cv,
+                      n_jobs=n_jobs, seed=seed, progress=progress,
+                      progress_desc=f"seed {seed} {cfg.model_type} grid",
+                      precompute_max_n=cfg.svm_precompute_max_n, engine=engine,
+                      ray_options=ray_options)
+    result.update(seed=seed, store=str(extraction.folder), feature_length=int(X.shape[1]),
+                  n_failed=manifest["n_failed"])
+    return result
+
+
+def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
+                   features_out=None, n_jobs: int | None = None, progress: bool = True,
+                   log=print, audio_cache=None, wait: bool = False, engine: str = "local",
+                   ray_options=None) -> dict:
+    """Extract + evaluate ``cfg`` for each seed; write ``<out>/<name>/results.{json,csv}``.
+
+    Before any work the clips are checked against the protocol (two classes, enough clips per
+    class for the folds, ...: :func:`~elmarc_tf.evaluation.protocols.check_evaluable`). Finished seeds are
+    kept in ``seed<k>.json`` and reused when the experiment is rerun with the same config on
+    the same data — the same clips, labels, splits and folds, and files of the same size and
+    modification time (:func:`~elmarc_tf.extraction.store.data_digest`); otherwise the seed is evaluated
+    again (and its store brought up to date first), so an interrupted run resumes and a changed
+    dataset is never reported with old numbers.
+    ``audio_cache`` (an :class:`~elmarc_tf.io.audio_cache.AudioCache` or a folder; ``None``: none):
+    decoded clips shared by every seed and by other experiments given the same cache.
+    ``wait``: wait for a store another process is writing (default: fail at once).
+    ``engine``: ``"local"`` or ``"ray"`` — extraction (:func:`~elmarc_tf.extraction.extract.extract`) and the
+    grid search (:func:`~elmarc_tf.evaluation.protocols.evaluate`) run on a Ray cluster, with ``ray_options``
+    (a :class:`~elmarc_tf.extraction.ray_cluster.RayOptions`); the same stores and results either way.
+    """
+    audio_cache = as_audio_cache(audio_cache)
+    items = items if items is not None else items_from_config(cfg)
+    check_evaluable([it.label for it in items], cfg.protocol, [it.split for it in items],
+                    [it.fold for it in items], cfg.n_folds, cfg.nested_cv)
+    name = name or cfg.experiment_name
+    folder = Path(out or cfg.results_folder or DEFAULT_RESULTS) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    data = data_digest(items)
+    per_seed = []
+    for seed in seeds:
+        cache = folder / f"seed{seed}.json"
+        result = saved_seed(cache, cfg, data=data)
+        if result is not None:
+            per_seed.append(result)
+            continue
+        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache,
+                                wait, engine, ray_options)
+        save_seed(cache, cfg, result, data=data)
+        per_seed.append(result)
+        log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f} ({result['protocol']}, "
+            f"best {result['best_params']})" + capped_note(result))
+    accuracies = [r["accuracy"] for r in per_seed]
+    summary = {
+        "name": name,
+        "model": model_label(cfg, per_seed[0]["feature_length"]),
+        "classifier": cfg.model_type,
+        "dataset": cfg.dataset,
+        "feature_length": per_seed[0]["feature_length"],
+        "protocol": per_seed[0]["protocol"],
+        "standardize": cfg.standardize,
+        "nested_cv": cfg.nested_cv,
+        "seeds": list(seeds),
+        "accuracies": accuracies,
+        "mean": float(np.mean(accuracies)),
+        "std": float(np.std(accuracies)),
+        "config": cfg.to_dict(),
+        "per_seed": per_seed,
+    }
+    if "svm_max_iter" in per_seed[0]:  # SVM: the iteration cap and the fits it stopped
+        summary.update(svm_max_iter=per_seed[0]["svm_max_iter"],
+                       n_capped_fits=sum(r["n_capped_fits"] for r in per_seed),
+                       n_fits=sum(r["n_fits"] for r in per_seed))
+    write_summary(folder, summary)
+    log(f"{summary['model']} {cfg.model_type}: {100 * summary['mean']:.2f} ± "
+        f"{100 * summary['std']:.2f} % over seeds {list(seeds)} -> {folder / 'results.json'}")
+    if summary.get("n_capped_fits"):
+        log(f"{name}: {summary['n_capped_fits']} of {summary['n_fits']} SVM fits stopped at "
+            f"svm_max_iter={summary['svm_max_iter']} iterations (per seed in results.json)")
+    return summary
+
+
+def saved_seed(path, cfg, **identity) -> dict | None:
+    """The result saved by :func:`save_seed` in ``path``, if it was computed for ``cfg`` from the
+    same ``identity`` (the data's digest, trained weights' digests, ...); else None."""
+    if not Path(path).is_file():
+        return None
+    saved = json.loads(Path(path).read_text())
+    if same_config(saved.get("config"), cfg) and all(saved.get(k) == v for k, v in identity.items()):
+        return saved["result"]
+    return None
+
+
+def save_seed(path, cfg, result: dict, **identity) -> None:
+    """``result`` of one seed, with what it was computed from (atomically)."""
+    atomic_write_json(path, {"config": cfg.to_dict(), **identity, "result": result})
+
+
+def same_config(stored, cfg) -> bool:
+    """Whether a config dict saved with a result describes ``cfg`` (a dict saved before a key
+    was added reads with that key's default, so adding a key does not invalidate results)."""
+    try:
+        return isinstance(stored, dict) and Config.from_dict(stored) == cfg
+    except ElmarcError:
+        return False
+
+
+def write_summary(folder, summary: dict) -> None:
+    """``results.json`` and ``results.csv`` of an experiment summary (the format
+    :func:`elmarc_tf.studies.report.load_results` reads), both written atomically."""
+    atomic_write_json(Path(folder) / "results.json", summary)
+    _write_csv(Path(folder) / "results.csv", summary)
+
+
+def capped_note(result: dict) -> str:
+    """``'; 3 of 320 fits capped at 10000000 iterations (C=32, kernel=linear: 3), not the
+    best point'`` for an SVM result with capped fits; ``''`` otherwise."""
+    if not result.get("n_capped_fits"):
+        return ""
+    where = "; ".join(f"{k}: {v}" for k, v in result["capped_grid_points"].items())
+    best = "including the best point" if result["best_capped"] else "not the best point"
+    return (f"; {result['n_capped_fits']} of {result['n_fits']} fits capped at "
+            f"{result['svm_max_iter']} iterations ({where}), {best}")
+
+
+def _write_csv(path, summary) -> None:
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["name", "model", "classifier", "seed", "accuracy", "feature_length",
+                     "protocol", "best_params"])
+    for r in summary["per_seed"]:
+        writer.writerow([summary["name"], summary["model"], summary["classifier"], r["seed"],
+                         f"{r['accuracy']:.6f}", r["feature_length"], r["protocol"],
+                         json.dumps(r["best_params"], sort_keys=True)])
+    for stat in ("mean", "std"):
+        writer.writerow([summary["name"], summary["model"], summary["classifier"], stat,
+                         f"{summary[stat]:.6f}", summary["feature_length"], summary["protocol"], ""])
+    atomic_write_text(path, buf.getvalue())
