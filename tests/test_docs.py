@@ -1,11 +1,13 @@
 """The documentation holds together: README.md stays a short front door, every relative link in
 README.md, CHANGELOG.md and docs/*.md reaches a file (and a heading, for ``#anchor`` links into
 Markdown), README's table of commands names exactly the verbs of the ``elmarc`` parser, its
-"Test" section runs what CI runs, and docs/configuration.md names every config key."""
+"Test" section runs what CI runs, docs/configuration.md names every config key, and the Python
+samples import names that exist."""
 
 from __future__ import annotations
 
 import argparse
+import ast
 import dataclasses
 import re
 from pathlib import Path
@@ -163,3 +165,19 @@ def test_the_configuration_page_names_every_config_key():
     missing = [f.name for f in dataclasses.fields(Config)
                if not re.search(rf"`{re.escape(f.name)}(`|:)", documented)]
     assert missing == [], f"docs/configuration.md does not name {missing}"
+
+
+def python_imports(text: str) -> list[str]:
+    """The ``elmarc_tf`` import statements of the ```python blocks of a Markdown text."""
+    found = []
+    for block in re.findall(r"```python\n(.*?)```", text, re.S):
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("elmarc_tf"):
+                found.append(ast.unparse(node))
+    return found
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
+def test_the_python_samples_import_what_exists(document):
+    for statement in python_imports(document.read_text()):
+        exec(statement, {})  # an ImportError names the module or name that moved
