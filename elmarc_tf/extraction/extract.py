@@ -148,6 +148,7 @@ def _extract_locked(writer, runner, batch_size, strict, progress, audio_cache, l
                     trained=None) -> ExtractionResult:
     cfg, items, seed, folder = writer.cfg, writer.items, writer.seed, writer.folder
     if writer.up_to_date:
+        writer.tidy()  # chunks an interrupted finish left beside the manifest
         manifest = load_store(folder).manifest
         return ExtractionResult(folder, len(items), 0, manifest["n_failed"], manifest)
     extractor = compile_extractor(cfg, seed)

@@ -12,9 +12,15 @@ While extraction runs, each finished batch is a file ``chunks/<first index>.npz`
 indices, errors) written to a temporary name and renamed, so a killed process (even ``kill -9``)
 loses at most the batch in flight; rerunning continues with the clips not in any chunk. One
 process at a time writes a store (:class:`~elmarc_tf.io.fileio.FolderLock`). Rerunning also keeps a
-store true to its files: clips whose file changed are recomputed, damaged files are recomputed,
-and a store for a grown dataset takes the rows it can from the store of the smaller one
-(:meth:`StoreWriter.prepare`).
+store true to its files: clips whose file changed are recomputed (whether their rows are in the
+finished files or in chunks), damaged files are recomputed, and a store for a grown dataset takes
+the rows it can from the store of the smaller one (:meth:`StoreWriter.prepare`).
+
+The manifest is the commit point: ``features.npy`` and ``items.json`` are written (each renamed
+into place) before it, and a manifest makes the chunks obsolete. So an interruption at any step of
+:meth:`StoreWriter.finish` leaves either the finished store (chunks left beside it are removed the
+next time the store is opened, :meth:`StoreWriter.tidy`) or an unfinished one that resumes from
+its chunks.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import shutil
 from pathlib import Path
 from typing import NamedTuple
 
@@ -101,6 +108,7 @@ class StoreWriter:
           and seed already holds for the same, unchanged files (a dataset that grew: only the new
           clips are computed).
         """
+        self.tidy()
         damage = store_damage(self.folder)
         if damage is not None:
             self.damaged.append(f"{self.folder}: {damage}; recomputing it")
@@ -113,6 +121,7 @@ class StoreWriter:
             self._reopen(stale)
         fresh = not self.chunks.is_dir() or not any(self.chunks.glob("*.npz"))
         self.begin()
+        self._forget_changed()
         if fresh:
             self._adopt()
         done = self.done()
@@ -149,11 +158,9 @@ class StoreWriter:
         return out
 
     def write_chunk(self, indices, features, errors, seconds: float) -> None:
-        path = self.chunks / f"{int(indices[0]):08d}.npz"
-        atomic_save(path, np.savez, indices=np.asarray(indices, np.int64),
-                     features=np.asarray(features, np.float32),
-                     errors=np.asarray([str(e) for e in errors], dtype=str),
-                     seconds=np.float64(seconds))
+        """One batch: ``indices (b,)``, ``features (b, feature_length)``, ``errors`` (b strings,
+        ``''`` for a clip that worked) and the ``seconds`` it took."""
+        _save_chunk(self.chunks / f"{int(indices[0]):08d}.npz", indices, features, errors, seconds)
 
     def seconds(self) -> float:
         total = 0.0
@@ -165,7 +172,12 @@ class StoreWriter:
     def finish(self, layout: list, feature_length: int, **record) -> dict:
         """Consolidate the chunks into the final files; the manifest is written last, with
         ``record`` added to it (e.g. ``batch``: the batch size and how it was chosen;
-        ``weights``: where trained weights came from)."""
+        ``weights``: where trained weights came from), then the chunks are removed.
+
+        The manifest's rename is the commit point. Interrupted (``KeyboardInterrupt``) before it,
+        the store is unfinished and resumes from its chunks: the interruption is raised. After it,
+        the store is finished and its manifest returned; the chunks that were not removed yet are
+        removed the next time the store is opened (:meth:`tidy`)."""
         done = self.done()
         missing = [i for i in range(len(self.items)) if i not in done]
         if missing:
@@ -192,26 +204,70 @@ class StoreWriter:
             "versions": versions(),
             **record,
         }
-        atomic_write_json(self.folder / MANIFEST, manifest)
-        for path in self.chunks.glob("*"):
-            path.unlink()
-        self.chunks.rmdir()
+        try:
+            atomic_write_json(self.folder / MANIFEST, manifest)
+            self.tidy()
+        except KeyboardInterrupt:
+            if not self._finished_with(manifest):
+                raise
         return manifest
 
+    def tidy(self) -> None:
+        """Remove what an interrupted write left in the folder: temporary files (a killed
+        process), and all chunks when a manifest is in place (a finish interrupted after its
+        commit, or a reopen before it removed the manifest): a manifest makes them obsolete.
+        Call it holding the folder's lock."""
+        for tmp in [*self.folder.glob(".*.tmp"), *self.chunks.glob(".*.tmp")]:
+            tmp.unlink(missing_ok=True)
+        if (self.folder / MANIFEST).is_file() and self.chunks.is_dir():
+            shutil.rmtree(self.chunks)
+
+    def _finished_with(self, manifest: dict) -> bool:
+        """Whether ``manifest`` is the one in place (its rename, the commit point, happened)."""
+        try:
+            return _read_json(self.folder / MANIFEST) == json.loads(json.dumps(manifest))
+        except (OSError, ElmarcError):
+            return False
+
     # ------------------------------------------------------------------ keeping up to date
-    def _stale(self) -> list[int]:
+    def _stale(self, signatures=None) -> list[int]:
         """Clips whose source file changed since the store recorded it (none recorded: a store
-        written before signatures were kept is taken as it is)."""
+        written before signatures were kept is taken as it is); ``signatures``: the files' now
+        (default: read them)."""
         sources = self.folder / SOURCES
         if not sources.is_file():
             return []
         recorded = _read_json(sources)["signatures"]
-        return [i for i, (old, new) in enumerate(zip(recorded, file_signatures(self.items)))
-                if old != new]
+        now = file_signatures(self.items) if signatures is None else signatures
+        return [i for i, (old, new) in enumerate(zip(recorded, now)) if old != new]
+
+    def _forget_changed(self) -> None:
+        """Rows in chunks of clips whose file changed since ``sources.json`` recorded it are
+        removed (the clips are computed again); then the files' signatures now are recorded.
+        Interrupted in between, the next run finds the same clips changed."""
+        now = file_signatures(self.items)
+        stale = set(self._stale(now))
+        if not stale:
+            return
+        for path in sorted(self.chunks.glob("*.npz")):
+            try:
+                indices, features, errors = _read_chunk(path, len(self.items), None)
+                with np.load(path) as z:
+                    seconds = float(z["seconds"])
+            except (ValueError, KeyError):
+                continue  # done() sets it aside
+            keep = [k for k, i in enumerate(indices) if int(i) not in stale]
+            if not keep:
+                path.unlink()
+            elif len(keep) < len(indices):
+                _save_chunk(path, indices[keep], features[keep], errors[keep], seconds)
+        atomic_write_json(self.folder / SOURCES, {"signatures": now})
 
     def _reopen(self, stale: list[int]) -> None:
         """A finished store back to chunks: every row but the ``stale`` clips' goes into one
-        chunk, then the manifest is removed (killed in between, the next run starts over)."""
+        chunk, then the manifest is removed (killed in between, the next run starts over). The
+        new signatures are recorded afterwards (:meth:`_forget_changed`), so that a manifest is
+        never beside signatures newer than its rows."""
         X, _, _, manifest = load_store(self.folder)
         rows = _rows_by_index(self._listing, _read_json(self.folder / ITEMS), X, manifest)
         self.chunks.mkdir(exist_ok=True)
@@ -219,7 +275,6 @@ class StoreWriter:
         if keep:
             self.write_chunk(keep, np.stack([rows[i][0] for i in keep]), [rows[i][1] for i in keep],
                              0.0)
-        atomic_write_json(self.folder / SOURCES, {"signatures": file_signatures(self.items)})
         (self.folder / MANIFEST).unlink()
 
     def _adopt(self) -> None:
@@ -275,6 +330,14 @@ def _read_json(path):
         return json.loads(Path(path).read_text())
     except ValueError as e:
         raise ElmarcError(f"{path}: damaged ({e})") from None
+
+
+def _save_chunk(path, indices, features, errors, seconds: float) -> None:
+    """A chunk file, written by :func:`~elmarc_tf.io.fileio.atomic_save`."""
+    atomic_save(path, np.savez, indices=np.asarray(indices, np.int64),
+                features=np.asarray(features, np.float32),
+                errors=np.asarray([str(e) for e in errors], dtype=str),
+                seconds=np.float64(seconds))
 
 
 def _read_chunk(path, n_items: int, width: int | None):
