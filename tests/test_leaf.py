@@ -85,7 +85,7 @@ def test_matches_leaf_audio(case, loaded):
 
 
 def test_load_errors_are_one_line(tmp_path):
-    model = L.leaf(n_filters=4)
+    model = L.leaf(L.FrontEndSpec(n_filters=4))
     good = {"leaf/" + k: np.asarray(v) for k, v in
             {"kernel:0": model.get_layer("filterbank").kernel, "learnable_pooling/kernel:0":
              np.full((1, 1, 4, 1), 0.3), "PCEN/alpha:0": np.ones(4), "PCEN/delta:0": np.ones(4),
@@ -221,6 +221,36 @@ def test_gaussian_windows_formula():
                                np.exp(-0.5 * (t[:, None] / sigma) ** 2), rtol=1e-5)
 
 
+# ------------------------------------------------------------------ the presets' arguments
+def test_spec_and_band_defaults_are_leaf_audios_and_validated():
+    assert L.FrontEndSpec().windows() == (401, 160)  # 25 ms + 1 sample, 10 ms at 16 kHz
+    assert L.FrontEndSpec(sample_rate=12000).windows() == (301, 120)
+    assert L.FrontEndSpec(sample_rate=12000, window_size=513, hop=256).windows() == (513, 256)
+    band = L.MelBand()
+    assert (band.min_freq, band.max_freq, band.mel_scale, band.n_fft) == (60.0, 7800.0, "htk", 512)
+    with pytest.raises(ConfigError, match="'framing' must be one of leaf, centered; got 'middle'"):
+        L.FrontEndSpec(framing="middle")
+    with pytest.raises(ConfigError, match="'mel_scale' must be one of htk, slaney; got 'bark'"):
+        L.MelBand(mel_scale="bark")
+    with pytest.raises(AttributeError):  # frozen: a default shared by every call cannot change
+        L.FrontEndSpec().n_filters = 3
+
+
+@pytest.mark.parametrize("name", ["leaf", "tdfbanks"])
+def test_presets_place_their_filters_on_the_band(name):
+    """The band given to a preset reaches its filters: the peak of each complex filter's response
+    is the Slaney mel point between 100 and 5000 Hz (read on a fine grid), not leaf-audio's."""
+    sr, grid = 16000, 2 ** 16
+    band = L.MelBand(100.0, 5000.0, "slaney", grid)
+    model = L.FRONTENDS[name](L.FrontEndSpec(n_filters=12), band)
+    layer = model.get_layer("filterbank")
+    kernel = np.asarray(layer.kernel if name == "tdfbanks" else layer.filters())[:, 0]
+    response = np.abs(np.fft.fft(kernel[:, 0::2] + 1j * kernel[:, 1::2], grid, axis=0))
+    peak_hz = response.argmax(axis=0) * sr / grid
+    # half a bin reading the mel filters, half a bin reading the response
+    assert np.abs(peak_hz - mel_points(12, 100.0, 5000.0, "slaney")).max() <= sr / grid + 1e-3
+
+
 # ------------------------------------------------------------------ random filterbanks
 def test_random_init_is_seeded_and_in_range():
     sr, k = 16000, 401
@@ -253,12 +283,13 @@ def test_random_representation_stays_in_the_authors_band():
 @pytest.mark.parametrize("name", ["leaf", "sincnet", "sincnet_plus", "tdfbanks"])
 def test_random_models_are_seeded(name):
     x = music_like(0.3, sr=16000)[None]
-    make = lambda seed: L.FRONTENDS[name](n_filters=8, filterbank_init="random", seed=seed)
+    small = L.FrontEndSpec(n_filters=8)
+    make = lambda seed: L.FRONTENDS[name](small, filterbank_init="random", seed=seed)
     a, b, c = (np.asarray(make(s)(x)) for s in (1, 1, 2))
     np.testing.assert_array_equal(a, b)
     assert np.isfinite(a).all() and not np.allclose(a, c)
     with pytest.raises(ConfigError, match="filterbank_init"):
-        L.FRONTENDS[name](n_filters=8, filterbank_init="gammatone")
+        L.FRONTENDS[name](small, filterbank_init="gammatone")
 
 
 # ------------------------------------------------------------------ the paper's representation
@@ -302,7 +333,7 @@ def test_unknown_representation():
 @pytest.mark.parametrize("name", sorted(L.FRONTENDS))
 def test_keras_save_load_round_trip(name, tmp_path):
     kwargs = {} if name in ("mel_tf", "pcen_mel") else dict(filterbank_init="random", seed=5)
-    model = L.FRONTENDS[name](n_filters=6, **kwargs)
+    model = L.FRONTENDS[name](L.FrontEndSpec(n_filters=6), **kwargs)
     for v in model.weights:  # values no initialisation would give
         v.assign(np.asarray(v) * 0.9)
     path = tmp_path / f"{name}.keras"
@@ -325,9 +356,9 @@ TRAINED = {  # the variables leaf-audio trains, per front-end
 
 @pytest.mark.parametrize("name", sorted(TRAINED))
 def test_trainable_switch(name):
-    frozen = L.FRONTENDS[name](n_filters=4, preemp=True)
+    frozen = L.FRONTENDS[name](L.FrontEndSpec(n_filters=4), preemp=True)
     assert frozen.trainable_weights == [] and len(frozen.weights) >= 3
-    model = L.FRONTENDS[name](n_filters=4, preemp=True, trainable=True)
+    model = L.FRONTENDS[name](L.FrontEndSpec(n_filters=4), preemp=True, trainable=True)
     assert {v.path for v in model.trainable_weights} == TRAINED[name]
     x = tf.constant(music_like(0.1, sr=16000)[None])
     with tf.GradientTape() as tape:
