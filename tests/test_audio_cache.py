@@ -85,17 +85,21 @@ def test_second_config_decodes_nothing_and_features_are_identical(audio_root, tm
 
     cache = AudioCache(tmp_path / "cache")
     del count_decodes[:]
-    first = extract(wave, items, out=tmp_path / "cached", run=RunOptions(progress=False, audio_cache=cache))
+    first = extract(wave, items, out=tmp_path / "cached", run=RunOptions(progress=False,
+                    audio_cache=cache))
     assert sorted(count_decodes) == sorted(it.path for it in items)
     assert cache.stats()["misses"] == 3
 
     del count_decodes[:]
-    second = extract(spec, items, out=tmp_path / "cached", run=RunOptions(progress=False, audio_cache=cache))
+    second = extract(spec, items, out=tmp_path / "cached", run=RunOptions(progress=False,
+                     audio_cache=cache))
     assert count_decodes == [] and cache.stats()["hits"] == 3 and cache.stats()["misses"] == 3
     # a new process given only the folder: hits too (content hashed, nothing decoded)
-    third = extract(wave, items, seed=1, out=tmp_path / "cached", run=RunOptions(progress=False, audio_cache=str(tmp_path / "cache")))
+    third = extract(wave, items, seed=1, out=tmp_path / "cached", run=RunOptions(progress=False,
+                    audio_cache=str(tmp_path / "cache")))
     assert count_decodes == []
-    plain_seed1 = extract(wave, items, seed=1, out=tmp_path / "plain", run=RunOptions(progress=False))
+    plain_seed1 = extract(wave, items, seed=1, out=tmp_path / "plain",
+                          run=RunOptions(progress=False))
 
     for cached, uncached in ((first, plain["wave"]), (second, plain["spec"]), (third, plain_seed1)):
         # the cache does not change the store's identity, only the work done
@@ -148,7 +152,8 @@ def test_decoding_errors_are_not_cached_and_read_the_same(audio_root, tmp_path, 
     items = folder_per_class(bad)
     cfg = Config(**SPEC)
     plain = extract(cfg, items, out=tmp_path / "plain", run=RunOptions(progress=False))
-    runs = [extract(cfg, items, seed=s, out=tmp_path / "cached", run=RunOptions(progress=False, audio_cache=cache))
+    runs = [extract(cfg, items, seed=s, out=tmp_path / "cached", run=RunOptions(progress=False,
+                    audio_cache=cache))
             for s in (0, 1)]
     expected = plain.manifest["failures"]
     assert [f["path"] for f in expected] == [str(bad / "x" / "corrupt.wav"), str(bad / "x" / "empty.wav")]

@@ -135,7 +135,9 @@ def test_the_manifest_says_which_batch_size_and_why(tmp_path):
         sf.write(tmp_path / "a" / f"{k}.wav", music_like(1.0, 12000, k), 12000)
     items = folder_per_class(tmp_path)
     cfg = _single(nf=6, n_frames=40, shape=(7, 96), pool=(1, 1)).replace(fix_length_by="repeat-pad")
-    auto = extract(cfg, items, out=tmp_path / "auto", run=RunOptions(progress=False)).manifest["batch"]
+    auto = extract(cfg, items, out=tmp_path / "auto",
+                   run=RunOptions(progress=False)).manifest["batch"]
     assert auto == {"size": auto_batch_size(build_extractor(cfg)), "how": "rule", "rates": {}}
-    given = extract(cfg, items, out=tmp_path / "given", batch_size=1, run=RunOptions(progress=False)).manifest
+    given = extract(cfg, items, out=tmp_path / "given", batch_size=1,
+                    run=RunOptions(progress=False)).manifest
     assert given["batch"] == {"size": 1, "how": "given", "rates": {}}

@@ -66,7 +66,8 @@ def data(tmp_path_factory):
         configs[name] = root / f"{name}.yaml"
         configs[name].write_text(yaml.safe_dump({**SPEC, "audio_path": str(root / name)}))
     cfg = Config.from_file(configs["good"])
-    store = extract(cfg, folder_per_class(cfg.audio_path), out=root / "stores", run=RunOptions(progress=False)).folder
+    store = extract(cfg, folder_per_class(cfg.audio_path), out=root / "stores",
+                    run=RunOptions(progress=False)).folder
     return root, configs, store
 
 

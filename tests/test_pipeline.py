@@ -87,7 +87,8 @@ def test_every_format_decodes_and_bad_files_are_recorded(mixed_folder, tmp_path,
 
 def test_crop_refuses_short_clips_with_a_clear_error(mixed_folder, tmp_path):
     cfg = Config(**{**WAVE, "fix_length_by": "crop"})
-    result = extract(cfg, folder_per_class(mixed_folder), out=tmp_path, run=RunOptions(progress=False))
+    result = extract(cfg, folder_per_class(mixed_folder), out=tmp_path,
+                     run=RunOptions(progress=False))
     failures = {Path(f["path"]).name: f["error"] for f in result.manifest["failures"]}
     assert set(failures) == {"very_short.wav", "corrupt.wav", "empty.wav"}
     assert failures["very_short.wav"].endswith(
@@ -107,7 +108,8 @@ def test_strict_stops_at_the_first_failure_and_keeps_finished_batches(mixed_fold
         extract(cfg, items, out=tmp_path / "strict", strict=True, run=RunOptions(progress=False))
     # kept: one batch per clip up to and including the failed one (recorded as failed)
     assert len(list((tmp_path / "strict").rglob("chunks/*.npz"))) == first_bad + 1
-    result = extract(cfg, items, out=tmp_path / "strict", run=RunOptions(progress=False))  # resumes: the rest
+    result = extract(cfg, items, out=tmp_path / "strict",
+                     run=RunOptions(progress=False))  # resumes: the rest
     assert result.n_computed == len(items) - (first_bad + 1) == 5
     failures = sorted(Path(f["path"]).name for f in result.manifest["failures"])
     assert result.n_failed == result.manifest["n_failed"] == 2
@@ -122,10 +124,13 @@ def test_strict_stops_at_the_first_failure_and_keeps_finished_batches(mixed_fold
 
 def test_pipeline_is_independent_of_batch_size(mixed_folder, tmp_path):
     items = [it for it in folder_per_class(mixed_folder) if it.path.endswith((".flac", ".ogg", "mono_12k.wav"))]
-    a = extract(Config(**{**SPEC, "batch_size": 1}), items, out=tmp_path / "a", run=RunOptions(progress=False))
-    b = extract(Config(**{**SPEC, "batch_size": 4}), items, out=tmp_path / "b", run=RunOptions(progress=False))
+    a = extract(Config(**{**SPEC, "batch_size": 1}), items, out=tmp_path / "a",
+                run=RunOptions(progress=False))
+    b = extract(Config(**{**SPEC, "batch_size": 4}), items, out=tmp_path / "b",
+                run=RunOptions(progress=False))
     np.testing.assert_allclose(load_store(a.folder).X, load_store(b.folder).X, rtol=1e-5, atol=1e-6)
-    auto = extract(Config(**{**SPEC, "batch_size": "auto"}), items, out=tmp_path / "c", run=RunOptions(progress=False))
+    auto = extract(Config(**{**SPEC, "batch_size": "auto"}), items, out=tmp_path / "c",
+                   run=RunOptions(progress=False))
     assert [n for n, _ in auto.batch_seconds] == [len(items)]  # a tiny model: one batch of all
     np.testing.assert_allclose(load_store(auto.folder).X, load_store(a.folder).X, rtol=1e-5, atol=1e-6)
 

@@ -201,7 +201,8 @@ def test_a_ray_store_equals_the_local_store(ray_session, mixed_audio, tmp_path, 
     items = folder_per_class(Path(mixed_audio.name))
     assert items[0].path.startswith("audio/")
     local = extract(cfg, items, seed=1, out=tmp_path / "local", run=RunOptions(progress=False))
-    on_ray = extract(cfg, items, seed=1, out=tmp_path / "ray", run=RunOptions(progress=False, engine="ray", ray=TWO_ACTORS))
+    on_ray = extract(cfg, items, seed=1, out=tmp_path / "ray", run=RunOptions(progress=False,
+                     engine="ray", ray=TWO_ACTORS))
     assert on_ray.folder.relative_to(tmp_path / "ray") == local.folder.relative_to(tmp_path / "local")
     assert on_ray.n_computed == len(items) == 11
     failed = {Path(f["path"]).name for f in on_ray.manifest["failures"]}
@@ -313,7 +314,8 @@ def test_an_actor_dying_and_a_node_removed_mid_run_lose_no_clip(ray_session, twe
     assert marker.exists()  # an actor did exit (once: the marker stops the next one)
     assert report["removed"] == {"after_chunks": 1} and report["alive"] == 2
     assert report["n_computed"] == 12  # 4 chunks of 3 clips (passes_per_call): removed mid-run
-    local = extract(Config(**fields), folder_per_class(twelve_clips), seed=4, out=tmp_path / "local", run=RunOptions(progress=False))
+    local = extract(Config(**fields), folder_per_class(twelve_clips), seed=4,
+                    out=tmp_path / "local", run=RunOptions(progress=False))
     assert_same_store(load_store(local.folder), load_store(report["folder"]))
 
 
@@ -356,7 +358,8 @@ def test_the_predefined_split_on_ray_gives_the_local_numbers(ray_session):
     splits = np.tile(["train", "train", "val", "test"], 9)
     estimator, grid = classifier_grid("SVM", seed=0)
     local = evaluate(X, y, estimator, grid, splits=splits, protocol=Protocol(standardize=True))
-    on_ray = evaluate(X, y, estimator, grid, splits=splits, protocol=Protocol(standardize=True), run=RunOptions(progress=False, engine="ray", ray=TWO_ACTORS))
+    on_ray = evaluate(X, y, estimator, grid, splits=splits, protocol=Protocol(standardize=True),
+                      run=RunOptions(progress=False, engine="ray", ray=TWO_ACTORS))
     # the local SVM grid (precomputed kernels) also counts its fits against the iteration cap;
     # GridSearchCV's fits on Ray do not: every number they share is the same
     cap_report = {"svm_max_iter", "n_fits", "n_capped_fits", "capped_grid_points", "best_capped",
@@ -389,7 +392,8 @@ def test_bad_engine_options_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(ConfigError, match="unknown engine 'spark'; valid: local, ray"):
         extract(Config(**WAVE), [], run=RunOptions(engine="spark"))
     with pytest.raises(ConfigError, match="unknown engine 'spark'; valid: local, ray"):
-        evaluate(np.zeros((4, 2)), ["a", "b"] * 2, None, [], run=RunOptions(progress=False, engine="spark"))
+        evaluate(np.zeros((4, 2)), ["a", "b"] * 2, None, [], run=RunOptions(progress=False,
+                 engine="spark"))
     config = tmp_path / "wave.yaml"
     config.write_text(yaml.safe_dump(dict(WAVE, audio_path=str(tmp_path))))
     assert main(["extract", str(config), "--actors", "2"]) == 2

@@ -67,18 +67,22 @@ def config_file(path: Path, **fields) -> Path:
 def test_added_clips_extend_the_store_and_the_evaluation_is_redone(tmp_path, decoded):
     root = clips(tmp_path / "audio", 3)
     cfg = Config(audio_path=str(root), n_folds=2, **SPEC)
-    first = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat", run=RunOptions(progress=False, log=lambda *a: None))
+    first = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat",
+                           run=RunOptions(progress=False, log=lambda *a: None))
     assert first["per_seed"][0]["n_samples"] == 6 and len(decoded) == 6
     clips(root, 2, start=3)  # the dataset grows: two clips per class
     del decoded[:]
-    second = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat", run=RunOptions(progress=False, log=lambda *a: None))
+    second = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat",
+                            run=RunOptions(progress=False, log=lambda *a: None))
     assert second["per_seed"][0]["n_samples"] == 10  # not the stale 6
     assert sorted(decoded) == ["a03.wav", "a04.wav", "b03.wav", "b04.wav"]  # only the new clips
     grown = load_store(second["per_seed"][0]["store"])
-    clean = extract(cfg, folder_per_class(root), seed=0, out=tmp_path / "clean", run=RunOptions(progress=False))
+    clean = extract(cfg, folder_per_class(root), seed=0, out=tmp_path / "clean",
+                    run=RunOptions(progress=False))
     np.testing.assert_array_equal(grown.X, load_store(clean.folder).X)  # the same as from scratch
     del decoded[:]
-    again = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat", run=RunOptions(progress=False, log=lambda *a: None))
+    again = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat",
+                           run=RunOptions(progress=False, log=lambda *a: None))
     assert decoded == [] and again["per_seed"] == second["per_seed"]  # nothing changed: reused
 
 
@@ -86,7 +90,8 @@ def test_a_rewritten_file_is_recomputed_alone(tmp_path, decoded):
     root = clips(tmp_path / "audio", 3)
     cfg = Config(audio_path=str(root), **SPEC)
     items = folder_per_class(root)
-    first = load_store(extract(cfg, items, out=tmp_path / "feat", run=RunOptions(progress=False)).folder)
+    first = load_store(extract(cfg, items, out=tmp_path / "feat",
+                               run=RunOptions(progress=False)).folder)
     changed = root / "b" / "b01.wav"
     sf.write(changed, music_like(1.0, 12000, 999), 12000)
     os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later modification time
@@ -141,7 +146,8 @@ def test_loud_float_audio_is_a_recorded_failure_or_exact_never_zeros(tmp_path):
     sf.write(root / "a" / "huge.wav", np.resize(np.float32([3e38, -3e38]), 12000), 12000,
              subtype="FLOAT")
     items = folder_per_class(root)
-    spec = extract(Config(audio_path=str(root), **SPEC), items, out=tmp_path / "s", run=RunOptions(progress=False))
+    spec = extract(Config(audio_path=str(root), **SPEC), items, out=tmp_path / "s",
+                   run=RunOptions(progress=False))
     mfcc = extract(Config(audio_path=str(root), features_type="MFCC", fix_length_by="repeat-pad"),
                    items, out=tmp_path / "m", run=RunOptions(progress=False))
     # the log-mel of a 1e30 clip is exact: 600 dB above the same clip at unit scale
@@ -155,13 +161,15 @@ def test_loud_float_audio_is_a_recorded_failure_or_exact_never_zeros(tmp_path):
     # finite inputs whose features overflow in the network: a recorded failure too
     sf.write(root / "b" / "dc.wav", np.full(12000, 3e38, np.float32), 12000, subtype="FLOAT")
     wave = extract(Config(audio_path=str(root), architecture="sample_level", num_filters=5,
-                          n_samples=4400), folder_per_class(root), out=tmp_path / "w", run=RunOptions(progress=False))
+                          n_samples=4400), folder_per_class(root), out=tmp_path / "w",
+                          run=RunOptions(progress=False))
     wave_failures = {f["id"]: f["error"] for f in wave.manifest["failures"]}
     assert "features are not finite" in wave_failures["b/dc.wav"]
     (root / "b" / "dc.wav").unlink()
     # the neighbours' features are what they are without the loud clips
     others = [it for it in items if it.id not in ("a/loud.wav", "a/huge.wav")]
-    alone = extract(Config(audio_path=str(root), **SPEC), others, out=tmp_path / "o", run=RunOptions(progress=False))
+    alone = extract(Config(audio_path=str(root), **SPEC), others, out=tmp_path / "o",
+                    run=RunOptions(progress=False))
     keep = [list(ids).index(it.id) for it in others]
     np.testing.assert_array_equal(X[keep], load_store(alone.folder).X)
 
@@ -289,7 +297,8 @@ def test_a_zeroed_chunk_is_recomputed_on_resume(tmp_path, capsys):
     cfg = Config(audio_path=str(root), **{**SPEC, "batch_size": 1})
     items = folder_per_class(root)
     lines = []
-    resumed = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False, log=lines.append))
+    resumed = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False,
+                      log=lines.append))
     assert resumed.n_computed == 4 and len(lines) == 1 and "unreadable chunk" in lines[0]
     clean = extract(cfg, items, out=tmp_path / "clean", run=RunOptions(progress=False))
     a, b = load_store(resumed.folder), load_store(clean.folder)
@@ -305,7 +314,8 @@ def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, 
     manifest.write_text(manifest.read_text()[:40])
     assert main(["info", str(done.folder)]) == EXIT_IO
     assert "damaged store (JSONDecodeError" in capsys.readouterr().out
-    again = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False, log=lambda line: None))
+    again = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False,
+                    log=lambda line: None))
     assert again.n_computed == 4
     np.testing.assert_array_equal(load_store(again.folder).X, load_store(done.folder).X)
 

@@ -132,7 +132,8 @@ def test_alone_features_are_each_filters_mean_and_std(tmp_path, name):
 def test_alone_front_ends_take_one_clip_per_batch(tmp_path):
     items = write_clips(tmp_path / "audio", [0.3, 0.5])
     with pytest.raises(ConfigError, match="batch_size 2: .mel_tf. takes one whole clip per forward"):
-        extract(Config(architecture="mel_tf"), items, out=tmp_path / "s", batch_size=2, run=RunOptions(progress=False))
+        extract(Config(architecture="mel_tf"), items, out=tmp_path / "s", batch_size=2,
+                run=RunOptions(progress=False))
     with pytest.raises(ConfigError, match="'batch_size' must be 1 or auto for 'mel_tf'"):
         Config(architecture="mel_tf", batch_size=4)
 
@@ -171,7 +172,8 @@ def test_study_stores_deterministic_filterbanks_once(tmp_path):
     for name, fields in {"mel": {}, "random": {"filterbank_init": "random"}}.items():
         cfg = Config(architecture="sincnet", n_folds=2, **fields)
         summary = run_experiment(cfg, seeds=(0, 1), out=tmp_path / "results", name=name,
-                                 items=items, features_out=tmp_path / "features", run=RunOptions(progress=False, log=lambda *a: None))
+                                 items=items, features_out=tmp_path / "features",
+                                 run=RunOptions(progress=False, log=lambda *a: None))
         stores[name] = [r["store"] for r in summary["per_seed"]]
         assert summary["model"] == ("SincNet (192)" if name == "mel"
                                     else "SincNet (random init) (192)")

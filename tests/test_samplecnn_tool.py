@@ -219,7 +219,8 @@ def test_extraction_from_files_equals_the_windowed_model_by_hand(audio, tmp_path
 def test_store_layout_names_every_slice(audio, tmp_path):
     cfg = Config(architecture="samplecnn", scales=SCALES, window_hop=HOPS, levels=2,
                  sampling_rate=RATE, num_filters=4, fix_length_by="zero-pad", dataset="demo")
-    result = extract(cfg, folder_per_class(audio), seed=3, out=tmp_path, run=RunOptions(progress=False))
+    result = extract(cfg, folder_per_class(audio), seed=3, out=tmp_path,
+                     run=RunOptions(progress=False))
     X, _, _, manifest = load_store(result.folder)
     layout = manifest["layout"]
     assert layout == feature_layout(build_extractor(cfg, seed=3))
@@ -248,7 +249,8 @@ def test_store_layout_names_every_slice(audio, tmp_path):
 def test_a_batch_of_several_clips_is_refused_before_any_work(audio, tmp_path):
     cfg = Config(architecture="samplecnn", sizes="3^5", sampling_rate=RATE, num_filters=2)
     with pytest.raises(ConfigError, match="batch_size 3: 'samplecnn' takes one whole clip"):
-        extract(cfg, folder_per_class(audio), out=tmp_path, batch_size=3, run=RunOptions(progress=False))
+        extract(cfg, folder_per_class(audio), out=tmp_path, batch_size=3,
+                run=RunOptions(progress=False))
     assert not any(tmp_path.rglob("*.npz"))
 
 

@@ -123,7 +123,8 @@ def test_choose_protocol_and_errors():
     assert choose_protocol([None], [None]) == "stratified_kfold"
     with pytest.raises(ConfigError, match="needs 'train', 'val' and 'test'"):
         evaluate(np.zeros((4, 2)), np.array([0, 1, 0, 1]), SVC(), GRID,
-                 splits=np.array(["train", "train", "val", "val"]), protocol=Protocol(name="predefined_split"))
+                 splits=np.array(["train", "train", "val", "val"]),
+                 protocol=Protocol(name="predefined_split"))
 
 
 def test_welch_t_test_matches_a_hand_computation():

@@ -287,7 +287,8 @@ def test_extract_with_trained_weights_gives_the_trained_models_feature_vector(de
 def test_trained_weights_are_checked(demo_items, tmp_path):
     cfg = _config(demo_items, WAVEFORM)
     with pytest.raises(ConfigError, match="'trained_weights'.*--weights"):
-        extract(cfg.replace(trained_weights="0" * 64), demo_items, out=tmp_path, run=RunOptions(progress=False))
+        extract(cfg.replace(trained_weights="0" * 64), demo_items, out=tmp_path,
+                run=RunOptions(progress=False))
     np.savez(tmp_path / "plain.npz", a=np.zeros(3))
     with pytest.raises(WeightsError, match="not a trained weights file"):
         read_trained_weights(tmp_path / "plain.npz")
@@ -327,7 +328,8 @@ def test_the_study_writes_table_correlations_and_chart(demo_items, tmp_path):
                      "sample_level-4": dict(architecture="sample_level", num_filters=4),
                      "frame_level-4": dict(architecture="frame_level", num_filters=4)}
     study = run_random_vs_trained(base, architectures, seeds=(0, 1), out=tmp_path,
-                                  items=items, bootstrap=Bootstrap(n_boot=200), run=RunOptions(progress=False, log=lambda m: None))
+                                  items=items, bootstrap=Bootstrap(n_boot=200),
+                                  run=RunOptions(progress=False, log=lambda m: None))
 
     # The correlations are scipy's on the accuracies of the results files on disk.
     results = {r["name"]: r for r in load_results([tmp_path / "results"])}
@@ -360,7 +362,8 @@ def test_the_study_writes_table_correlations_and_chart(demo_items, tmp_path):
 def test_train_experiment_reports_the_mean_over_folds_in_the_results_format(demo_items, tmp_path):
     cfg = _config(demo_items, SPECTROGRAM, n_folds=2, val_fraction=0.5, epochs=1)
     summary = train_experiment(cfg, seeds=(0,), out=tmp_path / "results", name="t",
-                               checkpoints_out=tmp_path / "training", items=demo_items, run=RunOptions(progress=False, log=lambda m: None))
+                               checkpoints_out=tmp_path / "training", items=demo_items,
+                               run=RunOptions(progress=False, log=lambda m: None))
     entry = summary["per_seed"][0]
     assert entry["accuracy"] == pytest.approx(np.mean([s["accuracy"] for s in entry["splits"]]))
     assert entry["fold_accuracies"] == [s["accuracy"] for s in entry["splits"]]
@@ -371,7 +374,8 @@ def test_train_experiment_reports_the_mean_over_folds_in_the_results_format(demo
     # A rerun reuses the finished trainings (no epoch runs again).
     lines = []
     train_experiment(cfg, seeds=(0,), out=tmp_path / "results", name="t",
-                     checkpoints_out=tmp_path / "training", items=demo_items, run=RunOptions(progress=False, log=lines.append))
+                     checkpoints_out=tmp_path / "training", items=demo_items,
+                     run=RunOptions(progress=False, log=lines.append))
     assert not any("epoch 1/1" in line for line in lines)
 
 

@@ -121,15 +121,16 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | str | None = 
     stderr); ``run.progress``: a progress bar.
 
     ``batch_size``: clips per forward pass (default: ``cfg.batch_size``; ``'auto'``: see
-    :mod:`elmarc_tf.extraction.batching`). ``run.audio_cache`` (an :class:`~elmarc_tf.io.audio_cache.AudioCache` or
-    a folder; ``None``: none) serves clips already decoded by another config or seed; it saves
-    work only and does not change the features or the store's folder. ``weights``: a trained
+    :mod:`elmarc_tf.extraction.batching`). ``run.audio_cache`` (an
+    :class:`~elmarc_tf.io.audio_cache.AudioCache` or a folder; ``None``: none) serves clips
+    already decoded by another config or seed; it saves work only and does not change the
+    features or the store's folder. ``weights``: a trained
     weights file (or a read :class:`~elmarc_tf.models.trained_weights.TrainedWeights`) to extract with
     instead of the seeded random weights; the store's key then includes their digest (see
     :func:`with_weights`) and its manifest says where they came from. ``run.engine``: ``"local"``
-    or ``"ray"`` (with ``run.ray``, a :class:`~elmarc_tf.extraction.ray_cluster.RayOptions`; ``None``:
-    Ray started on this machine, one actor per CPU); both write the same store with the same
-    features.
+    or ``"ray"`` (with ``run.ray``, a :class:`~elmarc_tf.extraction.ray_cluster.RayOptions`;
+    ``None``: Ray started on this machine, one actor per CPU); both write the same store with
+    the same features.
     """
     if run.engine not in ENGINES:
         raise ConfigError(f"unknown engine {run.engine!r}; valid: {', '.join(ENGINES)}")

@@ -154,7 +154,8 @@ def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffl
             cfg = base.replace(batch_norm=bn_name == "BN")
             fn = None
             for bs in batch_sizes:
-                folder = out / "stores" / f"{'bn' if cfg.batch_norm else 'nobn'}_{order}" / f"bs{bs}" / f"run{repeat}"
+                folder = (out / "stores" / f"{'bn' if cfg.batch_norm else 'nobn'}_{order}"
+                          / f"bs{bs}" / f"run{repeat}")
                 result_path = folder / "accuracy.json"
                 if not result_path.is_file():
                     if not (folder / "manifest.json").is_file():

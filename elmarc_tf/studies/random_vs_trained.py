@@ -405,7 +405,8 @@ def paper_architectures(dataset: str, audio_root, splits=None, size: str = "smal
 
 
 def run_demo_study(out=DEFAULT_OUT / "demo", seeds=(0, 1, 2), clips_per_class: int = 8,
-                   data_seed: int = 0, overrides=None, only=None, bootstrap: Bootstrap = Bootstrap(),
+                   data_seed: int = 0, overrides=None, only=None,
+                   bootstrap: Bootstrap = Bootstrap(),
                    training: TrainingOptions = TrainingOptions(),
                    run: RunOptions = RunOptions()) -> dict:
     """The study on the embedded demo data (:func:`elmarc_tf.studies.demo.make_demo_dataset`):

@@ -87,9 +87,10 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
     again (and its store brought up to date first), so an interrupted run resumes and a changed
     dataset is never reported with old numbers.
     ``run`` (a :class:`~elmarc_tf.extraction.options.RunOptions`): progress bars, ``log`` (default
-    ``print``), grid-search ``jobs``, ``audio_cache`` (an :class:`~elmarc_tf.io.audio_cache.AudioCache`
-    or a folder; ``None``: none: decoded clips shared by every seed and by other experiments given
-    the same cache), ``wait`` for a store another process is writing (default: fail at once), and
+    ``print``), grid-search ``jobs``, ``audio_cache`` (an
+    :class:`~elmarc_tf.io.audio_cache.AudioCache` or a folder; ``None``: none: decoded clips
+    shared by every seed and by other experiments given the same cache), ``wait`` for a store
+    another process is writing (default: fail at once), and
     the ``engine``: ``"local"`` or ``"ray"`` — extraction
     (:func:`~elmarc_tf.extraction.extract.extract`) and the grid search
     (:func:`~elmarc_tf.evaluation.protocols.evaluate`) run on a Ray cluster, with ``run.ray`` (a
