@@ -48,6 +48,7 @@ _LAZY = {"Config": "config", "build_extractor": "models.extractor",
          "save_original_weights": "models.tf1_weights",
          "items_from_config": "datasets", "extract": "extraction.extract",
          "load_store": "extraction.store", "RayOptions": "extraction.ray_cluster",
+         "RunOptions": "extraction.options",
          "run_experiment": "studies.study", "reproduce": "studies.paper",
          "train_experiment": "studies.train", "compare": "studies.report",
          "export_frontend": "models.export", "load_keras": "models.export"}

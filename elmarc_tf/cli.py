@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import os
 import sys
@@ -45,7 +46,7 @@ with _native_stderr_quiet(not VERBOSE):
 
     tensorflow.config.list_physical_devices()
 
-from .studies.ablation import run_ablation_study  # noqa: E402
+from .studies.ablation import AblationModel, run_ablation_study  # noqa: E402
 from .bench.forward import (REPRESENTATION_CNN, run_bench,  # noqa: E402
                     run_representation_bench)
 from .bench.classifiers import run_classifier_bench  # noqa: E402
@@ -59,13 +60,14 @@ from .io.fileio import FolderBusy  # noqa: E402
 from .frontends import frontend_of  # noqa: E402
 from .studies.paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
 from .bench.profile import run_profile  # noqa: E402
-from .studies.random_vs_trained import (N_BOOT, paper_architectures,  # noqa: E402
+from .studies.random_vs_trained import (N_BOOT, Bootstrap, paper_architectures,  # noqa: E402
                                 read_training_overrides, run_demo_study, run_random_vs_trained)
+from .extraction.options import RunOptions  # noqa: E402
 from .extraction.ray_cluster import RayOptions  # noqa: E402
 from .studies.report import compare, load_results  # noqa: E402
 from .extraction.store import load_store, store_damage, store_progress  # noqa: E402
 from .studies.study import read_original_config, run_experiment  # noqa: E402
-from .studies.train import train_experiment  # noqa: E402
+from .studies.train import TrainingOptions, train_experiment  # noqa: E402
 from .models.trained_weights import read_trained_weights  # noqa: E402
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_IO, EXIT_BUSY, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
@@ -89,7 +91,8 @@ def _seed(text: str) -> int:
     return value
 
 
-# --- where the work runs: --engine and the Ray flags of extract, run and reproduce -------------
+# --- where the work runs: --engine and the Ray flags of extract, run, reproduce and
+# random-vs-trained ------------------------------------------------------------------------------
 def add_engine_arguments(p) -> None:
     g = p.add_argument_group("engine", "where extraction and grid searches run")
     g.add_argument("--engine", choices=list(ENGINES), default="local",
@@ -104,12 +107,22 @@ def add_engine_arguments(p) -> None:
     g.add_argument("--gpus-per-actor", type=float, default=0.0, help="ray: GPUs per actor (default 0)")
 
 
-def engine_arguments(args) -> dict:
-    """``engine=`` and ``ray_options=`` for the Python API, from :func:`add_engine_arguments`."""
-    options = RayOptions(args.address, args.actors, args.cpus_per_actor, args.gpus_per_actor)
-    if args.engine != "ray" and options != RayOptions():
+def run_options(args, **changes) -> RunOptions:
+    """The :class:`~elmarc_tf.extraction.options.RunOptions` of a verb's arguments: ``--quiet``,
+    ``--jobs``, ``--audio-cache``, ``--wait`` and the flags of :func:`add_engine_arguments`, those
+    the verb has (the others: their defaults); ``changes`` replace fields."""
+    engine = getattr(args, "engine", "local")
+    options = RayOptions(getattr(args, "address", None), getattr(args, "actors", None),
+                         getattr(args, "cpus_per_actor", 1.0), getattr(args, "gpus_per_actor", 0.0))
+    if engine != "ray" and options != RayOptions():
         raise ElmarcError("--address, --actors, --cpus-per-actor and --gpus-per-actor need --engine ray")
-    return {"engine": args.engine, "ray_options": options if args.engine == "ray" else None}
+    run = RunOptions(progress=not getattr(args, "quiet", False), jobs=getattr(args, "jobs", None),
+                     audio_cache=getattr(args, "audio_cache", None),
+                     wait=getattr(args, "wait", False), engine=engine,
+                     ray=options if engine == "ray" else None)
+    return dataclasses.replace(run, **changes)
+
+
 # -------------------------------------------------------------------------------------------------
 
 
@@ -316,6 +329,7 @@ def _add_training_parsers(verb) -> None:
     p.add_argument("--nondeterministic", action="store_true",
                    help="do not enable TensorFlow's op determinism (see 'elmarc train')")
     p.add_argument("--quiet", action="store_true")
+    add_engine_arguments(p)
 
 
 def cmd_train(args) -> int:
@@ -325,13 +339,17 @@ def cmd_train(args) -> int:
         raise ElmarcError(f"--seeds must be at least 1, got {args.seeds}")
     summary = train_experiment(cfg, seeds=seeds, out=args.out,
                                name=args.name or f"{args.config.stem}_end-to-end",
-                               checkpoints_out=args.checkpoints, audio_cache=args.audio_cache,
-                               mixed_precision=args.mixed_precision, progress=not args.quiet,
-                               deterministic=not args.nondeterministic)
+                               checkpoints_out=args.checkpoints, training=_training(args),
+                               run=run_options(args))
     for entry in summary["per_seed"]:
         for split in entry["splits"]:
             print(f"seed {entry['seed']} {split['name']}: trained weights {split['weights']}")
     return EXIT_OK
+
+
+def _training(args) -> TrainingOptions:
+    return TrainingOptions(mixed_precision=args.mixed_precision,
+                           deterministic=not args.nondeterministic)
 
 
 def cmd_random_vs_trained(args) -> int:
@@ -341,11 +359,11 @@ def cmd_random_vs_trained(args) -> int:
         raise ElmarcError(f"--bootstrap must be at least 1, got {args.bootstrap}")
     overrides = read_training_overrides(args.train_config) if args.train_config else {}
     seeds = range(args.seeds)
+    common = dict(bootstrap=Bootstrap(args.bootstrap), training=_training(args),
+                  run=run_options(args))
     if args.demo:
-        from_demo = dict(seeds=seeds, n_boot=args.bootstrap, progress=not args.quiet,
-                         overrides=overrides, only=args.only, mixed_precision=args.mixed_precision,
-                         deterministic=not args.nondeterministic)
-        run_demo_study(**({"out": args.out} if args.out else {}), **from_demo)
+        run_demo_study(**({"out": args.out} if args.out else {}), seeds=seeds,
+                       overrides=overrides, only=args.only, **common)
         return EXIT_OK
     if args.audio_root is None:
         raise ElmarcError("--audio-root is required with --dataset")
@@ -353,9 +371,7 @@ def cmd_random_vs_trained(args) -> int:
                                               size=args.size, only=args.only)
     run_random_vs_trained({**base, **overrides}, architectures, seeds=seeds,
                           out=args.out or Path("elmarc_out") / "random_vs_trained" / args.dataset,
-                          n_boot=args.bootstrap, mixed_precision=args.mixed_precision,
-                          n_jobs=args.jobs, progress=not args.quiet,
-                          deterministic=not args.nondeterministic)
+                          **common)
     return EXIT_OK
 
 
@@ -363,13 +379,12 @@ def cmd_extract(args) -> int:
     cfg = Config.from_file(args.config)
     if args.batch_size is not None and args.batch_size < 1:
         raise ElmarcError(f"--batch-size must be a positive integer, got {args.batch_size}")
-    engine = engine_arguments(args)
+    run = run_options(args)
     items = _items(cfg, args.config)
     weights = read_trained_weights(args.weights) if args.weights is not None else None
     seed = args.seed if args.seed is not None else weights.meta.get("seed", 0) if weights else 0
     result = extract(cfg, items, seed=seed, out=args.out, batch_size=args.batch_size,
-                     strict=args.strict, progress=not args.quiet, audio_cache=args.audio_cache,
-                     wait=args.wait, weights=weights, **engine)
+                     strict=args.strict, weights=weights, run=run)
     m = result.manifest
     print(f"{result.folder}: {m['n_ok']} clips x {m['feature_length']} features "
           f"({result.n_computed} computed now, {m['n_failed']} failed)"
@@ -480,9 +495,7 @@ def cmd_run(args) -> int:
         name, source = (cfg.experiment_name if named else args.config.stem), args.config
     summary = run_experiment(cfg, seeds=range(args.seeds), out=args.out, name=name,
                              items=_items(cfg, source), features_out=args.features_out,
-                             n_jobs=args.jobs, progress=not args.quiet,
-                             audio_cache=args.audio_cache, wait=args.wait,
-                             **engine_arguments(args))
+                             run=run_options(args))
     return EXIT_FAILURES if any(r["n_failed"] for r in summary["per_seed"]) else EXIT_OK
 
 
@@ -504,9 +517,8 @@ def cmd_reproduce(args) -> int:
     report = reproduce(args.dataset, args.audio_root, splits=args.splits, seeds=range(args.seeds),
                        out=args.out, sizes=tuple(SIZES) if args.size == "both" else (args.size,),
                        classifiers=CLASSIFIERS if args.classifier == "both" else (args.classifier,),
-                       only=args.only, n_jobs=args.jobs, progress=not args.quiet,
-                       audio_cache=False if args.no_audio_cache else args.audio_cache,
-                       wait=args.wait, **engine_arguments(args))
+                       only=args.only, run=run_options(
+                           args, **({"audio_cache": False} if args.no_audio_cache else {})))
     failed = any(r.get("n_failed") for figure in report.values() for m in figure["models"]
                  for r in m.get("per_seed", []))
     return EXIT_FAILURES if failed else EXIT_OK
@@ -534,8 +546,10 @@ def cmd_profile(args) -> int:
 def cmd_ablation(args) -> int:
     run_ablation_study(demo=args.demo, dataset=args.dataset, audio_root=args.audio_root,
                        out=args.out, batch_sizes=args.batch_sizes, orders=args.order,
-                       runs=args.runs, num_filters=args.num_filters, position=args.bn_position,
-                       folds=args.folds, res_type=args.res_type, progress=not args.quiet)
+                       runs=args.runs, model=AblationModel(num_filters=args.num_filters,
+                                                           position=args.bn_position,
+                                                           res_type=args.res_type),
+                       folds=args.folds, run=run_options(args))
     return EXIT_OK
 
 

@@ -3,6 +3,7 @@
 import os
 import shutil
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from elmarc_tf.io.audio_cache import AudioCache, as_audio_cache
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extraction.extract import extract
 from elmarc_tf.extraction.store import load_store
+from elmarc_tf.extraction.options import RunOptions
 
 WAVE = dict(architecture="sample_level", num_filters=4, n_samples=12000, fix_length_by="zero-pad",
             batch_size=2)
@@ -77,24 +79,27 @@ def test_cached_load_equals_load_audio_exactly(audio_root, tmp_path):
 def test_second_config_decodes_nothing_and_features_are_identical(audio_root, tmp_path, count_decodes):
     items = folder_per_class(audio_root)
     wave, spec = Config(**WAVE), Config(**SPEC)
-    plain = {name: extract(cfg, items, out=tmp_path / "plain", progress=False)
+    plain = {name: extract(cfg, items, out=tmp_path / "plain", run=RunOptions(progress=False))
              for name, cfg in (("wave", wave), ("spec", spec))}
     assert len(count_decodes) == 6  # uncached: every config decodes every clip
 
     cache = AudioCache(tmp_path / "cache")
     del count_decodes[:]
-    first = extract(wave, items, out=tmp_path / "cached", progress=False, audio_cache=cache)
+    first = extract(wave, items, out=tmp_path / "cached", run=RunOptions(progress=False,
+                    audio_cache=cache))
     assert sorted(count_decodes) == sorted(it.path for it in items)
     assert cache.stats()["misses"] == 3
 
     del count_decodes[:]
-    second = extract(spec, items, out=tmp_path / "cached", progress=False, audio_cache=cache)
+    second = extract(spec, items, out=tmp_path / "cached", run=RunOptions(progress=False,
+                     audio_cache=cache))
     assert count_decodes == [] and cache.stats()["hits"] == 3 and cache.stats()["misses"] == 3
     # a new process given only the folder: hits too (content hashed, nothing decoded)
-    third = extract(wave, items, seed=1, out=tmp_path / "cached", progress=False,
-                    audio_cache=str(tmp_path / "cache"))
+    third = extract(wave, items, seed=1, out=tmp_path / "cached", run=RunOptions(progress=False,
+                    audio_cache=str(tmp_path / "cache")))
     assert count_decodes == []
-    plain_seed1 = extract(wave, items, seed=1, out=tmp_path / "plain", progress=False)
+    plain_seed1 = extract(wave, items, seed=1, out=tmp_path / "plain",
+                          run=RunOptions(progress=False))
 
     for cached, uncached in ((first, plain["wave"]), (second, plain["spec"]), (third, plain_seed1)):
         # the cache does not change the store's identity, only the work done
@@ -146,8 +151,9 @@ def test_decoding_errors_are_not_cached_and_read_the_same(audio_root, tmp_path, 
 
     items = folder_per_class(bad)
     cfg = Config(**SPEC)
-    plain = extract(cfg, items, out=tmp_path / "plain", progress=False)
-    runs = [extract(cfg, items, seed=s, out=tmp_path / "cached", progress=False, audio_cache=cache)
+    plain = extract(cfg, items, out=tmp_path / "plain", run=RunOptions(progress=False))
+    runs = [extract(cfg, items, seed=s, out=tmp_path / "cached", run=RunOptions(progress=False,
+                    audio_cache=cache))
             for s in (0, 1)]
     expected = plain.manifest["failures"]
     assert [f["path"] for f in expected] == [str(bad / "x" / "corrupt.wav"), str(bad / "x" / "empty.wav")]
@@ -196,21 +202,22 @@ def test_audio_cache_argument_forms(tmp_path, monkeypatch):
 
     seen = []
 
-    def fake_run(cfg, audio_cache=None, **kwargs):
-        seen.append(audio_cache)
+    def fake_run(cfg, run=None, **kwargs):
+        seen.append(run.audio_cache)
         return {}
 
     monkeypatch.setattr(elmarc_tf.studies.paper, "run_experiment", fake_run)
     monkeypatch.setattr(elmarc_tf.studies.paper, "compare",
                         lambda summaries, **kw: {"table": "", "ttest_table": "", "chart": ""})
     common = dict(audio_root=tmp_path, seeds=(0,), sizes=("small",), only=["7x86", "mfcc"],
-                  out=tmp_path / "paper", log=lambda *a: None)
-    reproduce("urbansound8k", **common)
+                  out=tmp_path / "paper")
+    quiet = RunOptions(log=lambda *a: None)
+    reproduce("urbansound8k", **common, run=quiet)
     assert len(seen) == 4 and all(c is seen[0] for c in seen)  # one cache for the whole figure
     assert seen[0].folder == Path(tmp_path / "paper" / "urbansound8k" / "audio_cache")
     del seen[:]
-    reproduce("urbansound8k", audio_cache=False, **common)
+    reproduce("urbansound8k", **common, run=replace(quiet, audio_cache=False))
     assert seen == [None] * 4
     del seen[:]
-    reproduce("urbansound8k", audio_cache=tmp_path / "mine", **common)
+    reproduce("urbansound8k", **common, run=replace(quiet, audio_cache=tmp_path / "mine"))
     assert all(c.folder == tmp_path / "mine" for c in seen)

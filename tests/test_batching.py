@@ -13,6 +13,7 @@ from elmarc_tf.extraction.batching import (MAX_BATCH, MEMORY_PER_BATCH, WORK_PER
 from elmarc_tf.errors import ConfigError
 from elmarc_tf.models.extractor import build_extractor
 from elmarc_tf.models.flops import model_flops
+from elmarc_tf.extraction.options import RunOptions
 
 
 def _single(nf, n_frames, shape=(7, 86), pool=(1, 11)):
@@ -134,7 +135,9 @@ def test_the_manifest_says_which_batch_size_and_why(tmp_path):
         sf.write(tmp_path / "a" / f"{k}.wav", music_like(1.0, 12000, k), 12000)
     items = folder_per_class(tmp_path)
     cfg = _single(nf=6, n_frames=40, shape=(7, 96), pool=(1, 1)).replace(fix_length_by="repeat-pad")
-    auto = extract(cfg, items, out=tmp_path / "auto", progress=False).manifest["batch"]
+    auto = extract(cfg, items, out=tmp_path / "auto",
+                   run=RunOptions(progress=False)).manifest["batch"]
     assert auto == {"size": auto_batch_size(build_extractor(cfg)), "how": "rule", "rates": {}}
-    given = extract(cfg, items, out=tmp_path / "given", batch_size=1, progress=False).manifest
+    given = extract(cfg, items, out=tmp_path / "given", batch_size=1,
+                    run=RunOptions(progress=False)).manifest
     assert given["batch"] == {"size": 1, "how": "given", "rates": {}}

@@ -7,7 +7,12 @@ import pytest
 import soundfile as sf
 
 from conftest import music_like
+from elmarc_tf import Config
 from elmarc_tf.cli import main
+from elmarc_tf.extraction.options import RunOptions
+from elmarc_tf.extraction.ray_cluster import RayOptions
+from elmarc_tf.studies.random_vs_trained import Bootstrap
+from elmarc_tf.studies.train import TrainingOptions
 from elmarc_tf.extraction.store import load_store
 
 
@@ -100,3 +105,61 @@ def test_export_and_info_of_an_export(tmp_path, capsys):
     info = capsys.readouterr().out
     assert "cnn_single nf=8 taps=[1] seed 2" in info and "at least 15104 samples" in info
     assert (tmp_path / "exp" / "model.keras").is_file()
+
+
+def test_random_vs_trained_help_lists_the_engine_flags(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["random-vs-trained", "--help"])
+    assert stop.value.code == 0
+    shown = capsys.readouterr().out
+    for flag in ("--engine", "--address", "--actors", "--cpus-per-actor", "--gpus-per-actor"):
+        assert flag in shown
+
+
+def test_random_vs_trained_takes_the_engine_to_the_study(tmp_path, monkeypatch):
+    """``--engine ray`` and its flags arrive as the study's RunOptions, with the training flags
+    as its TrainingOptions (the study itself is replaced: nothing runs)."""
+    import elmarc_tf.cli as cli
+
+    calls = []
+    monkeypatch.setattr(cli, "run_demo_study", lambda **kwargs: calls.append(kwargs))
+    assert main(["random-vs-trained", "--demo", "--out", str(tmp_path), "--quiet", "--seeds", "2",
+                 "--engine", "ray", "--actors", "2", "--cpus-per-actor", "0.5",
+                 "--nondeterministic", "--bootstrap", "7"]) == 0
+    [kwargs] = calls
+    assert kwargs["run"] == RunOptions(progress=False, engine="ray",
+                                       ray=RayOptions(actors=2, cpus_per_actor=0.5))
+    assert kwargs["training"] == TrainingOptions(deterministic=False)
+    assert kwargs["bootstrap"] == Bootstrap(n_boot=7) and list(kwargs["seeds"]) == [0, 1]
+    assert main(["random-vs-trained", "--demo", "--out", str(tmp_path), "--jobs", "3"]) == 0
+    assert calls[1]["run"] == RunOptions(jobs=3)  # the local engine by default
+
+
+def test_ray_flags_without_the_ray_engine_are_refused(tmp_path, capsys):
+    assert main(["random-vs-trained", "--demo", "--out", str(tmp_path), "--actors", "2"]) == 2
+    assert "need --engine ray" in capsys.readouterr().err
+
+
+def test_trained_features_are_extracted_with_the_run_options(tmp_path, monkeypatch):
+    """The trained weights' features go through ``extract`` with the study's engine."""
+    import elmarc_tf.studies.random_vs_trained as study
+
+    class Reached(Exception):
+        pass
+
+    def fake_extract(cfg, items, **kwargs):
+        raise Reached(kwargs)
+
+    monkeypatch.setattr(study, "extract", fake_extract)
+    trained = {"protocol": "predefined_split",
+               "per_seed": [{"seed": 3, "splits": [{"name": "split", "weights": "w.npz",
+                                                     "weights_digest": "0" * 64}]}]}
+    run = RunOptions(progress=False, engine="ray", ray=RayOptions(actors=2), jobs=2,
+                     log=lambda line: None)
+    with pytest.raises(Reached) as reached:
+        study.trained_features_experiment(Config(n_frames=1376), trained, [], tmp_path, "t", tmp_path / "f",
+                                          run=run)
+    kwargs = reached.value.args[0]
+    assert kwargs["weights"] == "w.npz" and kwargs["seed"] == 3
+    assert kwargs["run"].engine == "ray" and kwargs["run"].ray == RayOptions(actors=2)
+    assert kwargs["run"].progress is False

@@ -20,6 +20,7 @@ from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extraction.extract import extract
 from elmarc_tf.io.fileio import FolderLock
 from elmarc_tf.extraction.store import StoreWriter, store_dir
+from elmarc_tf.extraction.options import RunOptions
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SPEC = dict(architecture="7x96", num_filters=4, n_frames=30, fix_length_by="repeat-pad",
@@ -65,7 +66,8 @@ def data(tmp_path_factory):
         configs[name] = root / f"{name}.yaml"
         configs[name].write_text(yaml.safe_dump({**SPEC, "audio_path": str(root / name)}))
     cfg = Config.from_file(configs["good"])
-    store = extract(cfg, folder_per_class(cfg.audio_path), out=root / "stores", progress=False).folder
+    store = extract(cfg, folder_per_class(cfg.audio_path), out=root / "stores",
+                    run=RunOptions(progress=False)).folder
     return root, configs, store
 
 

@@ -16,6 +16,7 @@ from elmarc_tf.io.audio import fix_length, load_audio
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.errors import ConfigError
 from elmarc_tf.extraction.extract import extract
+from elmarc_tf.extraction.options import RunOptions
 from elmarc_tf.frontends.melspec import LogMelSpectrogram
 from elmarc_tf.extraction.store import load_store
 
@@ -64,7 +65,7 @@ def direct_inputs(cfg, paths):
 def test_every_format_decodes_and_bad_files_are_recorded(mixed_folder, tmp_path, fields):
     cfg = Config(**fields)
     items = folder_per_class(mixed_folder)
-    result = extract(cfg, items, seed=0, out=tmp_path / "store", progress=False)
+    result = extract(cfg, items, seed=0, out=tmp_path / "store", run=RunOptions(progress=False))
     X, y, ids, manifest = load_store(result.folder)
     failures = {Path(f["path"]).name: f["error"] for f in manifest["failures"]}
     expected_failed = {"corrupt.wav", "empty.wav"} | ({"very_short.wav"} if cfg.signal == "spectrogram" else set())
@@ -86,7 +87,8 @@ def test_every_format_decodes_and_bad_files_are_recorded(mixed_folder, tmp_path,
 
 def test_crop_refuses_short_clips_with_a_clear_error(mixed_folder, tmp_path):
     cfg = Config(**{**WAVE, "fix_length_by": "crop"})
-    result = extract(cfg, folder_per_class(mixed_folder), out=tmp_path, progress=False)
+    result = extract(cfg, folder_per_class(mixed_folder), out=tmp_path,
+                     run=RunOptions(progress=False))
     failures = {Path(f["path"]).name: f["error"] for f in result.manifest["failures"]}
     assert set(failures) == {"very_short.wav", "corrupt.wav", "empty.wav"}
     assert failures["very_short.wav"].endswith(
@@ -103,16 +105,17 @@ def test_strict_stops_at_the_first_failure_and_keeps_finished_batches(mixed_fold
     first_bad = names.index("corrupt.wav")  # the files before it decode
     assert names[:first_bad] == ["low_8k.wav", "mono_12k.wav", "stereo_44k.wav"]
     with pytest.raises(AudioError, match="corrupt.wav: cannot decode audio"):
-        extract(cfg, items, out=tmp_path / "strict", strict=True, progress=False)
+        extract(cfg, items, out=tmp_path / "strict", strict=True, run=RunOptions(progress=False))
     # kept: one batch per clip up to and including the failed one (recorded as failed)
     assert len(list((tmp_path / "strict").rglob("chunks/*.npz"))) == first_bad + 1
-    result = extract(cfg, items, out=tmp_path / "strict", progress=False)  # resumes: the rest
+    result = extract(cfg, items, out=tmp_path / "strict",
+                     run=RunOptions(progress=False))  # resumes: the rest
     assert result.n_computed == len(items) - (first_bad + 1) == 5
     failures = sorted(Path(f["path"]).name for f in result.manifest["failures"])
     assert result.n_failed == result.manifest["n_failed"] == 2
     assert failures == ["corrupt.wav", "empty.wav"]  # the one before the stop, one after it
     # the resumed store holds what one uninterrupted run computes
-    clean = extract(cfg, items, out=tmp_path / "clean", progress=False)
+    clean = extract(cfg, items, out=tmp_path / "clean", run=RunOptions(progress=False))
     assert clean.n_computed == len(items) and clean.manifest["failures"] == result.manifest["failures"]
     a, b = load_store(result.folder), load_store(clean.folder)
     np.testing.assert_array_equal(a.ids, b.ids)
@@ -121,10 +124,13 @@ def test_strict_stops_at_the_first_failure_and_keeps_finished_batches(mixed_fold
 
 def test_pipeline_is_independent_of_batch_size(mixed_folder, tmp_path):
     items = [it for it in folder_per_class(mixed_folder) if it.path.endswith((".flac", ".ogg", "mono_12k.wav"))]
-    a = extract(Config(**{**SPEC, "batch_size": 1}), items, out=tmp_path / "a", progress=False)
-    b = extract(Config(**{**SPEC, "batch_size": 4}), items, out=tmp_path / "b", progress=False)
+    a = extract(Config(**{**SPEC, "batch_size": 1}), items, out=tmp_path / "a",
+                run=RunOptions(progress=False))
+    b = extract(Config(**{**SPEC, "batch_size": 4}), items, out=tmp_path / "b",
+                run=RunOptions(progress=False))
     np.testing.assert_allclose(load_store(a.folder).X, load_store(b.folder).X, rtol=1e-5, atol=1e-6)
-    auto = extract(Config(**{**SPEC, "batch_size": "auto"}), items, out=tmp_path / "c", progress=False)
+    auto = extract(Config(**{**SPEC, "batch_size": "auto"}), items, out=tmp_path / "c",
+                   run=RunOptions(progress=False))
     assert [n for n, _ in auto.batch_seconds] == [len(items)]  # a tiny model: one batch of all
     np.testing.assert_allclose(load_store(auto.folder).X, load_store(a.folder).X, rtol=1e-5, atol=1e-6)
 
@@ -133,7 +139,7 @@ def test_batch_norm_with_auto_batch_size_fails_before_any_work(mixed_folder, tmp
     items = folder_per_class(mixed_folder)
     cfg = Config(architecture="vgg", num_filters=4, n_frames=1280, batch_norm=True)
     with pytest.raises(ConfigError, match="batch_size 'auto' with batch_norm"):
-        extract(cfg, items, out=tmp_path, progress=False)
+        extract(cfg, items, out=tmp_path, run=RunOptions(progress=False))
     assert not any(tmp_path.rglob("*.npy"))
 
 
@@ -143,6 +149,7 @@ from elmarc_tf import Config
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extraction.extract import extract
 from elmarc_tf.extraction.store import StoreWriter
+from elmarc_tf.extraction.options import RunOptions
 if len(sys.argv) > 3:  # SIGKILL this process right after its n-th batch is written
     kill_after, write_chunk = int(sys.argv[3]), StoreWriter.write_chunk
     def write_then_die(self, *args, **kwargs):
@@ -151,7 +158,8 @@ if len(sys.argv) > 3:  # SIGKILL this process right after its n-th batch is writ
             os.kill(os.getpid(), signal.SIGKILL)
     StoreWriter.write_chunk = write_then_die
 cfg = Config(architecture="sample_level", num_filters=16, n_samples=60000, batch_size=1)
-r = extract(cfg, folder_per_class(sys.argv[1]), seed=5, out=sys.argv[2], progress=False)
+r = extract(cfg, folder_per_class(sys.argv[1]), seed=5, out=sys.argv[2],
+            run=RunOptions(progress=False))
 print("computed", r.n_computed)
 """
 

@@ -29,7 +29,8 @@ from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.studies.demo import make_demo_dataset
 from elmarc_tf.errors import ConfigError
 from elmarc_tf.extraction.extract import extract
-from elmarc_tf.evaluation.protocols import evaluate
+from elmarc_tf.extraction.options import RunOptions
+from elmarc_tf.evaluation.protocols import Protocol, evaluate
 from elmarc_tf.extraction.ray_cluster import CLOSED_PROXY, LOOPBACK_ENV, NO_EGRESS_ENV, RayOptions, connect
 from elmarc_tf.extraction.ray import TEST_EXIT_ONCE_ENV, passes_per_call
 from elmarc_tf.evaluation.ray import RaySearch
@@ -199,9 +200,9 @@ def test_a_ray_store_equals_the_local_store(ray_session, mixed_audio, tmp_path, 
     monkeypatch.chdir(mixed_audio.parent)  # relative paths: actors resolve them as the driver does
     items = folder_per_class(Path(mixed_audio.name))
     assert items[0].path.startswith("audio/")
-    local = extract(cfg, items, seed=1, out=tmp_path / "local", progress=False)
-    on_ray = extract(cfg, items, seed=1, out=tmp_path / "ray", progress=False, engine="ray",
-                     ray_options=TWO_ACTORS)
+    local = extract(cfg, items, seed=1, out=tmp_path / "local", run=RunOptions(progress=False))
+    on_ray = extract(cfg, items, seed=1, out=tmp_path / "ray", run=RunOptions(progress=False,
+                     engine="ray", ray=TWO_ACTORS))
     assert on_ray.folder.relative_to(tmp_path / "ray") == local.folder.relative_to(tmp_path / "local")
     assert on_ray.n_computed == len(items) == 11
     failed = {Path(f["path"]).name for f in on_ray.manifest["failures"]}
@@ -257,7 +258,7 @@ def test_a_killed_driver_resumes_with_the_same_command(ray_session, twelve_clips
     assert main(command) == 0  # the same command, in a driver that lives
     assert f"({12 - stored} computed now, 0 failed)" in capsys.readouterr().out
     local = extract(Config.from_file(config), folder_per_class(twelve_clips), seed=2,
-                    out=tmp_path / "local", progress=False)
+                    out=tmp_path / "local", run=RunOptions(progress=False))
     [manifest] = list((tmp_path / "ray").rglob("manifest.json"))
     assert_same_store(load_store(local.folder), load_store(manifest.parent))
     assert not chunks.exists()
@@ -273,6 +274,7 @@ from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extraction.extract import extract
 from elmarc_tf.extraction.ray_cluster import RayOptions
 from elmarc_tf.extraction.store import StoreWriter
+from elmarc_tf.extraction.options import RunOptions
 audio, out, fields, report = Path(sys.argv[1]), Path(sys.argv[2]), json.loads(sys.argv[3]), sys.argv[4]
 cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 0, "include_dashboard": False})
 workers = [cluster.add_node(num_cpus=1) for _ in range(2)]  # one actor on each
@@ -285,8 +287,9 @@ def write_then_remove_a_node(self, *args, **kwargs):  # remove a worker node aft
         cluster.remove_node(workers[1])
         removed["after_chunks"] = len(list(self.chunks.glob("*.npz")))
 StoreWriter.write_chunk = write_then_remove_a_node
-result = extract(Config(**fields), folder_per_class(audio), seed=4, out=out, progress=False,
-                 engine="ray", ray_options=RayOptions(address=cluster.address, actors=2))
+result = extract(Config(**fields), folder_per_class(audio), seed=4, out=out,
+                 run=RunOptions(progress=False, engine="ray",
+                                ray=RayOptions(address=cluster.address, actors=2)))
 Path(report).write_text(json.dumps(dict(nodes=nodes, removed=removed, folder=str(result.folder),
                                         alive=sum(n["Alive"] for n in ray.nodes()),
                                         n_computed=result.n_computed)))
@@ -311,8 +314,8 @@ def test_an_actor_dying_and_a_node_removed_mid_run_lose_no_clip(ray_session, twe
     assert marker.exists()  # an actor did exit (once: the marker stops the next one)
     assert report["removed"] == {"after_chunks": 1} and report["alive"] == 2
     assert report["n_computed"] == 12  # 4 chunks of 3 clips (passes_per_call): removed mid-run
-    local = extract(Config(**fields), folder_per_class(twelve_clips), seed=4, out=tmp_path / "local",
-                    progress=False)
+    local = extract(Config(**fields), folder_per_class(twelve_clips), seed=4,
+                    out=tmp_path / "local", run=RunOptions(progress=False))
     assert_same_store(load_store(local.folder), load_store(report["folder"]))
 
 
@@ -354,9 +357,9 @@ def test_the_predefined_split_on_ray_gives_the_local_numbers(ray_session):
     X = rng.normal(size=(36, 8)) + (y == "a")[:, None] * 0.8
     splits = np.tile(["train", "train", "val", "test"], 9)
     estimator, grid = classifier_grid("SVM", seed=0)
-    local = evaluate(X, y, estimator, grid, splits=splits, standardize=True)
-    on_ray = evaluate(X, y, estimator, grid, splits=splits, standardize=True, engine="ray",
-                      ray_options=TWO_ACTORS)
+    local = evaluate(X, y, estimator, grid, splits=splits, protocol=Protocol(standardize=True))
+    on_ray = evaluate(X, y, estimator, grid, splits=splits, protocol=Protocol(standardize=True),
+                      run=RunOptions(progress=False, engine="ray", ray=TWO_ACTORS))
     # the local SVM grid (precomputed kernels) also counts its fits against the iteration cap;
     # GridSearchCV's fits on Ray do not: every number they share is the same
     cap_report = {"svm_max_iter", "n_fits", "n_capped_fits", "capped_grid_points", "best_capped",
@@ -387,9 +390,10 @@ def test_bad_engine_options_are_one_line_errors(tmp_path, capsys):
     with pytest.raises(ConfigError, match="cpus_per_actor must be positive"):
         RayOptions(cpus_per_actor=0)
     with pytest.raises(ConfigError, match="unknown engine 'spark'; valid: local, ray"):
-        extract(Config(**WAVE), [], engine="spark")
+        extract(Config(**WAVE), [], run=RunOptions(engine="spark"))
     with pytest.raises(ConfigError, match="unknown engine 'spark'; valid: local, ray"):
-        evaluate(np.zeros((4, 2)), ["a", "b"] * 2, None, [], engine="spark")
+        evaluate(np.zeros((4, 2)), ["a", "b"] * 2, None, [], run=RunOptions(progress=False,
+                 engine="spark"))
     config = tmp_path / "wave.yaml"
     config.write_text(yaml.safe_dump(dict(WAVE, audio_path=str(tmp_path))))
     assert main(["extract", str(config), "--actors", "2"]) == 2

@@ -26,6 +26,7 @@ from elmarc_tf import Config, ConfigError
 from elmarc_tf.cli import EXIT_BUSY, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_IO, main
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extraction.extract import extract
+from elmarc_tf.extraction.options import RunOptions
 from elmarc_tf.io.fileio import FolderLock
 from elmarc_tf.frontends.melspec import LogMelSpectrogram
 from elmarc_tf.extraction.store import load_store, store_dir
@@ -67,20 +68,21 @@ def test_added_clips_extend_the_store_and_the_evaluation_is_redone(tmp_path, dec
     root = clips(tmp_path / "audio", 3)
     cfg = Config(audio_path=str(root), n_folds=2, **SPEC)
     first = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat",
-                           progress=False, log=lambda *a: None)
+                           run=RunOptions(progress=False, log=lambda *a: None))
     assert first["per_seed"][0]["n_samples"] == 6 and len(decoded) == 6
     clips(root, 2, start=3)  # the dataset grows: two clips per class
     del decoded[:]
     second = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat",
-                            progress=False, log=lambda *a: None)
+                            run=RunOptions(progress=False, log=lambda *a: None))
     assert second["per_seed"][0]["n_samples"] == 10  # not the stale 6
     assert sorted(decoded) == ["a03.wav", "a04.wav", "b03.wav", "b04.wav"]  # only the new clips
     grown = load_store(second["per_seed"][0]["store"])
-    clean = extract(cfg, folder_per_class(root), seed=0, out=tmp_path / "clean", progress=False)
+    clean = extract(cfg, folder_per_class(root), seed=0, out=tmp_path / "clean",
+                    run=RunOptions(progress=False))
     np.testing.assert_array_equal(grown.X, load_store(clean.folder).X)  # the same as from scratch
     del decoded[:]
     again = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat",
-                           progress=False, log=lambda *a: None)
+                           run=RunOptions(progress=False, log=lambda *a: None))
     assert decoded == [] and again["per_seed"] == second["per_seed"]  # nothing changed: reused
 
 
@@ -88,18 +90,19 @@ def test_a_rewritten_file_is_recomputed_alone(tmp_path, decoded):
     root = clips(tmp_path / "audio", 3)
     cfg = Config(audio_path=str(root), **SPEC)
     items = folder_per_class(root)
-    first = load_store(extract(cfg, items, out=tmp_path / "feat", progress=False).folder)
+    first = load_store(extract(cfg, items, out=tmp_path / "feat",
+                               run=RunOptions(progress=False)).folder)
     changed = root / "b" / "b01.wav"
     sf.write(changed, music_like(1.0, 12000, 999), 12000)
     os.utime(changed, ns=(time.time_ns(), time.time_ns() + 10**9))  # a later modification time
     del decoded[:]
-    result = extract(cfg, items, out=tmp_path / "feat", progress=False)
+    result = extract(cfg, items, out=tmp_path / "feat", run=RunOptions(progress=False))
     assert result.n_computed == 1 and decoded == ["b01.wav"]
     second = load_store(result.folder)
     row = list(second.ids).index("b/b01.wav")
     assert not np.array_equal(first.X[row], second.X[row])
     np.testing.assert_array_equal(np.delete(first.X, row, 0), np.delete(second.X, row, 0))
-    fresh = extract(cfg, items, out=tmp_path / "fresh", progress=False)
+    fresh = extract(cfg, items, out=tmp_path / "fresh", run=RunOptions(progress=False))
     np.testing.assert_array_equal(second.X, load_store(fresh.folder).X)
 
 
@@ -120,7 +123,7 @@ def test_data_the_protocol_cannot_evaluate_fails_before_any_work(tmp_path, decod
     cfg = config_file(tmp_path / "exp.yaml", audio_path=str(root), **SPEC, **fields)
     with pytest.raises(ConfigError, match=message):
         run_experiment(Config.from_file(cfg), seeds=[0], out=tmp_path / "res",
-                       features_out=tmp_path / "feat", progress=False)
+                       features_out=tmp_path / "feat", run=RunOptions(progress=False))
     assert decoded == [] and not (tmp_path / "feat").exists()
 
 
@@ -143,9 +146,10 @@ def test_loud_float_audio_is_a_recorded_failure_or_exact_never_zeros(tmp_path):
     sf.write(root / "a" / "huge.wav", np.resize(np.float32([3e38, -3e38]), 12000), 12000,
              subtype="FLOAT")
     items = folder_per_class(root)
-    spec = extract(Config(audio_path=str(root), **SPEC), items, out=tmp_path / "s", progress=False)
+    spec = extract(Config(audio_path=str(root), **SPEC), items, out=tmp_path / "s",
+                   run=RunOptions(progress=False))
     mfcc = extract(Config(audio_path=str(root), features_type="MFCC", fix_length_by="repeat-pad"),
-                   items, out=tmp_path / "m", progress=False)
+                   items, out=tmp_path / "m", run=RunOptions(progress=False))
     # the log-mel of a 1e30 clip is exact: 600 dB above the same clip at unit scale
     a, b = (LogMelSpectrogram()(y[None]).numpy() for y in (quiet, quiet * np.float32(1e30)))
     np.testing.assert_allclose(b - a, 600.0, atol=2e-3)
@@ -157,13 +161,15 @@ def test_loud_float_audio_is_a_recorded_failure_or_exact_never_zeros(tmp_path):
     # finite inputs whose features overflow in the network: a recorded failure too
     sf.write(root / "b" / "dc.wav", np.full(12000, 3e38, np.float32), 12000, subtype="FLOAT")
     wave = extract(Config(audio_path=str(root), architecture="sample_level", num_filters=5,
-                          n_samples=4400), folder_per_class(root), out=tmp_path / "w", progress=False)
+                          n_samples=4400), folder_per_class(root), out=tmp_path / "w",
+                          run=RunOptions(progress=False))
     wave_failures = {f["id"]: f["error"] for f in wave.manifest["failures"]}
     assert "features are not finite" in wave_failures["b/dc.wav"]
     (root / "b" / "dc.wav").unlink()
     # the neighbours' features are what they are without the loud clips
     others = [it for it in items if it.id not in ("a/loud.wav", "a/huge.wav")]
-    alone = extract(Config(audio_path=str(root), **SPEC), others, out=tmp_path / "o", progress=False)
+    alone = extract(Config(audio_path=str(root), **SPEC), others, out=tmp_path / "o",
+                    run=RunOptions(progress=False))
     keep = [list(ids).index(it.id) for it in others]
     np.testing.assert_array_equal(X[keep], load_store(alone.folder).X)
 
@@ -262,6 +268,7 @@ from elmarc_tf.extraction.extract import extract
 from elmarc_tf import Config
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extraction.store import StoreWriter
+from elmarc_tf.extraction.options import RunOptions
 write = StoreWriter.write_chunk
 def write_then_die(self, *args, **kwargs):
     write(self, *args, **kwargs)
@@ -270,7 +277,7 @@ def write_then_die(self, *args, **kwargs):
 StoreWriter.write_chunk = write_then_die
 cfg = Config(audio_path=sys.argv[1], architecture="7x96", num_filters=4, n_frames=30,
              fix_length_by="repeat-pad", batch_size=1)
-extract(cfg, folder_per_class(sys.argv[1]), out=sys.argv[2], progress=False)
+extract(cfg, folder_per_class(sys.argv[1]), out=sys.argv[2], run=RunOptions(progress=False))
 """
 
 
@@ -290,9 +297,10 @@ def test_a_zeroed_chunk_is_recomputed_on_resume(tmp_path, capsys):
     cfg = Config(audio_path=str(root), **{**SPEC, "batch_size": 1})
     items = folder_per_class(root)
     lines = []
-    resumed = extract(cfg, items, out=tmp_path / "out", progress=False, log=lines.append)
+    resumed = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False,
+                      log=lines.append))
     assert resumed.n_computed == 4 and len(lines) == 1 and "unreadable chunk" in lines[0]
-    clean = extract(cfg, items, out=tmp_path / "clean", progress=False)
+    clean = extract(cfg, items, out=tmp_path / "clean", run=RunOptions(progress=False))
     a, b = load_store(resumed.folder), load_store(clean.folder)
     np.testing.assert_array_equal(a.X, b.X)
     np.testing.assert_array_equal(a.ids, b.ids)
@@ -301,12 +309,13 @@ def test_a_zeroed_chunk_is_recomputed_on_resume(tmp_path, capsys):
 def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, tmp_path, capsys):
     cfg = Config.from_file(small_study)
     items = folder_per_class(cfg.audio_path)
-    done = extract(cfg, items, out=tmp_path / "out", progress=False)
+    done = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False))
     manifest = done.folder / "manifest.json"
     manifest.write_text(manifest.read_text()[:40])
     assert main(["info", str(done.folder)]) == EXIT_IO
     assert "damaged store (JSONDecodeError" in capsys.readouterr().out
-    again = extract(cfg, items, out=tmp_path / "out", progress=False, log=lambda line: None)
+    again = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False,
+                    log=lambda line: None))
     assert again.n_computed == 4
     np.testing.assert_array_equal(load_store(again.folder).X, load_store(done.folder).X)
 

@@ -30,6 +30,7 @@ from elmarc_tf.frontends.melspec import LogMelSpectrogram
 from elmarc_tf.extraction.store import load_store, store_key
 from elmarc_tf.studies.study import run_experiment
 from elmarc_tf.vocabulary import INPUT_REPRESENTATIONS
+from elmarc_tf.extraction.options import RunOptions
 
 SPECTROGRAM = sorted(name for name in SMALL if small_config(name).signal == "spectrogram")
 LEAF_FAMILY = sorted(L.FRONTENDS)
@@ -93,7 +94,7 @@ def test_extraction_and_the_exported_graph_compute_the_same_features(tmp_path, f
     sf.write(root / "c1" / "at_22k.wav", music_like(1.1, 22050, seed=9), 22050)
     items = folder_per_class(root)
     cfg = Config(architecture="cnn_music", num_filters=4, n_frames=40, batch_size=2, **fields)
-    result = extract(cfg, items, seed=5, out=tmp_path / "store", progress=False)
+    result = extract(cfg, items, seed=5, out=tmp_path / "store", run=RunOptions(progress=False))
     X, _, ids, manifest = load_store(result.folder)
     failed = {f["id"] for f in manifest["failures"]}
     assert failed == ({"c0/clip2.wav"} if cfg.fix_length_by == "crop" else set())  # 29 < 40 frames
@@ -111,7 +112,7 @@ def test_alone_features_are_each_filters_mean_and_std(tmp_path, name):
     clip's own representation, computed here with NumPy in float64."""
     items = write_clips(tmp_path / "audio", [0.35, 1.7, 0.9])
     cfg = Config(architecture=name)
-    result = extract(cfg, items, seed=0, out=tmp_path / "store", progress=False)
+    result = extract(cfg, items, seed=0, out=tmp_path / "store", run=RunOptions(progress=False))
     X, _, ids, manifest = load_store(result.folder)
     assert [n for n, _ in result.batch_seconds] == [1, 1, 1]  # one clip per batch, never padded
     assert [(e["name"], e["offset"], e["width"]) for e in manifest["layout"]] == [
@@ -132,7 +133,7 @@ def test_alone_front_ends_take_one_clip_per_batch(tmp_path):
     items = write_clips(tmp_path / "audio", [0.3, 0.5])
     with pytest.raises(ConfigError, match="batch_size 2: .mel_tf. takes one whole clip per forward"):
         extract(Config(architecture="mel_tf"), items, out=tmp_path / "s", batch_size=2,
-                progress=False)
+                run=RunOptions(progress=False))
     with pytest.raises(ConfigError, match="'batch_size' must be 1 or auto for 'mel_tf'"):
         Config(architecture="mel_tf", batch_size=4)
 
@@ -171,8 +172,8 @@ def test_study_stores_deterministic_filterbanks_once(tmp_path):
     for name, fields in {"mel": {}, "random": {"filterbank_init": "random"}}.items():
         cfg = Config(architecture="sincnet", n_folds=2, **fields)
         summary = run_experiment(cfg, seeds=(0, 1), out=tmp_path / "results", name=name,
-                                 items=items, features_out=tmp_path / "features", progress=False,
-                                 log=lambda *a: None)
+                                 items=items, features_out=tmp_path / "features",
+                                 run=RunOptions(progress=False, log=lambda *a: None))
         stores[name] = [r["store"] for r in summary["per_seed"]]
         assert summary["model"] == ("SincNet (192)" if name == "mel"
                                     else "SincNet (random init) (192)")

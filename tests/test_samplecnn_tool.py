@@ -29,6 +29,7 @@ from elmarc_tf.frontends.samplecnn import (TABLE3, build_samplecnn, parse_sizes,
                                            window_size)
 from elmarc_tf.extraction.store import load_store
 from elmarc_tf.models.tf1_weights import original_variables
+from elmarc_tf.extraction.options import RunOptions
 from test_export import RELOAD_SCRIPT
 
 # Table 3: sampling rate -> input samples of its model.
@@ -194,7 +195,7 @@ def test_extraction_from_files_equals_the_windowed_model_by_hand(audio, tmp_path
                  sampling_rate=RATE, num_filters=4, fix_length_by=mode, dataset="demo",
                  audio_path=str(audio))
     items = folder_per_class(audio)
-    result = extract(cfg, items, seed=3, out=tmp_path, progress=False)
+    result = extract(cfg, items, seed=3, out=tmp_path, run=RunOptions(progress=False))
     X, y, ids, manifest = load_store(result.folder)
     failures = {Path(f["path"]).name: f["error"] for f in manifest["failures"]}
     if mode == "crop":  # 400 samples at 8 kHz: no full 729-sample window
@@ -218,7 +219,8 @@ def test_extraction_from_files_equals_the_windowed_model_by_hand(audio, tmp_path
 def test_store_layout_names_every_slice(audio, tmp_path):
     cfg = Config(architecture="samplecnn", scales=SCALES, window_hop=HOPS, levels=2,
                  sampling_rate=RATE, num_filters=4, fix_length_by="zero-pad", dataset="demo")
-    result = extract(cfg, folder_per_class(audio), seed=3, out=tmp_path, progress=False)
+    result = extract(cfg, folder_per_class(audio), seed=3, out=tmp_path,
+                     run=RunOptions(progress=False))
     X, _, _, manifest = load_store(result.folder)
     layout = manifest["layout"]
     assert layout == feature_layout(build_extractor(cfg, seed=3))
@@ -247,7 +249,8 @@ def test_store_layout_names_every_slice(audio, tmp_path):
 def test_a_batch_of_several_clips_is_refused_before_any_work(audio, tmp_path):
     cfg = Config(architecture="samplecnn", sizes="3^5", sampling_rate=RATE, num_filters=2)
     with pytest.raises(ConfigError, match="batch_size 3: 'samplecnn' takes one whole clip"):
-        extract(cfg, folder_per_class(audio), out=tmp_path, batch_size=3, progress=False)
+        extract(cfg, folder_per_class(audio), out=tmp_path, batch_size=3,
+                run=RunOptions(progress=False))
     assert not any(tmp_path.rglob("*.npz"))
 
 
@@ -256,7 +259,7 @@ def test_info_prints_the_layout_by_scale_and_statistic(audio, tmp_path, capsys):
 
     cfg = Config(architecture="samplecnn", sizes="3^5", levels=1, sampling_rate=RATE, num_filters=2,
                  fix_length_by="repeat-pad", dataset="demo")
-    result = extract(cfg, folder_per_class(audio), out=tmp_path, progress=False)
+    result = extract(cfg, folder_per_class(audio), out=tmp_path, run=RunOptions(progress=False))
     assert main(["info", str(result.folder)]) == 0
     out = capsys.readouterr().out
     assert "samplecnn 3^5 (window 729 = 91 ms, hop 729) at 8000 Hz nf=2 levels=1" in out

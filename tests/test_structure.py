@@ -100,3 +100,48 @@ def test_each_vocabulary_is_defined_once():
     assert set(classifiers.ESTIMATORS) == set(vocabulary.MODEL_TYPES)
     assert {spec.input for spec in FRONTENDS.values()} == set(pipeline.INPUTS)
     assert {name for name in vocabulary.FEATURES_TYPES.values() if name} <= set(FRONTENDS)
+
+
+MAX_PARAMETERS = 9
+# Another change splits the LEAF family's module; its functions are counted once it lands.
+NOT_COUNTED = ("frontends/leaf",)
+
+
+def _parameter_counts(path: Path) -> dict[str, int]:
+    """``{qualified name: parameters}`` of the public functions and methods of ``path`` (``self``
+    and ``cls`` not counted; ``*args`` and ``**kwargs`` count one each)."""
+    counts = {}
+
+    def visit(node, prefix: str) -> None:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.ClassDef):
+                visit(child, f"{prefix}{child.name}.")
+            elif isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                a = child.args
+                names = [p.arg for p in a.posonlyargs + a.args + a.kwonlyargs]
+                if prefix and names[:1] in (["self"], ["cls"]):
+                    names = names[1:]
+                if not child.name.startswith("_"):
+                    counts[prefix + child.name] = len(names) + (a.vararg is not None) + (
+                        a.kwarg is not None)
+
+    visit(ast.parse(path.read_text()), "")
+    return counts
+
+
+def test_parameter_counting_counts_what_it_should(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text("def f(a, b=1, *c, d, **e): pass\n"
+                      "def _private(a, b, c, d, e, f, g, h, i, j): pass\n"
+                      "class K:\n    def m(self, a, b): pass\n    def _n(self, a): pass\n")
+    assert _parameter_counts(source) == {"f": 5, "K.m": 2}
+
+
+def test_no_public_function_takes_more_than_nine_parameters():
+    """Options travel as one object (``RunOptions``, ``Protocol``, ``TrainingOptions``, ...), not
+    as long parameter lists."""
+    too_many = [f"{path.relative_to(PACKAGE)}: {name} takes {n}"
+                for path in sorted(PACKAGE.rglob("*.py"))
+                if not str(path.relative_to(PACKAGE)).startswith(NOT_COUNTED)
+                for name, n in _parameter_counts(path).items() if n > MAX_PARAMETERS]
+    assert not too_many, "more than 9 parameters: " + "; ".join(too_many)

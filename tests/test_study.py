@@ -11,7 +11,7 @@ from sklearn.model_selection import GridSearchCV, ParameterGrid, PredefinedSplit
 from sklearn.svm import SVC
 
 from elmarc_tf import Config, ConfigError
-from elmarc_tf.evaluation.protocols import choose_protocol, evaluate
+from elmarc_tf.evaluation.protocols import Protocol, choose_protocol, evaluate
 from elmarc_tf.studies.report import compare, pairwise_ttests
 
 GRID = [{"kernel": ["rbf"], "C": [0.1, 2.0], "gamma": [0.01, "auto"]}, {"kernel": ["linear"], "C": [0.1]}]
@@ -87,13 +87,13 @@ def test_standardize_fits_the_scaler_inside_each_training_fold_only(toy):
     rbf = GRID[:1]
     folds = list(StratifiedKFold(n_splits=5).split(X, y))
     params, accuracy = best_by_hand(X, y, rbf, folds, standardize=True)
-    scaled = evaluate(X, y, SVC(), rbf, n_folds=5, standardize=True)
+    scaled = evaluate(X, y, SVC(), rbf, protocol=Protocol(n_folds=5, standardize=True))
     assert scaled["standardize"] is True and not scaled["nested"]
     assert scaled["accuracy"] == pytest.approx(accuracy) and scaled["best_params"] == params
     # the comparison can tell: a scaler fitted on all the data, or none, gives other estimates
     z = (X - X.mean(axis=0)) / X.std(axis=0)
     assert best_by_hand(z, y, rbf, folds)[1] != pytest.approx(accuracy)
-    plain = evaluate(X, y, SVC(), rbf, n_folds=5)
+    plain = evaluate(X, y, SVC(), rbf, protocol=Protocol(n_folds=5))
     assert plain["accuracy"] == pytest.approx(best_by_hand(X, y, rbf, folds)[1]) != accuracy
 
 
@@ -108,8 +108,8 @@ def test_nested_cv_is_an_outer_loop_around_a_grid_search_on_its_training_part(to
         inner = list(StratifiedKFold(n_splits=5).split(X[train], y[train]))
         params, _ = best_by_hand(X[train], y[train], rbf, inner)
         by_hand.append(SVC(**params).fit(X[train], y[train]).score(X[test], y[test]))
-    nested = evaluate(X, y, SVC(), rbf, n_folds=5, nested=True, seed=0)
-    plain = evaluate(X, y, SVC(), rbf, n_folds=5)
+    nested = evaluate(X, y, SVC(), rbf, protocol=Protocol(n_folds=5, nested=True, seed=0))
+    plain = evaluate(X, y, SVC(), rbf, protocol=Protocol(n_folds=5))
     assert nested["nested"] is True
     np.testing.assert_allclose(nested["fold_accuracies"], by_hand, rtol=1e-12)
     assert nested["accuracy"] == pytest.approx(np.mean(by_hand))
@@ -122,8 +122,9 @@ def test_choose_protocol_and_errors():
     assert choose_protocol([None] * 2, [1, 2]) == "predefined_folds"
     assert choose_protocol([None], [None]) == "stratified_kfold"
     with pytest.raises(ConfigError, match="needs 'train', 'val' and 'test'"):
-        evaluate(np.zeros((4, 2)), np.array([0, 1, 0, 1]), SVC(), GRID, protocol="predefined_split",
-                 splits=np.array(["train", "train", "val", "val"]))
+        evaluate(np.zeros((4, 2)), np.array([0, 1, 0, 1]), SVC(), GRID,
+                 splits=np.array(["train", "train", "val", "val"]),
+                 protocol=Protocol(name="predefined_split"))
 
 
 def test_welch_t_test_matches_a_hand_computation():

@@ -17,8 +17,9 @@ from sklearn.svm import SVC
 from elmarc_tf import Config, ConfigError
 from elmarc_tf.bench.classifiers import real_like_features
 from elmarc_tf.evaluation.classifiers import SVM_PARAM_GRID
-from elmarc_tf.evaluation.protocols import evaluate
+from elmarc_tf.evaluation.protocols import Protocol, SVMSearchOptions, evaluate
 from elmarc_tf.evaluation.svm_grid import SVMGridSearch, gram_matrix, rbf_from_gram, submatrix
+from elmarc_tf.extraction.options import RunOptions
 
 # The paper's grid with one C fewer (the same kernels: 6 gammas + 'auto', and linear).
 GRID = [{"kernel": ["rbf"], "gamma": SVM_PARAM_GRID[0]["gamma"], "C": [0.1, 2.0, 32.0]},
@@ -123,8 +124,8 @@ def test_precomputed_path_equals_gridsearchcv(data, protocol, standardize, neste
     args = protocol_args(protocol, y)
     expected = reference(X, y, GRID, protocol, n_folds=3, standardize=standardize, nested=nested,
                          max_iter=10**6, **args)
-    result = evaluate(X, y, SVC(max_iter=10**6), GRID, protocol=protocol, n_folds=3,
-                      standardize=standardize, nested=nested, **args)
+    result = evaluate(X, y, SVC(max_iter=10**6), GRID, **args, protocol=Protocol(name=protocol,
+                      n_folds=3, standardize=standardize, nested=nested))
     assert result["svm_kernel"] == "precomputed" and result["n_capped_fits"] == 0
     assert_same(result, expected)
 
@@ -134,8 +135,9 @@ def test_fallback_above_the_size_limit_is_the_plain_path_with_the_same_result(n_
     X, y = _real_like()
     expected = reference(X, y, GRID, "stratified_kfold", max_iter=10**6)
     for max_n in (len(y) - 1, 0):
-        result = evaluate(X, y, SVC(max_iter=10**6), GRID, n_folds=3, n_jobs=n_jobs,
-                          precompute_max_n=max_n)
+        result = evaluate(X, y, SVC(max_iter=10**6), GRID, protocol=Protocol(n_folds=3),
+                          run=RunOptions(progress=False, jobs=n_jobs),
+                          svm=SVMSearchOptions(precompute_max_n=max_n))
         assert result["svm_kernel"] == "plain"
         assert_same(result, expected)
 
@@ -145,7 +147,8 @@ def test_grids_the_kernels_do_not_cover_take_the_plain_path():
     grid = [{"kernel": ["poly"], "degree": [2, 3], "C": [1.0]}, {"kernel": ["rbf"], "gamma": ["scale"]}]
     search = SVMGridSearch(X, y, SVC())
     assert search.kernel_path(list(ParameterGrid(grid))) == "plain"
-    assert_same(evaluate(X, y, SVC(), grid, n_folds=3), reference(X, y, grid, "stratified_kfold"))
+    assert_same(evaluate(X, y, SVC(), grid,
+                         protocol=Protocol(n_folds=3)), reference(X, y, grid, "stratified_kfold"))
 
 
 def test_parallel_threads_give_the_same_fits():
@@ -190,7 +193,7 @@ def test_capped_fits_are_counted_where_they_happen():
     n_capped = sum(capped_by_hand.values())
     assert 0 < n_capped < 69  # some capped, not all: the test can tell counts apart
 
-    result = evaluate(X, y, SVC(max_iter=cap), GRID, n_folds=3)
+    result = evaluate(X, y, SVC(max_iter=cap), GRID, protocol=Protocol(n_folds=3))
     assert result["svm_max_iter"] == cap and result["n_fits"] == 69
     assert result["n_capped_fits"] == n_capped
     assert result["capped_grid_points"] == capped_by_hand
@@ -201,7 +204,8 @@ def test_capped_fits_are_counted_where_they_happen():
 def test_a_cap_of_one_iteration_caps_every_fit_and_the_best():
     X, y = _separable()
     args = protocol_args("predefined_split", y)
-    result = evaluate(X, y, SVC(max_iter=1), GRID, protocol="predefined_split", **args)
+    result = evaluate(X, y, SVC(max_iter=1), GRID, **args,
+                      protocol=Protocol(name="predefined_split"))
     assert result["n_fits"] == len(ParameterGrid(GRID)) + 1  # the grid + the refit
     assert result["n_capped_fits"] == result["n_fits"] and result["best_capped"]
     assert result["max_n_iter"] == 1 and result["svm_max_iter"] == 1
@@ -240,7 +244,8 @@ def test_study_results_name_the_cap_and_count_capped_fits(tmp_path, capsys):
                  n_frames=60, n_folds=3, svm_max_iter=1)
     logged = []
     summary = run_experiment(cfg, seeds=(0,), out=tmp_path / "results", name="capped",
-                             features_out=tmp_path / "features", progress=False, log=logged.append)
+                             features_out=tmp_path / "features", run=RunOptions(progress=False,
+                             log=logged.append))
     saved = json.loads((tmp_path / "results" / "capped" / "results.json").read_text())
     n_fits = 32 * 3  # the paper's grid x 3 folds; out-of-fold predictions reuse the grid's fits
     assert saved["svm_max_iter"] == 1 and saved["n_fits"] == n_fits

@@ -22,11 +22,12 @@ from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.studies.demo import make_demo_dataset
 from elmarc_tf.errors import ConfigError, WeightsError
 from elmarc_tf.extraction.extract import extract
-from elmarc_tf.studies.random_vs_trained import correlations, run_random_vs_trained
+from elmarc_tf.extraction.options import RunOptions
+from elmarc_tf.studies.random_vs_trained import Bootstrap, correlations, run_random_vs_trained
 from elmarc_tf.studies.report import compare, load_results
 from elmarc_tf.extraction.store import load_store
 from elmarc_tf.models.tf1_weights import original_variables
-from elmarc_tf.studies.train import (TrainingSplit, build_classifier, check_trainable, clip_probabilities,
+from elmarc_tf.studies.train import (TrainingData, TrainingSplit, build_classifier, check_trainable, clip_probabilities,
                              extractor_name, load_inputs, patch_starts, train_experiment,
                              train_split, training_splits)
 from elmarc_tf.models.trained_weights import apply_trained_weights, read_trained_weights
@@ -81,7 +82,8 @@ def test_training_starts_from_the_random_extractor_and_lowers_the_loss(demo_item
     for name, value in random.items():
         np.testing.assert_array_equal(trained_part[name], value, err_msg=name)
 
-    result = train_split(cfg, 3, x, y, labels, split, tmp_path / "run", log=lambda m: None)
+    result = train_split(cfg, 3, TrainingData(x, y, labels), split, tmp_path / "run",
+                         run=RunOptions(progress=False, log=lambda m: None))
 
     # The first recorded loss is the initial model's cross-entropy, computed here from its parts:
     # features z-scored with the training clips' statistics, dense layer, softmax.
@@ -190,15 +192,16 @@ RESUME_SCRIPT = textwrap.dedent("""
     import os, sys
     import numpy as np
     from elmarc_tf import Config
-    from elmarc_tf.studies.train import TrainingSplit, train_split
+    from elmarc_tf.extraction.options import RunOptions
+    from elmarc_tf.studies.train import TrainingData, TrainingOptions, TrainingSplit, train_split
     data = np.load(sys.argv[1])
     cfg = Config.from_dict(__import__("json").loads(sys.argv[2]))
     def stop(epoch, state):
         if epoch == int(sys.argv[4]):
             os._exit(3)  # killed right after this epoch's checkpoint
     split = TrainingSplit("fold1", data["train"], data["val"], data["test"])
-    train_split(cfg, 5, data["x"], data["y"], list("abcd"), split, sys.argv[3],
-                log=lambda m: None, on_epoch_end=stop)
+    train_split(cfg, 5, TrainingData(data["x"], data["y"], list("abcd")), split, sys.argv[3],
+                TrainingOptions(on_epoch_end=stop), RunOptions(progress=False, log=lambda m: None))
 """)
 
 
@@ -224,8 +227,10 @@ def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pa
     assert not (killed / "result.json").exists()
 
     split = TrainingSplit("fold1", data["train"], data["val"], data["test"])
-    resumed = train_split(cfg, 5, x, y, list("abcd"), split, killed, log=lambda m: None)
-    whole = train_split(cfg, 5, x, y, list("abcd"), split, tmp_path / "whole", log=lambda m: None)
+    quiet = RunOptions(progress=False, log=lambda m: None)
+    resumed = train_split(cfg, 5, TrainingData(x, y, list("abcd")), split, killed, run=quiet)
+    whole = train_split(cfg, 5, TrainingData(x, y, list("abcd")), split, tmp_path / "whole",
+                        run=quiet)
 
     assert resumed["curves"]["loss"] == whole["curves"]["loss"]
     assert resumed["weights_digest"] == whole["weights_digest"]  # the best epoch's weights
@@ -282,7 +287,8 @@ def test_extract_with_trained_weights_gives_the_trained_models_feature_vector(de
 def test_trained_weights_are_checked(demo_items, tmp_path):
     cfg = _config(demo_items, WAVEFORM)
     with pytest.raises(ConfigError, match="'trained_weights'.*--weights"):
-        extract(cfg.replace(trained_weights="0" * 64), demo_items, out=tmp_path, progress=False)
+        extract(cfg.replace(trained_weights="0" * 64), demo_items, out=tmp_path,
+                run=RunOptions(progress=False))
     np.savez(tmp_path / "plain.npz", a=np.zeros(3))
     with pytest.raises(WeightsError, match="not a trained weights file"):
         read_trained_weights(tmp_path / "plain.npz")
@@ -321,8 +327,9 @@ def test_the_study_writes_table_correlations_and_chart(demo_items, tmp_path):
     architectures = {"7x96-8": dict(architecture="7x96", num_filters=8),
                      "sample_level-4": dict(architecture="sample_level", num_filters=4),
                      "frame_level-4": dict(architecture="frame_level", num_filters=4)}
-    study = run_random_vs_trained(base, architectures, seeds=(0, 1), out=tmp_path, n_boot=200,
-                                  items=items, progress=False, log=lambda m: None)
+    study = run_random_vs_trained(base, architectures, seeds=(0, 1), out=tmp_path,
+                                  items=items, bootstrap=Bootstrap(n_boot=200),
+                                  run=RunOptions(progress=False, log=lambda m: None))
 
     # The correlations are scipy's on the accuracies of the results files on disk.
     results = {r["name"]: r for r in load_results([tmp_path / "results"])}
@@ -356,7 +363,7 @@ def test_train_experiment_reports_the_mean_over_folds_in_the_results_format(demo
     cfg = _config(demo_items, SPECTROGRAM, n_folds=2, val_fraction=0.5, epochs=1)
     summary = train_experiment(cfg, seeds=(0,), out=tmp_path / "results", name="t",
                                checkpoints_out=tmp_path / "training", items=demo_items,
-                               progress=False, log=lambda m: None)
+                               run=RunOptions(progress=False, log=lambda m: None))
     entry = summary["per_seed"][0]
     assert entry["accuracy"] == pytest.approx(np.mean([s["accuracy"] for s in entry["splits"]]))
     assert entry["fold_accuracies"] == [s["accuracy"] for s in entry["splits"]]
@@ -367,8 +374,8 @@ def test_train_experiment_reports_the_mean_over_folds_in_the_results_format(demo
     # A rerun reuses the finished trainings (no epoch runs again).
     lines = []
     train_experiment(cfg, seeds=(0,), out=tmp_path / "results", name="t",
-                     checkpoints_out=tmp_path / "training", items=demo_items, progress=False,
-                     log=lines.append)
+                     checkpoints_out=tmp_path / "training", items=demo_items,
+                     run=RunOptions(progress=False, log=lines.append))
     assert not any("epoch 1/1" in line for line in lines)
 
 

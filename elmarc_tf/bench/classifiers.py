@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import resource
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -120,10 +121,21 @@ def iteration_counts(X, y, splits, grid=SVM_PARAM_GRID, max_iter: int = 10**8,
     return rows
 
 
+@dataclass(frozen=True)
+class TimedPaths:
+    """Which paths :func:`time_svm_grid` times: the ``precomputed`` grid in full, the ``plain``
+    one, and of the plain one only ``plain_points`` (candidate indices in grid order) and/or
+    ``plain_splits`` (split indices; ``None``: all)."""
+
+    precomputed: bool = True
+    plain: bool = True
+    plain_points: list | None = None
+    plain_splits: list | None = None
+
+
 def time_svm_grid(X, y, splits, grid=SVM_PARAM_GRID, max_iter: int = DEFAULT_SVM_MAX_ITER,
-                  n_jobs=1, precomputed: bool = True, plain: bool = True, plain_points=None,
-                  plain_splits=None, progress: bool = True) -> dict:
-    """Wall time of the grid search on the two paths, and whether they agree.
+                  n_jobs=1, paths: TimedPaths = TimedPaths(), progress: bool = True) -> dict:
+    """Wall time of the grid search on the two paths (``paths``), and whether they agree.
 
     The precomputed path runs the whole grid (Gram matrix included; ``precomputed=False``: only
     the fits the plain path runs, for their scores). The plain path is
@@ -132,6 +144,8 @@ def time_svm_grid(X, y, splits, grid=SVM_PARAM_GRID, max_iter: int = DEFAULT_SVM
     fits — the same ones are then timed on the precomputed path too, and the plain time of the
     whole grid is estimated as the mean time per plain fit x the number of fits.
     """
+    precomputed, plain = paths.precomputed, paths.plain
+    plain_points, plain_splits = paths.plain_points, paths.plain_splits
     candidates = list(ParameterGrid(grid))
     estimator = SVC(max_iter=max_iter)
     out = {"n": len(y), "d": X.shape[1], "n_fits": len(candidates) * len(splits),
@@ -225,9 +239,8 @@ def run_classifier_bench(sizes=None, out="elmarc_out/bench", n_jobs=1, precomput
         splits = protocol_splits(y, protocol)
         row = {"dataset": name, "protocol": protocol, "kernel_mb": kernel_bytes(n) / 1e6,
                **gram_rate(X), "matmul_peak_gflops": peak}
-        row.update(time_svm_grid(X, y, splits, n_jobs=n_jobs, precomputed=precomputed, plain=plain,
-                                 plain_points=plain_points.get(name),
-                                 plain_splits=plain_splits.get(name)))
+        row.update(time_svm_grid(X, y, splits, n_jobs=n_jobs, paths=TimedPaths(
+            precomputed, plain, plain_points.get(name), plain_splits.get(name))))
         if elm:
             row.update(time_elm_grid(X, y, splits, n_jobs=n_jobs))
         log(json.dumps(row, default=str))

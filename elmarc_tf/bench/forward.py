@@ -46,6 +46,7 @@ from ..extraction.batching import choose_batch_size
 from ..config import Config
 from ..datasets import folder_per_class
 from ..extraction.extract import extract
+from ..extraction.options import RunOptions
 from ..io.fileio import atomic_write_json, atomic_write_text, versions
 from ..models.flops import representation_flops
 from ..frontends.leaf import build_representation
@@ -73,7 +74,7 @@ def end_to_end_rate(cfg, items, work: Path, batch_size: int) -> float:
     """Steady-state clips/s of :func:`elmarc_tf.extraction.extract.extract` from files (a fresh store)."""
     with tempfile.TemporaryDirectory(dir=work) as out:
         return extract(cfg, items, seed=0, out=out, batch_size=batch_size,
-                       progress=False).steady_rate()
+                       run=RunOptions(progress=False)).steady_rate()
 
 
 RESAMPY_LOOP = "kaiser_best (resampy's loop)"
@@ -120,8 +121,9 @@ def study_rate(items, work: Path, seeds=(0, 1, 2), names=None, res_type: str = "
             cache = AudioCache(Path(out) / "audio_cache") if mode == "cached" else None
             for cfg in configs.values():
                 for seed in seeds:
-                    timings = extract(cfg, items, seed=seed, out=out, progress=False,
-                                      audio_cache=cache).batch_seconds[1:]
+                    timings = extract(cfg, items, seed=seed, out=out,
+                                      run=RunOptions(progress=False, audio_cache=cache)
+                                      ).batch_seconds[1:]
                     clips += sum(n for n, _ in timings)
                     seconds += sum(t for _, t in timings)
         result[mode] = clips / seconds

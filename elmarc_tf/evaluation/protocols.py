@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn.base import clone
@@ -35,6 +36,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ..config import DEFAULT_SVM_PRECOMPUTE_MAX_N
 from ..errors import ConfigError
+from ..extraction.options import RunOptions
 from .ray import RaySearch
 from .svm_grid import SVMGridSearch
 from .svm_grid import handles as handles_svm
@@ -61,6 +63,30 @@ class LocalSearch:
 
 # name -> (ray_options, n_jobs) -> a context manager with .n_jobs and .share(array)
 SEARCHES = {"local": LocalSearch, "ray": RaySearch}
+
+
+@dataclass(frozen=True)
+class Protocol:
+    """What :func:`evaluate` measures: the protocol ``name`` (one of ``PROTOCOLS``; ``None``:
+    :func:`choose_protocol`), ``n_folds`` for ``stratified_kfold``, ``standardize`` (z-score
+    features inside each training fold), ``nested`` cross-validation, and the ``seed`` of the
+    nested outer folds' shuffle."""
+
+    name: str | None = None
+    n_folds: int = 10
+    standardize: bool = False
+    nested: bool = False
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class SVMSearchOptions:
+    """How an ``SVC`` grid is searched (:mod:`elmarc_tf.evaluation.svm_grid`): precomputed
+    kernels up to ``precompute_max_n`` rows, and the progress bar's label ``desc``; neither
+    changes a result."""
+
+    precompute_max_n: int = DEFAULT_SVM_PRECOMPUTE_MAX_N
+    desc: str = "SVM grid"
 
 
 def choose_protocol(splits=None, folds=None) -> str:
@@ -242,13 +268,10 @@ class _SVMSearch:
                     list(ParameterGrid(self.grid))), "best_capped": bool(self.best_capped)}
 
 
-def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, folds=None,
-             n_folds: int = 10, standardize: bool = False, nested: bool = False,
-             n_jobs: int | None = None, seed: int = 0, progress: bool = False,
-             progress_desc: str = "SVM grid",
-             precompute_max_n: int = DEFAULT_SVM_PRECOMPUTE_MAX_N, engine: str = "local",
-             ray_options=None) -> dict:
-    """Run one protocol on features ``X (n, d)`` and labels ``y (n,)``.
+def evaluate(X, y, estimator, grid, splits=None, folds=None, protocol: Protocol = Protocol(),
+             run: RunOptions = RunOptions(progress=False),
+             svm: SVMSearchOptions = SVMSearchOptions()) -> dict:
+    """Run one ``protocol`` (a :class:`Protocol`) on features ``X (n, d)`` and labels ``y (n,)``.
 
     ``splits``: per-row ``'train'``/``'val'``/``'test'`` (predefined_split); ``folds``: per-row fold
     numbers (predefined_folds). Returns a JSON-serialisable dict with ``accuracy`` (the reported
@@ -256,29 +279,29 @@ def evaluate(X, y, estimator, grid, protocol: str | None = None, splits=None, fo
     k-fold protocols these two come from out-of-fold predictions with the best parameters).
 
     An ``SVC`` is grid-searched by :mod:`elmarc_tf.evaluation.svm_grid` (the same fits as ``GridSearchCV``;
-    precomputed kernels up to ``precompute_max_n`` rows; ``n_jobs`` threads; a progress bar
-    labelled ``progress_desc`` when ``progress``), and the result also holds its iteration cap
+    precomputed kernels up to ``svm.precompute_max_n`` rows; ``run.jobs`` threads; a progress bar
+    labelled ``svm.desc`` when ``run.progress``), and the result also holds its iteration cap
     and capped fits (``svm_max_iter``, ``n_fits``, ``n_capped_fits``, ``capped_grid_points``,
     ``best_capped``, ``max_n_iter``, ``svm_kernel``). Other estimators: ``GridSearchCV``.
-    ``engine``: where the fits run, ``"local"`` or ``"ray"`` (with ``ray_options``, a
+    ``run.engine``: where the fits run, ``"local"`` or ``"ray"`` (with ``run.ray``, a
     :class:`~elmarc_tf.extraction.ray_cluster.RayOptions`; there every estimator goes through
     ``GridSearchCV``); the same numbers either way.
     """
     X, y = np.asarray(X, dtype=np.float64), np.asarray(y)
-    protocol = protocol or choose_protocol(splits, folds)
-    if protocol not in PROTOCOLS:
-        raise ConfigError(f"unknown protocol {protocol!r}; valid: {', '.join(PROTOCOLS)}")
-    if engine not in SEARCHES:
-        raise ConfigError(f"unknown engine {engine!r}; valid: {', '.join(SEARCHES)}")
-    check_evaluable(y, protocol, splits, folds, n_folds, nested)
-    with SEARCHES[engine](ray_options, n_jobs) as fits:
-        if handles_svm(estimator) and engine == "local":
-            searcher = _SVMSearch(X, y, estimator, grid, standardize, n_jobs, progress,
-                                  progress_desc, precompute_max_n)
+    name = protocol.name or choose_protocol(splits, folds)
+    if name not in PROTOCOLS:
+        raise ConfigError(f"unknown protocol {name!r}; valid: {', '.join(PROTOCOLS)}")
+    if run.engine not in SEARCHES:
+        raise ConfigError(f"unknown engine {run.engine!r}; valid: {', '.join(SEARCHES)}")
+    check_evaluable(y, name, splits, folds, protocol.n_folds, protocol.nested)
+    with SEARCHES[run.engine](run.ray, run.jobs) as fits:
+        if handles_svm(estimator) and run.engine == "local":
+            searcher = _SVMSearch(X, y, estimator, grid, protocol.standardize, run.jobs,
+                                  run.progress, svm.desc, svm.precompute_max_n)
         else:
-            searcher = _SklearnSearch(X, y, estimator, grid, standardize, fits)
-        return _evaluate(X, y, searcher, protocol, splits, folds, n_folds, standardize, nested,
-                         seed)
+            searcher = _SklearnSearch(X, y, estimator, grid, protocol.standardize, fits)
+        return _evaluate(X, y, searcher, name, splits, folds, protocol.n_folds,
+                         protocol.standardize, protocol.nested, protocol.seed)
 
 
 def _evaluate(X, y, searcher, protocol, splits, folds, n_folds, standardize, nested,

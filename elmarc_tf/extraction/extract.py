@@ -25,6 +25,7 @@ from ..errors import AudioError, ConfigError
 from ..models.extractor import CompiledExtractor, compile_extractor
 from ..io.fileio import FolderLock
 from ..frontends import frontend_of
+from .options import RunOptions
 from .pipeline import make_dataset
 from .ray import RayEngine
 from .store import StoreWriter, load_store, store_dir
@@ -106,9 +107,7 @@ def with_weights(cfg, weights) -> tuple:
 
 
 def extract(cfg, items, seed: int = 0, out=None, batch_size: int | str | None = None,
-            strict: bool = False, progress: bool = True, audio_cache=None,
-            wait: bool = False, log=None, weights=None, engine: str = "local",
-            ray_options=None) -> ExtractionResult:
+            strict: bool = False, weights=None, run: RunOptions = RunOptions()) -> ExtractionResult:
     """Extract features of ``items`` (list of :class:`~elmarc_tf.datasets.Item`) into a store.
 
     Resumes an interrupted store (same config, seed and file list) without recomputing finished
@@ -118,26 +117,30 @@ def extract(cfg, items, seed: int = 0, out=None, batch_size: int | str | None = 
     (e.g. audio too loud for float32), are recorded in the manifest and skipped; with ``strict``
     the first one raises :class:`AudioError` (finished batches are kept). One process at a time
     writes a store: another one fails at once (:class:`~elmarc_tf.io.fileio.FolderBusy`) or, with
-    ``wait``, waits. ``log``: called with one line per damaged file set aside (default: stderr).
+    ``run.wait``, waits. ``run.log``: called with one line per damaged file set aside (default:
+    stderr); ``run.progress``: a progress bar.
 
     ``batch_size``: clips per forward pass (default: ``cfg.batch_size``; ``'auto'``: see
-    :mod:`elmarc_tf.extraction.batching`). ``audio_cache`` (an :class:`~elmarc_tf.io.audio_cache.AudioCache` or
-    a folder; ``None``: none) serves clips already decoded by another config or seed; it saves
-    work only and does not change the features or the store's folder. ``weights``: a trained
+    :mod:`elmarc_tf.extraction.batching`). ``run.audio_cache`` (an
+    :class:`~elmarc_tf.io.audio_cache.AudioCache` or a folder; ``None``: none) serves clips
+    already decoded by another config or seed; it saves work only and does not change the
+    features or the store's folder. ``weights``: a trained
     weights file (or a read :class:`~elmarc_tf.models.trained_weights.TrainedWeights`) to extract with
     instead of the seeded random weights; the store's key then includes their digest (see
-    :func:`with_weights`) and its manifest says where they came from. ``engine``: ``"local"`` or
-    ``"ray"`` (with ``ray_options``, a :class:`~elmarc_tf.extraction.ray_cluster.RayOptions`; ``None``: Ray
-    started on this machine, one actor per CPU); both write the same store with the same features.
+    :func:`with_weights`) and its manifest says where they came from. ``run.engine``: ``"local"``
+    or ``"ray"`` (with ``run.ray``, a :class:`~elmarc_tf.extraction.ray_cluster.RayOptions`;
+    ``None``: Ray started on this machine, one actor per CPU); both write the same store with
+    the same features.
     """
-    if engine not in ENGINES:
-        raise ConfigError(f"unknown engine {engine!r}; valid: {', '.join(ENGINES)}")
-    runner = ENGINES[engine](ray_options)
+    if run.engine not in ENGINES:
+        raise ConfigError(f"unknown engine {run.engine!r}; valid: {', '.join(ENGINES)}")
+    runner = ENGINES[run.engine](run.ray)
     cfg, trained = with_weights(cfg, weights)
     folder = store_dir(out or cfg.save_extracted_features_folder or DEFAULT_OUT, cfg, items, seed)
-    with FolderLock(folder, wait=wait):
+    with FolderLock(folder, wait=run.wait):
         return _extract_locked(StoreWriter(folder, cfg, items, seed), runner, batch_size, strict,
-                               progress, as_audio_cache(audio_cache), log or _warn, trained)
+                               run.progress, as_audio_cache(run.audio_cache), run.logger(_warn),
+                               trained)
 
 
 def _warn(line: str) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import sys
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ from ..errors import ElmarcError
 from ..models.extractor import compile_extractor
 from ..io.fileio import atomic_save, atomic_write_json
 from ..extraction.pipeline import make_dataset
-from ..evaluation.protocols import evaluate
+from ..evaluation.protocols import Protocol, evaluate
+from ..extraction.options import RunOptions
 from .report import format_table
 from ..extraction.store import StoreWriter, load_store
 
@@ -102,14 +104,36 @@ def batch_dependence(fn_bn, fn_plain, inputs, companions: int = 3) -> dict:
     return out
 
 
+@dataclass(frozen=True)
+class AblationModel:
+    """The network the ablation probes: the VGG (``cnn_small_filters``) with ``num_filters``
+    filters per layer on ``n_frames`` log-mel frames (audio resampled with ``res_type``), its
+    batch-statistics normalisation at ``position`` (``before_elu`` or ``after_elu``)."""
+
+    num_filters: int = 32
+    n_frames: int = 1376
+    position: str = "before_elu"
+    res_type: str = "soxr_hq"
+
+    def config(self) -> Config:
+        """The config without batch normalisation (``batch_norm=True`` adds it)."""
+        return Config(architecture="cnn_small_filters", num_filters=self.num_filters,
+                      n_frames=self.n_frames, batch_norm_position=self.position,
+                      res_type=self.res_type)
+
+
 def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffled"), runs=3,
-                 num_filters=32, n_frames=1376, position="before_elu", folds=10,
-                 res_type="soxr_hq", progress=True, log=print) -> dict:
-    """The whole ablation on ``items``; results in ``out`` (resumable). Returns the summary."""
+                 model: AblationModel = AblationModel(), folds=10,
+                 run: RunOptions = RunOptions()) -> dict:
+    """The whole ablation on ``items``; results in ``out`` (resumable). Returns the summary.
+
+    ``folds``: the SVM's stratified cross-validation folds. ``run``: its ``progress`` (the
+    decoding's bar) and ``log`` (default ``print``) apply."""
     out = Path(out)
-    base = Config(architecture="cnn_small_filters", num_filters=num_filters, n_frames=n_frames,
-                  batch_norm_position=position, res_type=res_type)
-    inputs, kept, failures = load_inputs(items, base, out / "inputs", progress)
+    log = run.logger()
+    num_filters, position = model.num_filters, model.position
+    base = model.config()
+    inputs, kept, failures = load_inputs(items, base, out / "inputs", run.progress)
     for f in failures:
         log(f"skipped: {f}")
     labels = np.array([it.label for it in kept])
@@ -126,28 +150,30 @@ def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffl
             continue
         condition = f"{bn_name}, {order}"
         accuracies[condition] = {}
-        for run in range(runs):
+        for repeat in range(runs):
             cfg = base.replace(batch_norm=bn_name == "BN")
             fn = None
             for bs in batch_sizes:
-                folder = out / "stores" / f"{'bn' if cfg.batch_norm else 'nobn'}_{order}" / f"bs{bs}" / f"run{run}"
+                folder = (out / "stores" / f"{'bn' if cfg.batch_norm else 'nobn'}_{order}"
+                          / f"bs{bs}" / f"run{repeat}")
                 result_path = folder / "accuracy.json"
                 if not result_path.is_file():
                     if not (folder / "manifest.json").is_file():
-                        fn = fn or compile_extractor(cfg, run)
-                        X = features_in_batches(fn, inputs, batch_order(labels, order, run), bs)
-                        writer = StoreWriter(folder, cfg.replace(batch_size=bs), kept, run)
+                        fn = fn or compile_extractor(cfg, repeat)
+                        X = features_in_batches(fn, inputs, batch_order(labels, order, repeat), bs)
+                        writer = StoreWriter(folder, cfg.replace(batch_size=bs), kept, repeat)
                         writer.begin()
                         writer.write_chunk(np.arange(len(kept)), X, [""] * len(kept), 0.0)
                         writer.finish([], X.shape[1])
                     X, y, _, _ = load_store(folder)
                     estimator, grid = classifier_grid("SVM", svm_max_iter=base.svm_max_iter)
-                    result = evaluate(X, y, estimator, grid, protocol="stratified_kfold", n_folds=folds)
+                    result = evaluate(X, y, estimator, grid,
+                                      protocol=Protocol("stratified_kfold", n_folds=folds))
                     atomic_write_json(result_path, {"accuracy": result["accuracy"],
                                                     "best_params": result["best_params"]})
                 acc = json.loads(result_path.read_text())["accuracy"]
                 accuracies[condition].setdefault(bs, []).append(acc)
-                log(f"{condition:14s} batch {bs:4d} run {run}: accuracy {acc:.3f}")
+                log(f"{condition:14s} batch {bs:4d} run {repeat}: accuracy {acc:.3f}")
 
     rows, anova = [], {}
     for condition, by_bs in accuracies.items():

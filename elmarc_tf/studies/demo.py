@@ -21,6 +21,7 @@ from ..evaluation.classifiers import SVM_PARAM_GRID
 from ..config import DEFAULT_SVM_MAX_ITER, Config
 from ..datasets import folder_per_class
 from ..extraction.extract import extract
+from ..extraction.options import RunOptions
 from ..io.fileio import atomic_write_json
 from .report import bar_chart, compare, format_table, load_results
 from ..extraction.store import load_store
@@ -133,7 +134,8 @@ def run_demo_experiments(models, out, clips_per_class: int = 8, classifiers=("SV
                          **fields)
             run_experiment(cfg, seeds=seeds, out=out / "results", name=f"{name}_{clf}",
                            items=items, features_out=out / "features",
-                           audio_cache=out / "audio_cache", progress=progress, log=log)
+                           run=RunOptions(progress=progress, log=log,
+                                          audio_cache=out / "audio_cache"))
             folders.append(out / "results" / f"{name}_{clf}")
     return folders
 
@@ -191,7 +193,8 @@ def run_demo(out="elmarc_out/demo", clips_per_class: int = 8, seed: int = 0,
     rows = []
     for name, fields in DEMO_MODELS:
         cfg = Config(dataset="demo", audio_path=str(audio), **fields)
-        result = extract(cfg, items, seed=seed, out=out / "features", progress=progress)
+        result = extract(cfg, items, seed=seed, out=out / "features",
+                         run=RunOptions(progress=progress))
         X, y, _, manifest = load_store(result.folder)
         scores = evaluate_cv(X, y, seed=seed)
         rows.append({"model": name, "features": X.shape[1], **scores})

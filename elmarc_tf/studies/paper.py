@@ -11,8 +11,10 @@ Beyond the paper, the same study for Lee et al. 2018's 3⁹-SampleCNN (:func:`sa
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
+from ..extraction.options import RunOptions
 from ..io.audio_cache import as_audio_cache
 from ..config import Config
 from ..errors import ConfigError
@@ -140,23 +142,25 @@ def figure_of(experiment: dict) -> list[int]:
 
 
 def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmarc_out/paper",
-              sizes=tuple(SIZES), classifiers=CLASSIFIERS, only=None, n_jobs=None,
-              progress=True, log=print, audio_cache=None, wait: bool = False,
-              engine: str = "local", ray_options=None) -> dict:
+              sizes=tuple(SIZES), classifiers=CLASSIFIERS, only=None,
+              run: RunOptions = RunOptions()) -> dict:
     """Run every experiment of a dataset's figures on the user's copy, then compare per figure.
 
     ``audio_root`` replaces ``audio_path``; for GTZAN, ``splits`` is the folder with the
     fault-filtered lists (without it, the 1000-clip layout under 10-fold CV). Stores and finished
     seeds are reused, so an interrupted run resumes. ``only``: substrings of experiment names.
-    ``audio_cache``: where decoded clips are kept so that the whole figure decodes each clip once
-    — ``None`` (default): ``<out>/<dataset>/audio_cache``; a folder or an
-    :class:`~elmarc_tf.io.audio_cache.AudioCache`: that one; ``False``: no cache (decode per config).
-    ``engine`` / ``ray_options``: as :func:`~elmarc_tf.studies.study.run_experiment` (``"ray"``: every
-    extraction and grid search on a Ray cluster; the cache folder must then be readable and
-    writable by every node).
+    ``run`` (a :class:`~elmarc_tf.extraction.options.RunOptions`) as for
+    :func:`~elmarc_tf.studies.study.run_experiment`, but ``run.audio_cache``: where decoded clips
+    are kept so that the whole figure decodes each clip once — ``None`` (default):
+    ``<out>/<dataset>/audio_cache``; a folder or an :class:`~elmarc_tf.io.audio_cache.AudioCache`:
+    that one; ``False``: no cache (decode per config). ``run.engine`` ``"ray"``: every extraction
+    and grid search on a Ray cluster; the cache folder must then be readable and writable by
+    every node.
     """
     out = Path(out) / dataset
-    audio_cache = as_audio_cache(out / "audio_cache" if audio_cache is None else audio_cache)
+    log = run.logger()
+    run = replace(run, log=log, audio_cache=as_audio_cache(
+        out / "audio_cache" if run.audio_cache is None else run.audio_cache))
     summaries_by_figure: dict[int, list] = {}
     for exp, fields in paper_configs(dataset).items():
         if fields.get("model_type") not in classifiers or (only and not any(o in exp for o in only)):
@@ -172,9 +176,7 @@ def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmar
                 fields[key] = (str(Path(splits) / Path(fields[key]).name) if splits else None)
         cfg = Config.from_dict(fields)
         summary = run_experiment(cfg, seeds=seeds, out=out / "results", name=exp,
-                                 features_out=out / "features", n_jobs=n_jobs, progress=progress,
-                                 log=log, audio_cache=audio_cache, wait=wait, engine=engine,
-                                 ray_options=ray_options)
+                                 features_out=out / "features", run=run)
         for f in figures:
             summaries_by_figure.setdefault(f, []).append(summary)
     report = {}

@@ -31,6 +31,7 @@ import dataclasses
 import difflib
 import json
 import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -45,15 +46,16 @@ from ..datasets import items_from_config
 from .demo import DEMO_CLASSES, make_demo_dataset
 from ..errors import ConfigError, ElmarcError
 from ..extraction.extract import extract
+from ..extraction.options import RunOptions
 from ..io.fileio import atomic_write_json, atomic_write_text
 from ..frontends import frontend_of, is_seeded
 from .paper import DATASETS, SIZES, figure_of, paper_configs
-from ..evaluation.protocols import evaluate
+from ..evaluation.protocols import Protocol, evaluate
 from .report import FAMILY_COLOURS, OTHER_FAMILY, format_table
 from ..extraction.store import data_digest, load_store
 from .study import model_label, run_experiment, save_seed, saved_seed, write_summary
-from .train import (CLASSIFIER, PATCH_KEYS, check_trainable, patch_config, quiet_retracing,
-                    train_experiment, training_splits)
+from .train import (CLASSIFIER, PATCH_KEYS, TrainingOptions, check_trainable, patch_config,
+                    quiet_retracing, train_experiment, training_splits)
 
 DEFAULT_OUT = Path("elmarc_out") / "random_vs_trained"
 N_BOOT = 2000
@@ -132,15 +134,17 @@ def _clip_parts(path) -> dict:
 
 
 def trained_features_experiment(cfg, trained: dict, items, out, name: str, features_out,
-                                n_jobs=None, progress: bool = True, log=print,
-                                audio_cache=None) -> dict:
+                                run: RunOptions = RunOptions()) -> dict:
     """Features of each trained model of ``trained`` (a :func:`train_experiment` summary) through
     ``cfg``'s classifier grid; ``<out>/<name>/results.json`` as :func:`run_experiment` writes it.
 
     Per trained model (one per split/fold): ``extract(cfg, items, seed, weights=its best
     weights)``, then :func:`elmarc_tf.evaluation.protocols.evaluate` with ``predefined_split`` on that
-    model's train/val/test clips; a seed's accuracy is the mean over its models.
+    model's train/val/test clips; a seed's accuracy is the mean over its models. ``run``: as
+    :func:`run_experiment` (the extraction runs on ``run.engine``, and so does the grid search,
+    without a progress bar).
     """
+    log = run.logger()
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
     data = data_digest(items)
@@ -155,16 +159,18 @@ def trained_features_experiment(cfg, trained: dict, items, out, name: str, featu
             continue
         splits = []
         for split in entry["splits"]:
-            extraction = extract(cfg, items, seed=seed, out=features_out, progress=progress,
-                                 weights=split["weights"], audio_cache=audio_cache)
+            extraction = extract(cfg, items, seed=seed, out=features_out, weights=split["weights"],
+                                 run=replace(run, log=None))
             X, y, ids, _ = load_store(extraction.folder)
             parts = _clip_parts(split["clips"])
             rows = np.array([i in parts for i in ids])
             estimator, grid = classifier_grid(cfg.model_type, seed=seed,
                                               svm_max_iter=cfg.svm_max_iter)
-            result = evaluate(X[rows], y[rows], estimator, grid, protocol="predefined_split",
-                              splits=[parts[i] for i in ids[rows]], standardize=cfg.standardize,
-                              n_jobs=n_jobs, seed=seed)
+            result = evaluate(X[rows], y[rows], estimator, grid,
+                              splits=[parts[i] for i in ids[rows]],
+                              protocol=Protocol("predefined_split", standardize=cfg.standardize,
+                                                seed=seed),
+                              run=replace(run, progress=False))
             splits.append({"name": split["name"], "accuracy": result["accuracy"],
                            "val_accuracy": result["val_accuracy"],
                            "best_params": result["best_params"], "store": str(extraction.folder),
@@ -210,20 +216,16 @@ def _stats(summary: dict) -> dict:
             "std": summary["std"]}
 
 
-def _study_row(name, cfg, seeds, out, items, mixed_precision, n_jobs, progress, log,
-               audio_cache, deterministic) -> dict:
+def _study_row(name, cfg, seeds, out, items, training, run) -> dict:
     """The three experiments of one architecture and its row of the study."""
     svm_cfg = cfg.replace(model_type="SVM")
     random = run_experiment(svm_cfg, seeds=seeds, out=out / "results", name=f"{name}_SVM",
-                            items=items, features_out=out / "features", n_jobs=n_jobs,
-                            progress=progress, log=log, audio_cache=audio_cache)
+                            items=items, features_out=out / "features", run=run)
     trained = train_experiment(cfg, seeds=seeds, out=out / "results", name=f"{name}_{CLASSIFIER}",
-                               items=items, checkpoints_out=out / "training",
-                               audio_cache=audio_cache, mixed_precision=mixed_precision,
-                               progress=progress, log=log, deterministic=deterministic)
+                               items=items, checkpoints_out=out / "training", training=training,
+                               run=run)
     transfer = trained_features_experiment(svm_cfg, trained, items, out / "results",
-                                           f"{name}_trained_SVM", out / "features", n_jobs=n_jobs,
-                                           progress=progress, log=log, audio_cache=audio_cache)
+                                           f"{name}_trained_SVM", out / "features", run=run)
     splits = [s for r in trained["per_seed"] for s in r["splits"]]
     return {"name": name, "model": random["model"], "feature_length": random["feature_length"],
             "family": frontend_of(cfg).family, "random": _stats(random), "trained": _stats(trained), "transfer": _stats(transfer),
@@ -232,11 +234,19 @@ def _study_row(name, cfg, seeds, out, items, mixed_precision, n_jobs, progress, 
             "protocol": {"random": random["protocol"], "trained": trained["protocol"]}}
 
 
+@dataclass(frozen=True)
+class Bootstrap:
+    """The bootstrap of the correlations' intervals (:func:`correlations`): ``n_boot``
+    resamples drawn with ``seed``."""
+
+    n_boot: int = N_BOOT
+    seed: int = 0
+
+
 def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=DEFAULT_OUT,
-                          n_boot: int = N_BOOT, boot_seed: int = 0, mixed_precision: bool = False,
-                          n_jobs=None, items=None, progress: bool = True, log=print,
-                          audio_cache=None, title: str | None = None,
-                          deterministic: bool = True) -> dict:
+                          items=None, title: str | None = None, bootstrap: Bootstrap = Bootstrap(),
+                          training: TrainingOptions = TrainingOptions(),
+                          run: RunOptions = RunOptions()) -> dict:
     """Run the study: ``architectures`` (``{name: config fields}``, each completed by ``base``:
     data, input and training fields) over ``seeds``; see the module docstring.
 
@@ -246,11 +256,17 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
     ``model``, ``feature_length``, and ``random`` / ``trained`` / ``transfer`` accuracies with
     ``mean`` and ``std``), ``correlations`` (random vs ``trained`` and vs ``transfer``, see
     :func:`correlations`), ``table``, and the paths ``json``, ``table_txt``, ``table_md``, ``chart``.
-    ``mixed_precision``, ``deterministic``: as :func:`elmarc_tf.studies.train.train_experiment`.
+    ``bootstrap``: the correlations' intervals (:class:`Bootstrap`). ``training``: as
+    :func:`elmarc_tf.studies.train.train_experiment`. ``run`` (a
+    :class:`~elmarc_tf.extraction.options.RunOptions`): as
+    :func:`~elmarc_tf.studies.study.run_experiment`, for every extraction (random and trained
+    weights) and grid search; ``run.audio_cache`` ``None``: ``<out>/audio_cache`` (``False``: none).
     """
     out = Path(out)
     seeds = [int(s) for s in seeds]
-    audio_cache = as_audio_cache(out / "audio_cache" if audio_cache is None else audio_cache)
+    log = run.logger()
+    run = replace(run, log=log, audio_cache=as_audio_cache(
+        out / "audio_cache" if run.audio_cache is None else run.audio_cache))
     configs = {name: _study_config({**base, **fields}, log) for name, fields in architectures.items()}
     items = items if items is not None else items_from_config(next(iter(configs.values())))
     labels = sorted({it.label for it in items})
@@ -259,11 +275,10 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
     rows = []
     with quiet_retracing():  # one model per architecture, seed and fold, by design
         for name, cfg in configs.items():
-            rows.append(_study_row(name, cfg, seeds, out, items, mixed_precision, n_jobs,
-                                   progress, log, audio_cache, deterministic))
+            rows.append(_study_row(name, cfg, seeds, out, items, training, run))
     corr = {column: correlations({r["name"]: r["random"]["accuracies"] for r in rows},
                                  {r["name"]: r[column]["accuracies"] for r in rows},
-                                 n_boot=n_boot, seed=boot_seed)
+                                 n_boot=bootstrap.n_boot, seed=bootstrap.seed)
             for column in ("trained", "transfer")}
     title = title or f"{base.get('dataset') or 'data'}: random vs trained ({len(seeds)} seeds)"
     text, markdown = study_tables(rows, corr, seeds)
@@ -390,14 +405,17 @@ def paper_architectures(dataset: str, audio_root, splits=None, size: str = "smal
 
 
 def run_demo_study(out=DEFAULT_OUT / "demo", seeds=(0, 1, 2), clips_per_class: int = 8,
-                   data_seed: int = 0, n_boot: int = N_BOOT, progress: bool = True, log=print,
-                   architectures=None, fields=None, overrides=None, only=None,
-                   mixed_precision: bool = False, deterministic: bool = True) -> dict:
+                   data_seed: int = 0, overrides=None, only=None,
+                   bootstrap: Bootstrap = Bootstrap(),
+                   training: TrainingOptions = TrainingOptions(),
+                   run: RunOptions = RunOptions()) -> dict:
     """The study on the embedded demo data (:func:`elmarc_tf.studies.demo.make_demo_dataset`):
-    ``architectures`` (default :data:`DEMO_ARCHITECTURES`; ``only``: substrings of their names to
-    keep) with ``fields`` (default :data:`DEMO_FIELDS`) updated by ``overrides``."""
+    :data:`DEMO_ARCHITECTURES` (``only``: substrings of their names to keep) with
+    :data:`DEMO_FIELDS` updated by ``overrides``; other architectures or fields:
+    :func:`run_random_vs_trained` on the demo data. The rest as :func:`run_random_vs_trained`."""
     out = Path(out)
-    architectures = architectures or DEMO_ARCHITECTURES
+    log = run.logger()
+    architectures = DEMO_ARCHITECTURES
     if only:
         architectures = {n: f for n, f in architectures.items() if any(o in n for o in only)}
         if not architectures:
@@ -405,12 +423,10 @@ def run_demo_study(out=DEFAULT_OUT / "demo", seeds=(0, 1, 2), clips_per_class: i
     audio = make_demo_dataset(out / "audio", clips_per_class, seed=data_seed)
     log(f"demo data: {len(DEMO_CLASSES) * clips_per_class} clips of {len(DEMO_CLASSES)} classes "
         f"in {audio}")
-    base = {**(DEMO_FIELDS if fields is None else fields), **(overrides or {}),
-            "audio_path": str(audio)}
-    return run_random_vs_trained(base, architectures, seeds=seeds, out=out, n_boot=n_boot,
-                                 mixed_precision=mixed_precision, progress=progress, log=log,
-                                 deterministic=deterministic,
-                                 title=f"demo data: random vs trained ({len(seeds)} seeds)")
+    base = {**DEMO_FIELDS, **(overrides or {}), "audio_path": str(audio)}
+    return run_random_vs_trained(base, architectures, seeds=seeds, out=out,
+                                 title=f"demo data: random vs trained ({len(seeds)} seeds)",
+                                 bootstrap=bootstrap, training=training, run=run)
 
 
 def read_training_overrides(path) -> dict:

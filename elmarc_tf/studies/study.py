@@ -9,6 +9,7 @@ import ast
 import csv
 import io
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -19,9 +20,10 @@ from ..config import Config
 from ..datasets import items_from_config
 from ..errors import ConfigError, ElmarcError
 from ..extraction.extract import extract
+from ..extraction.options import RunOptions
 from ..io.fileio import atomic_write_json, atomic_write_text
 from ..frontends import frontend_of
-from ..evaluation.protocols import check_evaluable, evaluate
+from ..evaluation.protocols import Protocol, SVMSearchOptions, check_evaluable, evaluate
 from ..extraction.store import data_digest, load_store
 
 DEFAULT_RESULTS = Path("elmarc_out") / "results"
@@ -53,33 +55,28 @@ def model_label(cfg, feature_length: int | None = None) -> str:
     return f"{name} ({feature_length})" if feature_length else name
 
 
-def _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache=None,
-                   wait: bool = False, engine="local", ray_options=None) -> dict:
+def _evaluate_seed(cfg, items, seed, features_out, run: RunOptions) -> dict:
     # e.g. MFCCs or a mel-initialised filterbank: no random weights, one store for every seed
     store_seed = seed if frontend_of(cfg).is_seeded(cfg) else 0
-    extraction = extract(cfg, items, seed=store_seed, out=features_out, progress=progress,
-                         audio_cache=audio_cache, wait=wait, engine=engine,
-                         ray_options=ray_options)
+    extraction = extract(cfg, items, seed=store_seed, out=features_out,
+                         run=replace(run, log=None))
     X, y, ids, manifest = load_store(extraction.folder)
     by_id = {it.id: it for it in items}
     splits = [by_id[i].split for i in ids]
     folds = [by_id[i].fold for i in ids]
     estimator, grid = classifier_grid(cfg.model_type, seed=seed, svm_max_iter=cfg.svm_max_iter)
-    result = evaluate(X, y, estimator, grid, protocol=cfg.protocol, splits=splits, folds=folds,
-                      n_folds=cfg.n_folds, standardize=cfg.standardize, nested=cfg.nested_cv,
-                      n_jobs=n_jobs, seed=seed, progress=progress,
-                      progress_desc=f"seed {seed} {cfg.model_type} grid",
-                      precompute_max_n=cfg.svm_precompute_max_n, engine=engine,
-                      ray_options=ray_options)
+    result = evaluate(X, y, estimator, grid, splits=splits, folds=folds,
+                      protocol=Protocol(cfg.protocol, cfg.n_folds, cfg.standardize, cfg.nested_cv,
+                                        seed),
+                      run=run, svm=SVMSearchOptions(cfg.svm_precompute_max_n,
+                                                    f"seed {seed} {cfg.model_type} grid"))
     result.update(seed=seed, store=str(extraction.folder), feature_length=int(X.shape[1]),
                   n_failed=manifest["n_failed"])
     return result
 
 
 def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
-                   features_out=None, n_jobs: int | None = None, progress: bool = True,
-                   log=print, audio_cache=None, wait: bool = False, engine: str = "local",
-                   ray_options=None) -> dict:
+                   features_out=None, run: RunOptions = RunOptions()) -> dict:
     """Extract + evaluate ``cfg`` for each seed; write ``<out>/<name>/results.{json,csv}``.
 
     Before any work the clips are checked against the protocol (two classes, enough clips per
@@ -89,14 +86,18 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
     modification time (:func:`~elmarc_tf.extraction.store.data_digest`); otherwise the seed is evaluated
     again (and its store brought up to date first), so an interrupted run resumes and a changed
     dataset is never reported with old numbers.
-    ``audio_cache`` (an :class:`~elmarc_tf.io.audio_cache.AudioCache` or a folder; ``None``: none):
-    decoded clips shared by every seed and by other experiments given the same cache.
-    ``wait``: wait for a store another process is writing (default: fail at once).
-    ``engine``: ``"local"`` or ``"ray"`` — extraction (:func:`~elmarc_tf.extraction.extract.extract`) and the
-    grid search (:func:`~elmarc_tf.evaluation.protocols.evaluate`) run on a Ray cluster, with ``ray_options``
-    (a :class:`~elmarc_tf.extraction.ray_cluster.RayOptions`); the same stores and results either way.
+    ``run`` (a :class:`~elmarc_tf.extraction.options.RunOptions`): progress bars, ``log`` (default
+    ``print``), grid-search ``jobs``, ``audio_cache`` (an
+    :class:`~elmarc_tf.io.audio_cache.AudioCache` or a folder; ``None``: none: decoded clips
+    shared by every seed and by other experiments given the same cache), ``wait`` for a store
+    another process is writing (default: fail at once), and
+    the ``engine``: ``"local"`` or ``"ray"`` — extraction
+    (:func:`~elmarc_tf.extraction.extract.extract`) and the grid search
+    (:func:`~elmarc_tf.evaluation.protocols.evaluate`) run on a Ray cluster, with ``run.ray`` (a
+    :class:`~elmarc_tf.extraction.ray_cluster.RayOptions`); the same stores and results either way.
     """
-    audio_cache = as_audio_cache(audio_cache)
+    log = run.logger()
+    run = replace(run, audio_cache=as_audio_cache(run.audio_cache))
     items = items if items is not None else items_from_config(cfg)
     check_evaluable([it.label for it in items], cfg.protocol, [it.split for it in items],
                     [it.fold for it in items], cfg.n_folds, cfg.nested_cv)
@@ -111,8 +112,7 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
         if result is not None:
             per_seed.append(result)
             continue
-        result = _evaluate_seed(cfg, items, seed, features_out, n_jobs, progress, audio_cache,
-                                wait, engine, ray_options)
+        result = _evaluate_seed(cfg, items, seed, features_out, run)
         save_seed(cache, cfg, result, data=data)
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f} ({result['protocol']}, "

@@ -42,7 +42,7 @@ import logging
 import math
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -62,6 +62,7 @@ from ..frontends import frontend_of
 from ..frontends.common import layer_seed
 from ..extraction.pipeline import input_shape, make_dataset
 from ..evaluation.protocols import choose_protocol
+from ..extraction.options import RunOptions
 from .study import DEFAULT_RESULTS, model_label, write_summary
 from ..models.trained_weights import apply_trained_weights, read_trained_weights, save_trained_weights
 
@@ -223,6 +224,31 @@ def load_inputs(cfg, items, folder, audio_cache=None, progress: bool = True):
 
 
 # ------------------------------------------------------------------------------ protocols
+@dataclass(frozen=True, eq=False)
+class TrainingData:
+    """What a model is trained on: inputs ``x`` ``(n, *input_shape)``, labels ``y`` ``(n,)`` (ints
+    indexing ``labels``, the class names) and ``ids``, the clips' ids (one per row of ``x``, or
+    ``None``)."""
+
+    x: object
+    y: object
+    labels: list
+    ids: Optional[list] = None
+
+
+@dataclass(frozen=True)
+class TrainingOptions:
+    """How models are trained beyond the config. ``mixed_precision``: float16 computations,
+    float32 weights (part of a training's key). ``deterministic``: switch on
+    ``tf.config.experimental.enable_op_determinism()`` (for the rest of the process: TensorFlow
+    cannot switch it off); False leaves it as it is, for a GPU op without a deterministic
+    kernel. ``on_epoch_end(epoch, state)``: called after each epoch's checkpoint."""
+
+    mixed_precision: bool = False
+    deterministic: bool = True
+    on_epoch_end: Optional[Callable[[int, dict], None]] = None
+
+
 @dataclass(frozen=True)
 class TrainingSplit:
     """One model's clips (indices): trained on ``train``, early-stopped on ``val``, tested on
@@ -385,27 +411,29 @@ def _clip_scores(probs, y) -> tuple[float, float]:
     return accuracy, nll
 
 
-def train_split(cfg, seed: int, x, y, labels, split: TrainingSplit, folder,
-                mixed_precision: bool = False, progress: bool = False, log=print,
-                on_epoch_end: Optional[Callable[[int, dict], None]] = None, tag: str = "",
-                ids=None, deterministic: bool = True) -> dict:
-    """Train one model on ``split`` of inputs ``x`` ``(n, *input_shape)`` with labels ``y``
-    (ints indexing ``labels``); checkpoints and the best weights go to ``folder``.
+def train_split(cfg, seed: int, data: TrainingData, split: TrainingSplit, folder,
+                training: TrainingOptions = TrainingOptions(),
+                run: RunOptions = RunOptions(progress=False), tag: str = "") -> dict:
+    """Train one model on ``split`` of ``data`` (a :class:`TrainingData`: inputs ``x``
+    ``(n, *input_shape)``, labels ``y`` indexing ``labels``); checkpoints and the best weights go
+    to ``folder``.
 
     Resumes from ``folder/checkpoint.npz``; a finished training (``folder/result.json``) returns
-    its result at once. ``on_epoch_end(epoch, state)`` is called after each epoch's checkpoint.
+    its result at once. ``training``: :class:`TrainingOptions` (``on_epoch_end(epoch, state)`` is
+    called after each epoch's checkpoint). ``run``: its ``progress`` (bars per epoch) and ``log``
+    (default ``print``) apply.
     Returns ``name``, ``accuracy`` (test clips, best epoch's weights), ``val_accuracy``,
     ``best_epoch``, ``epochs_run``, ``curves`` (per epoch: ``loss``, ``accuracy`` of the training
     patches, ``val_accuracy``, ``val_loss``, ``seconds``), ``weights`` (the best epoch's trained
     weights file), ``weights_digest``, ``n_train`` / ``n_val`` / ``n_test``, ``labels`` and
-    ``confusion_matrix`` (test clips). ``ids``: the clips' ids (one per row of ``x``); given,
-    ``folder/clips.json`` lists the ids of each part and the result's ``clips`` names it.
-    ``deterministic``: switch on ``tf.config.experimental.enable_op_determinism()`` (for the
-    rest of the process: TensorFlow cannot switch it off); False leaves it as it is, for a GPU
-    op without a deterministic kernel.
+    ``confusion_matrix`` (test clips). With ``data.ids``, ``folder/clips.json`` lists the ids of
+    each part and the result's ``clips`` names it.
     """
     folder = Path(folder)
-    y = np.asarray(y, dtype=np.int32)
+    x, labels, ids = data.x, data.labels, data.ids
+    y = np.asarray(data.y, dtype=np.int32)
+    mixed_precision, on_epoch_end = training.mixed_precision, training.on_epoch_end
+    progress, log = run.progress, run.logger()
     key = _digest([training_fields(cfg), int(seed), split.name, split.train.tolist(),
                    split.val.tolist(), split.test.tolist(), list(labels), bool(mixed_precision)])
     result_path, checkpoint_path = folder / "result.json", folder / "checkpoint.npz"
@@ -418,7 +446,7 @@ def train_split(cfg, seed: int, x, y, labels, split: TrainingSplit, folder,
     if ids is not None:
         atomic_write_json(folder / "clips.json", {part: [str(ids[i]) for i in getattr(split, part)]
                                                   for part in ("train", "val", "test")})
-    if deterministic:
+    if training.deterministic:
         tf.config.experimental.enable_op_determinism()
 
     patch = patch_length(cfg)
@@ -517,9 +545,8 @@ def training_dir(root, cfg, items, mixed_precision: bool = False) -> Path:
 
 
 def train_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
-                     checkpoints_out=None, audio_cache=None, mixed_precision: bool = False,
-                     progress: bool = True, log=print, on_epoch_end=None,
-                     deterministic: bool = True) -> dict:
+                     checkpoints_out=None, training: TrainingOptions = TrainingOptions(),
+                     run: RunOptions = RunOptions()) -> dict:
     """Train ``cfg`` end to end for each seed under its protocol; write
     ``<out>/<name>/results.{json,csv}`` in the format of :func:`elmarc_tf.studies.study.run_experiment`
     (``classifier``: ``end-to-end``; each ``per_seed`` entry adds ``best_epoch`` (one per
@@ -527,14 +554,17 @@ def train_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, it
 
     Checkpoints, trained weights files and the decoded inputs go under ``checkpoints_out``
     (default ``elmarc_out/training``); everything resumes. ``name``: default
-    ``<experiment_name>_end-to-end``. ``deterministic``: see :func:`train_split`.
+    ``<experiment_name>_end-to-end``. ``training``: see :class:`TrainingOptions`. ``run``: its
+    ``progress``, ``log`` (default ``print``) and ``audio_cache`` (decoding the inputs) apply.
     """
     check_trainable(cfg)
+    mixed_precision, log = training.mixed_precision, run.logger()
     items = items if items is not None else items_from_config(cfg)
     name = name or f"{cfg.experiment_name}_{CLASSIFIER}"
     root = Path(checkpoints_out or DEFAULT_CHECKPOINTS)
     folder = training_dir(root, cfg, items, mixed_precision)
-    x, errors = load_inputs(cfg, items, root / "inputs", audio_cache=audio_cache, progress=progress)
+    x, errors = load_inputs(cfg, items, root / "inputs", audio_cache=run.audio_cache,
+                            progress=run.progress)
     ok = np.array([i for i, e in enumerate(errors) if not e], dtype=np.int64)
     for i, e in enumerate(errors):
         if e:
@@ -550,11 +580,10 @@ def train_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, it
     per_seed = []
     for seed in seeds:
         with quiet_retracing():
-            results = [train_split(cfg, seed, x, y, labels, split,
-                                   folder / f"seed{seed}" / split.name,
-                                   mixed_precision=mixed_precision, progress=progress, log=log,
-                                   on_epoch_end=on_epoch_end, tag=f"{label} seed {seed} {split.name}",
-                                   ids=[it.id for it in clips], deterministic=deterministic)
+            data = TrainingData(x, y, labels, [it.id for it in clips])
+            results = [train_split(cfg, seed, data, split, folder / f"seed{seed}" / split.name,
+                                   training, replace(run, log=log),
+                                   tag=f"{label} seed {seed} {split.name}")
                        for split in splits]
         entry = {"seed": int(seed), "accuracy": float(np.mean([r["accuracy"] for r in results])),
                  "protocol": protocol, "best_params": {}, "feature_length": feature_length,
