@@ -172,8 +172,7 @@ def representation_rate(cfg, n_samples: int, seconds: float = 4.0) -> dict:
     x = tf.constant(np.random.RandomState(0).uniform(-0.5, 0.5, (1, n_samples)).astype(np.float32))
     signature = [tf.TensorSpec((None, None), tf.float32)]
     alone = tf.function(lambda y: rep(y), input_signature=signature)
-    model = build_extractor(cfg, seed=0, inputs="waveform")
-    whole = tf.function(lambda y: model(y, training=False), input_signature=signature)
+    whole = compile_extractor(cfg, model=build_extractor(cfg, seed=0, inputs="waveform"))
     layers = representation_flops(rep, n_samples)
     return {"representation": cfg.input_representation, "flops": sum(layers.values()),
             "layer_flops": layers,
