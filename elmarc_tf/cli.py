@@ -65,7 +65,7 @@ from .studies.random_vs_trained import (N_BOOT, Bootstrap, paper_architectures, 
 from .extraction.options import RunOptions  # noqa: E402
 from .extraction.ray_cluster import RayOptions  # noqa: E402
 from .studies.report import compare, load_results  # noqa: E402
-from .extraction.store import load_store, store_damage, store_progress  # noqa: E402
+from .extraction.store import describe_store  # noqa: E402
 from .studies.study import read_original_config, run_experiment  # noqa: E402
 from .studies.train import TrainingOptions, train_experiment  # noqa: E402
 from .models.trained_weights import read_trained_weights  # noqa: E402
@@ -259,7 +259,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--quiet", action="store_true")
 
     p = verb("info", help="summary of a feature store or an export "
-                                    "(elmarc_tf.extraction.store.load_store, elmarc_tf.models.export.describe_export)")
+                                    "(elmarc_tf.extraction.store.describe_store, elmarc_tf.models.export.describe_export)")
     p.add_argument("path", type=Path)
 
     p = verb("demo", help="generate a small dataset, extract, classify, rank "
@@ -444,25 +444,26 @@ def _weights_line(manifest: dict) -> str:
             f"{t.get('split')}, epoch {t.get('epoch')})")
 
 
-def cmd_info(args) -> int:
-    path = args.path
-    if (path / "assets" / "elmarc.json").is_file():
-        return _info_export(path)
-    damage = store_damage(path)
-    if damage is not None:
-        print(f"{path}: {damage}; rerun the same command to recompute it")
-        return EXIT_IO
-    if (path / "chunks").is_dir() and not (path / "manifest.json").is_file():
-        p = store_progress(path)
-        print(f"{path}: extraction in progress or interrupted, {p['n_done']} of {p['n_items']} "
-              f"clips in {p['batches']} batches written; rerun the same command to resume")
-        for line in p["damaged"]:
-            print(f"  damaged: {line} (its clips are computed again on resume)")
-        return EXIT_IO if p["damaged"] else EXIT_OK
-    X, y, _, m = load_store(path)
+def _info_damaged(path, store: dict) -> int:
+    print(f"{path}: {store['damage']}; rerun the same command to recompute it")
+    return EXIT_IO
+
+
+def _info_unfinished(path, store: dict) -> int:
+    print(f"{path}: extraction in progress or interrupted, {store['n_done']} of "
+          f"{store['n_items']} clips in {store['batches']} batches written; rerun the same "
+          f"command to resume")
+    for line in store["damaged"]:
+        print(f"  damaged: {line} (its clips are computed again on resume)")
+    return EXIT_IO if store["damaged"] else EXIT_OK
+
+
+def _info_finished(path, store: dict) -> int:
+    m = store["manifest"]
     cfg = m["config"]
     print(f"store:    {path}")
-    print(f"features: {X.shape[0]} clips x {X.shape[1]} ({_describe(cfg)}, seed {m['seed']})")
+    print(f"features: {store['n_clips']} clips x {store['feature_length']} ({_describe(cfg)}, "
+          f"seed {m['seed']})")
     print(_weights_line(m))
     print(f"labels:   {len(m['labels'])} classes: {', '.join(m['labels'])}")
     print(f"input:    {cfg['signal']} {cfg['n_frames'] or cfg['n_samples'] or 'whole clips'} "
@@ -474,6 +475,19 @@ def cmd_info(args) -> int:
     for failure in m["failures"]:
         print(f"  {failure['error']}")
     return EXIT_OK
+
+
+# describe_store's state -> how `elmarc info` prints it (and its exit status)
+_INFO_OF_STORE = {"damaged": _info_damaged, "unfinished": _info_unfinished,
+                  "finished": _info_finished}
+
+
+def cmd_info(args) -> int:
+    path = args.path
+    if (path / "assets" / "elmarc.json").is_file():
+        return _info_export(path)
+    store = describe_store(path)
+    return _INFO_OF_STORE[store["state"]](path, store)
 
 
 def cmd_demo(args) -> int:

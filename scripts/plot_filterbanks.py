@@ -17,13 +17,11 @@ import io
 from pathlib import Path
 
 import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from elmarc_tf.frontends.leaf import build_representation  # noqa: E402
+from elmarc_tf.frontends.leaf import build_representation
 
 N_FFT = 1 << 14  # frequency grid of the plotted responses: 0.73 Hz at 12 kHz
 HALF_MAX = np.sqrt(2.0 * np.log(2.0))
@@ -44,9 +42,9 @@ def responses(filterbank_init: str, seed: int):
 
 
 def plot(out: Path, seed: int) -> Path:
-    fig = plt.figure(figsize=(9.0, 7.6), dpi=100)
+    fig = Figure(figsize=(9.0, 7.6), dpi=100)
     grid = fig.add_gridspec(3, 1, height_ratios=[1.0, 1.0, 1.1], hspace=0.55)
-    cmap = plt.get_cmap("viridis")
+    cmap = matplotlib.colormaps["viridis"]
     summary = {}
     for row, (init, title) in enumerate((("mel", "filterbank_init: mel (leaf-audio's, on the "
                                                   "authors' 96 mel bands)"),
@@ -80,7 +78,6 @@ def plot(out: Path, seed: int) -> Path:
     out.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
     # 192 anti-aliased curves in many colours: a 256-colour palette keeps the file small
     Image.open(buffer).convert("RGB").quantize(256).save(out, optimize=True)
     return out

@@ -8,7 +8,8 @@ import soundfile as sf
 import numpy_reference
 from conftest import music_like
 from elmarc_tf import AudioError, Config
-from elmarc_tf.io.audio import fix_length, load_audio
+from elmarc_tf.io.audio import load_audio
+from elmarc_tf.io.fix_length import fix_length_np as fix_length
 from elmarc_tf.frontends.mfcc import mfcc_features
 from elmarc_tf.extraction.pipeline import input_kind
 

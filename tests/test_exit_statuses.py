@@ -19,8 +19,9 @@ from elmarc_tf.cli import COMMANDS, EXIT_STATUS, main
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extraction.extract import extract
 from elmarc_tf.io.fileio import FolderLock
-from elmarc_tf.extraction.store import StoreWriter, store_dir
+from elmarc_tf.errors import ElmarcError
 from elmarc_tf.extraction.options import RunOptions
+from elmarc_tf.extraction.store import StoreWriter, describe_store, load_store, store_dir
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 SPEC = dict(architecture="7x96", num_filters=4, n_frames=30, fix_length_by="repeat-pad",
@@ -227,3 +228,23 @@ def test_exit_status(data, tmp_path, capsys, monkeypatch, verb, what, case, stat
 def test_every_documented_status_and_every_verb_has_a_case():
     assert {status for *_, status, _ in CASES} == set(readme_exit_statuses())
     assert {verb for verb, *_ in CASES} == set(COMMANDS)
+
+
+def test_describe_store_says_what_info_prints(data, tmp_path):
+    """The store's states as data: what `elmarc info` prints is read by describe_store."""
+    root, configs, store = data
+    X, _, _, manifest = load_store(store)
+    assert describe_store(store) == {"state": "finished", "n_clips": 4, "feature_length": 4,
+                                     "manifest": manifest} and X.shape == (4, 4)
+    assert describe_store(interrupted_store(configs["good"], tmp_path, damaged=False)) == {
+        "state": "unfinished", "n_items": 4, "n_done": 2, "batches": 1, "damaged": []}
+    damaged = describe_store(interrupted_store(configs["good"], tmp_path, damaged=True))
+    assert (damaged["state"], damaged["n_done"], damaged["batches"]) == ("unfinished", 2, 1)
+    assert damaged["damaged"] == ["00000002.npz: unreadable chunk (EOFError)"]
+    copy = shutil.copytree(store, tmp_path / "short")
+    np.save(copy / "features.npy", np.ones((3, 4), np.float32))
+    assert describe_store(copy) == {"state": "damaged", "damage": "damaged store (features.npy has "
+                                    "shape (3, 4), 4 items, manifest says 4)"}
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ElmarcError, match=r"empty: not a finished feature store, no manifest.json"):
+        describe_store(tmp_path / "empty")

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import music_like, small_config
 from elmarc_tf import build_extractor
-from elmarc_tf.io.audio import fix_length
+from elmarc_tf.io.fix_length import fix_length_np as fix_length
 from elmarc_tf.frontends.melspec import FixLength, LogMelSpectrogram
 
 SR = 12000

@@ -12,7 +12,8 @@ import soundfile as sf
 
 from conftest import music_like
 from elmarc_tf import Config, build_extractor
-from elmarc_tf.io.audio import fix_length, load_audio
+from elmarc_tf.io.audio import load_audio
+from elmarc_tf.io.fix_length import fix_length_np as fix_length
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.errors import ConfigError
 from elmarc_tf.extraction.extract import extract

@@ -3,6 +3,7 @@ files, de-duplication and the chart's content."""
 
 from __future__ import annotations
 
+import ast
 import csv
 import dataclasses
 import json
@@ -57,6 +58,26 @@ def write_results(root: Path, s: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "results.json").write_text(json.dumps(s))
     return folder / "results.json"
+
+
+def pyplot_imports(root: Path) -> list[str]:
+    """``file:line`` of every import of ``matplotlib.pyplot`` in the Python files under ``root``."""
+    found = []
+    for path in sorted(root.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] + [f"{node.module}.{a.name}" for a in node.names]
+                     if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(name == "matplotlib.pyplot" for name in names):
+                found.append(f"{path.relative_to(root.parent)}:{node.lineno}")
+    return found
+
+
+def test_charts_are_figure_objects_not_pyplot_state():
+    """Every chart of the package and its scripts is drawn on a ``matplotlib.figure.Figure``
+    (no pyplot: no global current figure, no backend to select, nothing to close)."""
+    repository = Path(__file__).resolve().parents[1]
+    assert pyplot_imports(repository / "elmarc_tf") + pyplot_imports(repository / "scripts") == []
 
 
 # ------------------------------------------------------------------------------ what a result is

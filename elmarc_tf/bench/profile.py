@@ -18,7 +18,7 @@ from pathlib import Path
 import keras
 import tensorflow as tf
 
-from ..extraction.batching import auto_batch_size
+from ..extraction.batching import rule_batch_size
 from ..models.extractor import compile_extractor
 from ..io.fileio import atomic_write_json, atomic_write_text, versions
 from ..models.flops import clip_flops, conv_flops
@@ -71,7 +71,7 @@ def profile_layers(cfg, batch_size=None, seconds: float = DEFAULT_SECONDS, seed:
     """
     extractor = compile_extractor(cfg, seed=seed)
     model = extractor.model
-    batch = int(batch_size or auto_batch_size(model))
+    batch = int(batch_size or rule_batch_size(cfg, model))
     x = tf.constant(random_batch(cfg, extractor, batch))
     layers = []
 
@@ -87,7 +87,7 @@ def profile_layers(cfg, batch_size=None, seconds: float = DEFAULT_SECONDS, seed:
                        "gflops": None if flops is None else flops / ms / 1e6})
 
     replay(model, x, visit)
-    return {"batch_size": batch, "flops": clip_flops(model, clip_samples(cfg, extractor)),
+    return {"batch_size": batch, "flops": clip_flops(model, clip_samples(cfg)),
             "layers": layers,
             "model_ms": 1e3 * best_call_seconds(extractor, (x,), 3 * seconds) / batch}
 

@@ -14,9 +14,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
-from ..extraction.batching import auto_batch_size, best_call_seconds, takes_whole_clips
+from ..extraction.batching import best_call_seconds, rule_batch_size
 from ..models.extractor import build_extractor, compile_extractor
 from ..models.flops import clip_flops, model_flops, representation_flops
+from ..frontends import takes_whole_clip
 from ..frontends.filterbank import representation
 
 # A 64 MiB intermediate computed again and again: with an allocator that returns freed memory to
@@ -40,16 +41,16 @@ print(json.dumps((resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) /
 CLIP_SECONDS = 30.0
 
 
-def clip_samples(cfg, extractor) -> int | None:
-    """Samples of one timed clip of a whole-clip extractor (:data:`CLIP_SECONDS` at the config's
-    rate); None for an extractor with a fixed input."""
-    return int(CLIP_SECONDS * cfg.sampling_rate) if takes_whole_clips(extractor.model) else None
+def clip_samples(cfg) -> int | None:
+    """Samples of one timed clip of a front-end that takes whole clips (:data:`CLIP_SECONDS` at
+    the config's rate); None for one with a fixed input."""
+    return int(CLIP_SECONDS * cfg.sampling_rate) if takes_whole_clip(cfg) else None
 
 
 def random_batch(cfg, extractor, batch: int, seed: int = 0) -> np.ndarray:
     """``batch`` inputs of ``extractor`` (a :class:`~elmarc_tf.models.extractor.CompiledExtractor`),
     uniform in [-1, 0): its own input shape, or whole clips of :func:`clip_samples` samples."""
-    n = clip_samples(cfg, extractor)
+    n = clip_samples(cfg)
     shape = tuple(n if d is None else d for d in extractor.input_shape)
     return np.random.RandomState(seed).uniform(-1, 0, (batch, *shape)).astype(np.float32)
 
@@ -109,9 +110,9 @@ def forward_rate(cfg, batch_sizes=(1, 2, 4, 8), seconds: float = 4.0, jit: bool 
     FLOPs are that clip's (windows x one window's, :func:`~elmarc_tf.models.flops.clip_flops`);
     ``clip_samples`` says how long the clip was (None for a fixed input)."""
     fn = compile_extractor(cfg, seed=0, jit_compile=jit)
-    n = clip_samples(cfg, fn)
+    n = clip_samples(cfg)
     flops = clip_flops(fn.model, n)
-    auto = auto_batch_size(fn.model)
+    auto = rule_batch_size(cfg, fn.model)
     sizes = [auto if b == "auto" else b for b in batch_sizes]
     if n is not None:
         sizes = [1]
@@ -171,8 +172,7 @@ def representation_rate(cfg, n_samples: int, seconds: float = 4.0) -> dict:
     x = tf.constant(np.random.RandomState(0).uniform(-0.5, 0.5, (1, n_samples)).astype(np.float32))
     signature = [tf.TensorSpec((None, None), tf.float32)]
     alone = tf.function(lambda y: rep(y), input_signature=signature)
-    model = build_extractor(cfg, seed=0, inputs="waveform")
-    whole = tf.function(lambda y: model(y, training=False), input_signature=signature)
+    whole = compile_extractor(cfg, model=build_extractor(cfg, seed=0, inputs="waveform"))
     layers = representation_flops(rep, n_samples)
     return {"representation": cfg.input_representation, "flops": sum(layers.values()),
             "layer_flops": layers,

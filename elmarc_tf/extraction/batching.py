@@ -46,6 +46,7 @@ import tensorflow as tf
 
 from ..config import feature_fields
 from ..errors import ConfigError
+from ..frontends import takes_whole_clip
 from ..io.fileio import atomic_write_json
 from ..models.flops import conv_output_shape, model_flops
 from ..models.keras_graph import weighted_layers
@@ -71,22 +72,24 @@ def largest_map_bytes(model: keras.Model) -> int:
     return 4 * max(sizes, default=1)
 
 
-def takes_whole_clips(model: keras.Model) -> bool:
-    """Whether the extractor ``model`` takes clips of any length (its input has no fixed size)."""
-    return any(d is None for d in model.input_shape[1:])
-
-
 def auto_batch_size(model: keras.Model) -> int:
-    """Clips per forward pass for ``model`` (an extractor): see the module docstring.
+    """Clips per forward pass for ``model`` (an extractor with a fixed input size): see the
+    module docstring. A front-end that takes whole clips takes one per call
+    (:func:`rule_batch_size`).
 
     e.g. on the paper's 29 s inputs: 1 for every large configuration and VGG-32, 2 for
-    sample_level-23, 14 for 7x96-160; 1 for a model that takes whole clips.
+    sample_level-23, 14 for 7x96-160.
     """
-    if model is not None and takes_whole_clips(model):
-        return 1
     by_work = math.ceil(WORK_PER_BATCH / max(model_flops(model), 1))
     by_memory = MEMORY_PER_BATCH // largest_map_bytes(model)
     return int(max(1, min(by_work, by_memory, MAX_BATCH)))
+
+
+def rule_batch_size(cfg, model: keras.Model) -> int:
+    """The rule's clips per forward pass for ``cfg``'s extractor ``model``: 1 for a front-end
+    that takes whole clips (:func:`~elmarc_tf.frontends.takes_whole_clip`), else
+    :func:`auto_batch_size`."""
+    return 1 if takes_whole_clip(cfg) else auto_batch_size(model)
 
 
 def resolve_batch_size(cfg, model: keras.Model, requested: int | None = None) -> int:
@@ -98,7 +101,7 @@ def resolve_batch_size(cfg, model: keras.Model, requested: int | None = None) ->
 
     With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
     size = requested or cfg.batch_size
-    if model is not None and takes_whole_clips(model):
+    if takes_whole_clip(cfg):
         if size not in (AUTO, 1):
             raise ConfigError(f"batch_size {size}: '{cfg.architecture}' takes one whole clip per "
                               f"forward pass (clips differ in length: padding them to one length "

@@ -35,7 +35,8 @@ from typing import Callable, Optional
 import numpy as np
 import tensorflow as tf
 
-from ..io.audio import fix_length, load_audio
+from ..io.audio import load_audio
+from ..io.fix_length import EXTENSIONS, fix_length_np
 from ..io.audio_cache import as_audio_cache
 from ..errors import AudioError
 from ..models.extractor import input_layers
@@ -82,7 +83,7 @@ def _representation_graph(cfg, seed):
 
 
 def _fix_samples(y, cfg, path):
-    return fix_length(y, cfg.n_samples, cfg.fix_length_by, name=path)
+    return fix_length_np(y, cfg.n_samples, cfg.fix_length_by, name=path)
 
 
 def _scales(cfg) -> list:
@@ -113,11 +114,9 @@ def _mfcc_statistics(y, cfg, path):
     zero-padded to it, or repeated whole until it is at least that long (the copies are not cut);
     a longer clip, and every clip with ``crop``, is used whole. A clip too short for second
     differences fails (:class:`AudioError`; its statistics would be NaN)."""
-    if 0 < len(y) < cfg.mfcc_fixed_length:
-        if cfg.fix_length_by == "zero-pad":
-            y = fix_length(y, cfg.mfcc_fixed_length, cfg.fix_length_by, name=path)
-        elif cfg.fix_length_by == "repeat-pad":
-            y = np.tile(y, -(-cfg.mfcc_fixed_length // len(y)))
+    extension = EXTENSIONS[cfg.fix_length_by]
+    if 0 < len(y) < cfg.mfcc_fixed_length and extension is not None:
+        y = extension.numpy(y, cfg.mfcc_fixed_length)  # extended, not cut
     if len(y) < MFCC_MIN_SAMPLES:
         raise AudioError(f"{path}: {len(y)} samples give fewer than the 3 MFCC frames the second "
                          f"differences need ({MFCC_MIN_SAMPLES} samples); use fix_length_by "

@@ -439,3 +439,28 @@ def load_store(folder) -> StoredFeatures:
     y = np.array([it["label"] for it in items], dtype=str)
     ids = np.array([it["id"] for it in items], dtype=str)
     return StoredFeatures(X, y, ids, manifest)
+
+
+def describe_store(folder) -> dict:
+    """What a store folder holds, read without changing anything (what ``elmarc info`` shows).
+
+    ``state`` says which other keys there are:
+
+    - ``"damaged"``: a finished store whose files do not agree; ``damage`` (one line,
+      :func:`store_damage`);
+    - ``"unfinished"``: an extraction in progress or interrupted (batches written, no
+      manifest); ``n_items``, ``n_done``, ``batches``, ``damaged`` (:func:`store_progress`);
+    - ``"finished"``: ``n_clips`` and ``feature_length`` (the shape of the features) and
+      ``manifest``.
+
+    Any other folder is an :class:`ElmarcError` naming it (as :func:`load_store`).
+    """
+    folder = Path(folder)
+    damage = store_damage(folder)
+    if damage is not None:
+        return {"state": "damaged", "damage": damage}
+    if (folder / "chunks").is_dir() and not (folder / MANIFEST).is_file():
+        return {"state": "unfinished", **store_progress(folder)}
+    X, _, _, manifest = load_store(folder)
+    return {"state": "finished", "n_clips": int(X.shape[0]), "feature_length": int(X.shape[1]),
+            "manifest": manifest}

@@ -21,7 +21,8 @@ import numpy as np
 import tensorflow as tf
 
 from ..errors import ConfigError
-from ..vocabulary import FIX_LENGTH_MODES, PAD_MODES
+from ..io.fix_length import check_fix_length_by, fix_length_tf
+from ..vocabulary import PAD_MODES
 
 SAMPLE_RATE = 12000
 N_FFT = 512
@@ -118,39 +119,15 @@ class LogMelSpectrogram(keras.layers.Layer):
                 "amin": self.amin}
 
 
-def fix_length_tf(x, length: int, mode: str = "crop"):
-    """Bring axis 1 of ``x`` (``(batch, time, ...)``) to ``length``, as the original ``compute_input``.
-
-    ``crop``: first ``length`` steps (shorter input is an error: the original crashes there);
-    ``zero-pad``: pad with zeros (for log-mel that is 0 dB, a loud value — kept for parity) then
-    crop; ``repeat-pad``: tile the whole input then crop.
-    """
-    n = tf.shape(x)[1]
-    if mode == "crop":
-        tf.debugging.assert_greater_equal(
-            n, length, message=f"input shorter than the fixed length {length} with fix_length_by 'crop'")
-    elif mode == "zero-pad":
-        paddings = [[0, 0], [0, tf.maximum(length - n, 0)]] + [[0, 0]] * (x.shape.rank - 2)
-        x = tf.pad(x, paddings)
-    elif mode == "repeat-pad":
-        reps = (length + n - 1) // n
-        x = tf.tile(x, [1, reps] + [1] * (x.shape.rank - 2))
-    else:
-        raise ConfigError(f"'fix_length_by' must be one of {', '.join(FIX_LENGTH_MODES)}, got {mode!r}")
-    return x[:, :length]
-
-
 @keras.saving.register_keras_serializable(package="elmarc_tf")
 class FixLength(keras.layers.Layer):
-    """``(batch, time, ...)`` -> ``(batch, length, ...)`` by :func:`fix_length_tf`."""
+    """``(batch, time, ...)`` -> ``(batch, length, ...)`` by
+    :func:`elmarc_tf.io.fix_length.fix_length_tf` (crop / zero-pad / repeat-pad)."""
 
     def __init__(self, length: int, mode: str = "crop", **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        if mode not in FIX_LENGTH_MODES:
-            raise ConfigError(f"'fix_length_by' must be one of {', '.join(FIX_LENGTH_MODES)}, "
-                              f"got {mode!r}")
-        self.length, self.mode = int(length), mode
+        self.length, self.mode = int(length), check_fix_length_by(mode)
 
     def call(self, x):
         return fix_length_tf(x, self.length, self.mode)

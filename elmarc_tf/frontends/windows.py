@@ -25,7 +25,7 @@ import keras
 import tensorflow as tf
 
 from ..errors import AudioError, ConfigError
-from ..vocabulary import FIX_LENGTH_MODES
+from ..io.fix_length import check_fix_length_by, fix_length_tf
 
 WINDOW_POOLINGS = {"mean": tf.reduce_mean, "max": tf.reduce_max}
 DEFAULT_WINDOW_POOLING = ("mean", "max")
@@ -71,12 +71,6 @@ def window_count(n: int, window: int, hop: int, fix_length_by: str = "crop") -> 
     return 1 + -(-max(n - window, 0) // hop)
 
 
-def check_fix_length_by(mode) -> str:
-    if mode not in FIX_LENGTH_MODES:
-        raise ConfigError(f"'fix_length_by' must be one of {', '.join(FIX_LENGTH_MODES)}, got {mode!r}")
-    return mode
-
-
 def check_hop(hop, window: int) -> int:
     if not isinstance(hop, int) or isinstance(hop, bool) or not 1 <= hop <= window:
         raise ConfigError(f"'window_hop'={hop!r} must be an int between 1 and the window ({window})")
@@ -93,22 +87,6 @@ def check_pooling(pooling) -> tuple[str, ...]:
         raise ConfigError(f"'window_pooling' must be a non-empty list of distinct names from "
                           f"{', '.join(WINDOW_POOLINGS)}, got {pooling!r}")
     return tuple(pooling)
-
-
-def _extend_crop(clips, length):
-    return clips[:, :length]
-
-
-def _extend_zero(clips, length):
-    return tf.pad(clips, [[0, 0], [0, length - tf.shape(clips)[1]]])
-
-
-def _extend_repeat(clips, length):
-    reps = -(-length // tf.shape(clips)[1])
-    return tf.tile(clips, [1, reps])[:, :length]
-
-
-_EXTEND = {"crop": _extend_crop, "zero-pad": _extend_zero, "repeat-pad": _extend_repeat}
 
 
 # ----------------------------------------------------------------------------- layers
@@ -145,7 +123,7 @@ class SlidingWindows(keras.layers.Layer):
         else:
             tf.debugging.assert_positive(n, message="empty clip: no samples to cut into windows")
             count = 1 + -(-tf.maximum(n - w, 0) // h)
-        clips = _EXTEND[self.fix_length_by](clips, (count - 1) * h + w)
+        clips = fix_length_tf(clips, (count - 1) * h + w, self.fix_length_by)
         windows = tf.signal.frame(clips, w, h, axis=1)  # (batch, count, window)
         return tf.reshape(windows, (-1, w, 1))
 
@@ -230,5 +208,4 @@ class WindowedFeatures(keras.layers.Layer):
 
 
 __all__ = ["WINDOW_POOLINGS", "DEFAULT_WINDOW_POOLING", "WindowScale", "window_count",
-           "check_fix_length_by", "check_hop", "check_pooling", "SlidingWindows", "WindowPooling",
-           "WindowedFeatures"]
+           "check_hop", "check_pooling", "SlidingWindows", "WindowPooling", "WindowedFeatures"]

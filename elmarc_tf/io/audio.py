@@ -1,5 +1,5 @@
-"""Decoding, resampling to 12 kHz mono, and fixing the length: the start of the original
-``compute_input``.
+"""Decoding and resampling to 12 kHz mono: the start of the original ``compute_input`` (the
+length is fixed next, by :mod:`elmarc_tf.io.fix_length`).
 
 ``librosa.load(path, sr=12000)`` is what the authors ran; they had librosa <= 0.5, whose
 resampler was resampy's ``kaiser_best``. librosa >= 0.10 defaults to ``soxr_hq``, which is about
@@ -19,8 +19,6 @@ import soundfile as sf
 
 from ..errors import AudioError
 from .resample import FILTERS as KAISER_FILTERS, resample_kaiser
-from ..vocabulary import FIX_LENGTH_MODES
-
 
 
 def load_audio(path, sr: int = 12000, res_type: str = "soxr_hq") -> np.ndarray:
@@ -76,28 +74,3 @@ def downmix(frames: np.ndarray) -> np.ndarray:
     if frames.shape[1] > 1:
         y /= np.float32(frames.shape[1])
     return y
-
-
-def fix_length(x: np.ndarray, length: int, mode: str = "crop", name: str = "input") -> np.ndarray:
-    """Bring axis 0 of ``x`` (samples, or frames of a ``(frames, bands)`` matrix) to ``length``.
-
-    As the original ``compute_input``: ``crop`` keeps the first ``length`` steps; ``zero-pad``
-    appends zeros (for a log-mel matrix that is 0 dB — a loud value, kept for parity);
-    ``repeat-pad`` tiles the whole input, then crops. An input longer than ``length`` is cropped in
-    every mode. ``crop`` on a shorter input raises :class:`AudioError` (the original crashes there).
-    ``name`` (a file path) is used in error messages.
-    """
-    if mode not in FIX_LENGTH_MODES:
-        raise AudioError(f"{name}: unknown fix_length_by {mode!r} (use {', '.join(FIX_LENGTH_MODES)})")
-    n = x.shape[0]
-    if n == 0:
-        raise AudioError(f"{name}: empty input, nothing to bring to length {length}")
-    if n >= length:
-        return x[:length]
-    if mode == "crop":
-        raise AudioError(f"{name}: has {n} steps, fewer than the required {length}; "
-                         f"use fix_length_by 'zero-pad' or 'repeat-pad' for short clips")
-    if mode == "zero-pad":
-        return np.concatenate([x, np.zeros((length - n, *x.shape[1:]), x.dtype)])
-    reps = -(-length // n)
-    return np.concatenate([x] * reps)[:length]

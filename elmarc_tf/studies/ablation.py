@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from matplotlib.figure import Figure
 from scipy.stats import f_oneway
 from tqdm import tqdm
 
@@ -227,14 +228,10 @@ def run_ablation_study(demo: bool = False, dataset: str | None = None, audio_roo
 
 def figure5(accuracies, batch_sizes, path) -> Path:
     """Grouped bars in the style of the paper's Figure 5: accuracy per batch size and condition."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     conditions = list(accuracies)
     width = 0.8 / max(len(conditions), 1)
-    fig, ax = plt.subplots(figsize=(7, 4.2))
+    fig = Figure(figsize=(7, 4.2))
+    ax = fig.subplots()
     for k, condition in enumerate(conditions):
         means = [100 * np.mean(accuracies[condition][bs]) for bs in batch_sizes]
         stds = [100 * np.std(accuracies[condition][bs]) for bs in batch_sizes]
@@ -252,5 +249,4 @@ def figure5(accuracies, batch_sizes, path) -> Path:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
     return path
