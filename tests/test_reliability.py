@@ -211,8 +211,11 @@ def test_disk_full_exits_3_naming_the_file_and_keeps_finished_batches(small_stud
 
 def test_ctrl_c_exits_130_without_a_traceback(small_study, tmp_path):
     script = tmp_path / "interrupt.py"
+    # As at a terminal: a shell that runs the suite as a background job starts it with SIGINT
+    # ignored, Python then installs no KeyboardInterrupt handler, and the signal would do nothing.
     script.write_text(
         "import os, signal, sys\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
         "from elmarc_tf.cli import main\n"
         "from elmarc_tf.extraction.store import StoreWriter\n"
         "write = StoreWriter.write_chunk\n"
