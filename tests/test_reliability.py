@@ -274,13 +274,16 @@ extract(cfg, folder_per_class(sys.argv[1]), out=sys.argv[2], progress=False)
 """
 
 
-def test_a_zeroed_chunk_is_recomputed_on_resume(tmp_path, capsys):
+def test_a_zeroed_chunk_is_recomputed_on_resume(tmp_path, capsys, decoded):
     root = clips(tmp_path / "audio", 3)
     script = tmp_path / "kill.py"
     script.write_text(KILL)
     killed = subprocess.run([sys.executable, str(script), str(root), str(tmp_path / "out")])
     assert killed.returncode == -signal.SIGKILL
-    [first, *_] = sorted((tmp_path / "out").rglob("chunks/*.npz"))
+    [first, *intact] = sorted((tmp_path / "out").rglob("chunks/*.npz"))
+    names = [Path(it.path).name for it in folder_per_class(root)]  # the store's clip order
+    kept = {names[i] for chunk in intact for i in np.load(chunk)["indices"]}
+    assert len(intact) == len(kept) == 2  # batch_size 1: one clip per chunk
     first.write_bytes(b"")  # a chunk left empty (disk full, a crash of the file system, ...)
     folder = first.parent.parent
     assert main(["info", str(folder)]) == EXIT_IO
@@ -292,13 +295,15 @@ def test_a_zeroed_chunk_is_recomputed_on_resume(tmp_path, capsys):
     lines = []
     resumed = extract(cfg, items, out=tmp_path / "out", progress=False, log=lines.append)
     assert resumed.n_computed == 4 and len(lines) == 1 and "unreadable chunk" in lines[0]
+    assert sorted(decoded) == sorted(set(names) - kept)  # the zeroed chunk's clip and the rest
     clean = extract(cfg, items, out=tmp_path / "clean", progress=False)
     a, b = load_store(resumed.folder), load_store(clean.folder)
     np.testing.assert_array_equal(a.X, b.X)
     np.testing.assert_array_equal(a.ids, b.ids)
 
 
-def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, tmp_path, capsys):
+def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, tmp_path, capsys,
+                                                                   decoded):
     cfg = Config.from_file(small_study)
     items = folder_per_class(cfg.audio_path)
     done = extract(cfg, items, out=tmp_path / "out", progress=False)
@@ -306,8 +311,10 @@ def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, 
     manifest.write_text(manifest.read_text()[:40])
     assert main(["info", str(done.folder)]) == EXIT_IO
     assert "damaged store (JSONDecodeError" in capsys.readouterr().out
+    del decoded[:]
     again = extract(cfg, items, out=tmp_path / "out", progress=False, log=lambda line: None)
     assert again.n_computed == 4
+    assert sorted(decoded) == sorted(Path(it.path).name for it in items)  # every clip again
     np.testing.assert_array_equal(load_store(again.folder).X, load_store(done.folder).X)
 
 
