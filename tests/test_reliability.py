@@ -319,15 +319,40 @@ def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, 
 
 
 # --------------------------------------------------------------------- smaller ones
-def test_files_honour_the_umask(small_study, tmp_path):
-    old = os.umask(0o027)
-    try:
-        elmarc_tf.io.fileio._UMASK, saved = 0o027, elmarc_tf.io.fileio._UMASK
-        elmarc_tf.io.fileio.atomic_write_json(tmp_path / "x.json", {"a": 1})
-    finally:
-        elmarc_tf.io.fileio._UMASK = saved
-        os.umask(old)
-    assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o640
+UMASK_WRITER = """
+import os, sys
+os.umask(0o077)  # the user's umask, set before the package is imported
+from elmarc_tf.io.fileio import FolderLock, atomic_write_text
+atomic_write_text(os.path.join(sys.argv[1], "x.txt"), "x")
+with FolderLock(sys.argv[1]):
+    pass
+"""
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_files_honour_the_umask(tmp_path):
+    """Written files and lock files get 0o666 less the process umask of the moment they are
+    created: one set after the package was imported (a program that imports it, then sets its
+    umask) and one a new process starts with."""
+    for umask in (0o027, 0o002):
+        folder = tmp_path / f"umask{umask:03o}"
+        folder.mkdir()
+        old = os.umask(umask)
+        try:
+            elmarc_tf.io.fileio.atomic_write_json(folder / "x.json", {"a": 1})
+            with FolderLock(folder):
+                pass
+        finally:
+            os.umask(old)
+        assert _mode(folder / "x.json") == _mode(folder / ".lock") == 0o666 & ~umask
+        assert not list(folder.glob(".x.json.*"))  # no temporary file left behind
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    subprocess.run([sys.executable, "-c", UMASK_WRITER, str(fresh)], check=True)
+    assert _mode(fresh / "x.txt") == _mode(fresh / ".lock") == 0o600
 
 
 def test_config_problems_name_the_file_and_the_line(tmp_path, capsys):
