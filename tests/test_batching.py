@@ -8,6 +8,7 @@ import math
 import pytest
 
 from elmarc_tf import Config
+from elmarc_tf.extraction import batching
 from elmarc_tf.extraction.batching import (MAX_BATCH, MEMORY_PER_BATCH, WORK_PER_BATCH, auto_batch_size,
                                 largest_map_bytes, resolve_batch_size)
 from elmarc_tf.errors import ConfigError
@@ -118,9 +119,38 @@ def test_the_search_stays_under_its_memory_cap_and_measures_real_calls():
     candidates = batching.search_candidates(model, auto_batch_size(model))
     assert candidates == [1, 2] and 2 * largest_map_bytes(model) <= batching.SEARCH_MEMORY
     tiny = compile_extractor(_single(nf=6, n_frames=40))
-    rates = batching.measure_rates(tiny, [1, 2, 4], seconds=1.0)
-    assert list(rates) == [1, 2, 4][:len(rates)] and len(rates) >= 1
-    assert all(r > 0 for r in rates.values())
+    calls = []
+
+    class Recorded:  # the extractor, the batch size of each call recorded
+        input_shape = tiny.input_shape
+
+        def __call__(self, x):
+            calls.append(len(x))
+            return tiny(x)
+
+    rates = batching.measure_rates(Recorded(), [1, 2, 4], seconds=1.0)
+    # how many sizes fit the second depends on the machine; those timed come in order, each
+    # called on a batch of its size (one warm-up and at least two timed calls), the others never
+    assert list(rates) == list(dict.fromkeys(calls)) == [1, 2, 4][:len(rates)]
+    assert all(calls.count(size) >= 3 for size in rates) and all(r > 0 for r in rates.values())
+
+
+def test_the_search_stops_at_the_first_size_whose_one_call_would_not_fit(monkeypatch):
+    """``measure_rates`` with calls timed by a stand-in: each size's rate is its size over its
+    call's seconds, and a size whose one call at the best rate so far would take longer than the
+    time left ends the search (here 10 s: 32 clips at 2 clips/s would take 16 s)."""
+    call_seconds = {1: 0.5, 2: 1.0, 16: 8.0, 32: 1.0, 64: 1.0}  # 2 clips/s up to 16
+    timed = []
+
+    def fake_best_call_seconds(fn, args, seconds, min_calls=3):
+        [x] = args
+        timed.append((len(x), min_calls))
+        return call_seconds[len(x)]
+
+    monkeypatch.setattr(batching, "best_call_seconds", fake_best_call_seconds)
+    extractor = type("Extractor", (), {"input_shape": (3, 2)})()
+    rates = batching.measure_rates(extractor, [1, 2, 16, 32, 64], seconds=10.0)
+    assert rates == {1: 2.0, 2: 2.0, 16: 2.0} and timed == [(1, 2), (2, 2), (16, 2)]
 
 
 def test_the_manifest_says_which_batch_size_and_why(tmp_path):

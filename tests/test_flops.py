@@ -1,7 +1,10 @@
 """The analytic FLOP count of `elmarc bench`, checked by hand on small models."""
 
+from types import SimpleNamespace
+
 from conftest import small_config
 from elmarc_tf import build_extractor
+from elmarc_tf.bench import timing
 from elmarc_tf.models.flops import model_flops
 
 
@@ -50,7 +53,6 @@ def test_bench_forward_rate_and_table_on_a_small_model():
     row.update(name="7x96-6", auto_clips_per_s=row["rates"][auto], peak_gflops=100.0,
                ratio=row["gflops"] / 100.0, tf_ratio=row["gflops"] / 50.0, peak_rss_mib=2.0, default_peak_rss_mib=1.0)
     steady = steady_forward_rate(cfg, batch_size=2, n_clips=6)
-    assert steady > 0
     e2e = dict(row, name="7x96-e2e", e2e_clips_per_s=steady / 2, e2e_batch_size=2,
                steady_forward_clips_per_s=steady, e2e_over_forward=0.5,
                e2e_over_best_forward=steady / 2 / row["rates"][2], e2e_kaiser_best_clips_per_s=1.25)
@@ -63,3 +65,31 @@ def test_bench_forward_rate_and_table_on_a_small_model():
     assert f"| {steady / 2:.2f} (2) | {steady:.2f} | 50 % |" in lines[-1] and "| 1.25 |" in lines[-1]
     assert "page-faults 0 times per call with TensorFlow's BFC allocator" in table
     assert "16384 times with its default one." in table
+
+
+def test_steady_rate_is_the_clips_of_every_batch_after_the_first_over_their_time(monkeypatch):
+    """``steady_forward_rate`` on a stand-in clock that each extractor call advances: the first
+    (slow, tracing) call is not timed, the rest are, and the rate is their clips over their
+    seconds."""
+    clock, calls = [0.0], []
+    compile_real = timing.compile_extractor
+
+    def compile_timed(cfg, seed=0):
+        real = compile_real(cfg, seed=seed)
+
+        class Timed:  # the real extractor; each call advances the clock
+            def __getattr__(self, name):
+                return getattr(real, name)
+
+            def __call__(self, x):
+                calls.append(len(x))
+                clock[0] += 10.0 if len(calls) == 1 else 0.5
+                return real(x)
+
+        return Timed()
+
+    monkeypatch.setattr(timing, "compile_extractor", compile_timed)
+    monkeypatch.setattr(timing, "time", SimpleNamespace(perf_counter=lambda: clock[0]))
+    rate = timing.steady_forward_rate(small_config("cnn_single_7x96"), batch_size=2, n_clips=7)
+    # 7 clips in batches of 2: 4 batches, the first untimed; 3 timed batches of 2 clips in 1.5 s
+    assert calls == [2, 2, 2, 2] and rate == 6 / 1.5

@@ -1,5 +1,6 @@
 """tf.data pipeline and extraction into the feature store: real file formats, bad files, resume."""
 
+import json
 import os
 import signal
 import subprocess
@@ -145,12 +146,18 @@ def test_batch_norm_with_auto_batch_size_fails_before_any_work(mixed_folder, tmp
 
 
 KILL_SCRIPT = """
-import os, signal, sys
+import json, os, signal, sys
+import elmarc_tf.extraction.pipeline as pipeline
 from elmarc_tf import Config
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.extraction.extract import extract
 from elmarc_tf.extraction.store import StoreWriter
 from elmarc_tf.extraction.options import RunOptions
+decoded, load_audio = [], pipeline.load_audio
+def counting_load(path, *args, **kwargs):  # the files this process decodes
+    decoded.append(os.path.basename(path))
+    return load_audio(path, *args, **kwargs)
+pipeline.load_audio = counting_load
 if len(sys.argv) > 3:  # SIGKILL this process right after its n-th batch is written
     kill_after, write_chunk = int(sys.argv[3]), StoreWriter.write_chunk
     def write_then_die(self, *args, **kwargs):
@@ -162,7 +169,13 @@ cfg = Config(architecture="sample_level", num_filters=16, n_samples=60000, batch
 r = extract(cfg, folder_per_class(sys.argv[1]), seed=5, out=sys.argv[2],
             run=RunOptions(progress=False))
 print("computed", r.n_computed)
+print("decoded", json.dumps(decoded))
 """
+
+
+def decoded_files(stdout: str) -> list:
+    """The file names the KILL_SCRIPT run decoded, in order."""
+    return json.loads(next(line for line in stdout.splitlines() if line.startswith("decoded "))[8:])
 
 
 def test_killed_extraction_resumes_to_the_same_store(tmp_path):
@@ -176,15 +189,20 @@ def test_killed_extraction_resumes_to_the_same_store(tmp_path):
 
     killed = subprocess.run(cmd + [str(tmp_path / "killed"), "3"], env=env, capture_output=True)
     assert killed.returncode == -signal.SIGKILL
-    done_before = len(list((tmp_path / "killed").rglob("chunks/*.npz")))
-    assert done_before == 3  # killed after its third batch, as arranged
+    chunks = sorted((tmp_path / "killed").rglob("chunks/*.npz"))
+    assert len(chunks) == 3  # killed after its third batch, as arranged
     assert not list((tmp_path / "killed").rglob("manifest.json"))
+    names = [Path(it.path).name for it in folder_per_class(root)]  # the store's clip order
+    kept = {names[i] for chunk in chunks for i in np.load(chunk)["indices"]}
+    assert len(kept) == 3
 
     resumed = subprocess.run(cmd + [str(tmp_path / "killed")], env=env, capture_output=True, text=True)
     assert resumed.returncode == 0, resumed.stderr[-2000:]
+    # the clips decoded again are exactly those no kept batch holds, each once
+    assert sorted(decoded_files(resumed.stdout)) == sorted(set(names) - kept)
     assert "computed 37" in resumed.stdout
     clean = subprocess.run(cmd + [str(tmp_path / "clean")], env=env, capture_output=True, text=True)
-    assert "computed 40" in clean.stdout
+    assert "computed 40" in clean.stdout and sorted(decoded_files(clean.stdout)) == sorted(names)
 
     [killed_store] = list((tmp_path / "killed").rglob("manifest.json"))
     [clean_store] = list((tmp_path / "clean").rglob("manifest.json"))
@@ -195,6 +213,7 @@ def test_killed_extraction_resumes_to_the_same_store(tmp_path):
     assert not (killed_store.parent / "chunks").exists()
     again = subprocess.run(cmd + [str(tmp_path / "killed")], env=env, capture_output=True, text=True)
     assert "computed 0" in again.stdout  # a finished store is not recomputed
+    assert decoded_files(again.stdout) == []
 
 
 def test_store_refuses_a_different_file_list(tmp_path, mixed_folder):

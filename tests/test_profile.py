@@ -13,6 +13,7 @@ from conftest import SMALL, random_input, small_config
 
 from elmarc_tf.models.extractor import build_extractor
 from elmarc_tf.models.flops import model_flops
+from elmarc_tf.bench import profile as profile_module
 from elmarc_tf.bench.profile import markdown, profile_layers, replay
 
 
@@ -29,7 +30,15 @@ def test_replay_layer_by_layer_gives_the_model_output(name):
     assert weighted <= {path.split("/")[-1] for path in seen}
 
 
-def test_profile_counts_every_convolution_once_and_renders_a_table():
+def test_profile_counts_every_convolution_once_and_renders_a_table(monkeypatch):
+    timed = []  # seconds of each timed call, in order: the layers', then the whole model's
+
+    def fake_best_call_seconds(fn, args, seconds):
+        fn(*args)  # the real call on the layer's real inputs
+        timed.append(1e-3 * (len(timed) + 1))
+        return timed[-1]
+
+    monkeypatch.setattr(profile_module, "best_call_seconds", fake_best_call_seconds)
     cfg = small_config("cnn_music")
     profile = profile_layers(cfg, batch_size=2, seconds=0.01)
     model = build_extractor(cfg)
@@ -37,8 +46,10 @@ def test_profile_counts_every_convolution_once_and_renders_a_table():
     assert sum(r["flops"] or 0 for r in profile["layers"]) == profile["flops"] == model_flops(model)
     convs = [r for r in profile["layers"] if r["flops"] is not None]
     assert {r["type"] for r in convs} == {"FrequencyMaxConv2D", "Conv1D"} and len(convs) == 10
-    assert all(r["ms"] > 0 and r["gflops"] == pytest.approx(r["flops"] / r["ms"] / 1e6)
-               for r in convs)
+    # each layer's time per clip: its timed call over the batch of 2, in ms; the model's last
+    assert [r["ms"] for r in profile["layers"]] == pytest.approx([1e3 * t / 2 for t in timed[:-1]])
+    assert profile["model_ms"] == pytest.approx(1e3 * timed[-1] / 2)
+    assert all(r["gflops"] == pytest.approx(r["flops"] / r["ms"] / 1e6) for r in convs)
     band_mean = next(r for r in profile["layers"] if r["layer"].endswith("/band_mean"))
     assert band_mean["input_shape"] == [cfg.n_frames, cfg.n_mels]
     assert band_mean["output_shape"] == [cfg.n_frames]

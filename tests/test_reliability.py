@@ -284,13 +284,16 @@ extract(cfg, folder_per_class(sys.argv[1]), out=sys.argv[2], run=RunOptions(prog
 """
 
 
-def test_a_zeroed_chunk_is_recomputed_on_resume(tmp_path, capsys):
+def test_a_zeroed_chunk_is_recomputed_on_resume(tmp_path, capsys, decoded):
     root = clips(tmp_path / "audio", 3)
     script = tmp_path / "kill.py"
     script.write_text(KILL)
     killed = subprocess.run([sys.executable, str(script), str(root), str(tmp_path / "out")])
     assert killed.returncode == -signal.SIGKILL
-    [first, *_] = sorted((tmp_path / "out").rglob("chunks/*.npz"))
+    [first, *intact] = sorted((tmp_path / "out").rglob("chunks/*.npz"))
+    names = [Path(it.path).name for it in folder_per_class(root)]  # the store's clip order
+    kept = {names[i] for chunk in intact for i in np.load(chunk)["indices"]}
+    assert len(intact) == len(kept) == 2  # batch_size 1: one clip per chunk
     first.write_bytes(b"")  # a chunk left empty (disk full, a crash of the file system, ...)
     folder = first.parent.parent
     assert main(["info", str(folder)]) == EXIT_IO
@@ -303,13 +306,15 @@ def test_a_zeroed_chunk_is_recomputed_on_resume(tmp_path, capsys):
     resumed = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False,
                       log=lines.append))
     assert resumed.n_computed == 4 and len(lines) == 1 and "unreadable chunk" in lines[0]
+    assert sorted(decoded) == sorted(set(names) - kept)  # the zeroed chunk's clip and the rest
     clean = extract(cfg, items, out=tmp_path / "clean", run=RunOptions(progress=False))
     a, b = load_store(resumed.folder), load_store(clean.folder)
     np.testing.assert_array_equal(a.X, b.X)
     np.testing.assert_array_equal(a.ids, b.ids)
 
 
-def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, tmp_path, capsys):
+def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, tmp_path, capsys,
+                                                                   decoded):
     cfg = Config.from_file(small_study)
     items = folder_per_class(cfg.audio_path)
     done = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False))
@@ -317,22 +322,49 @@ def test_a_truncated_manifest_is_reported_as_damage_and_recomputed(small_study, 
     manifest.write_text(manifest.read_text()[:40])
     assert main(["info", str(done.folder)]) == EXIT_IO
     assert "damaged store (JSONDecodeError" in capsys.readouterr().out
+    del decoded[:]
     again = extract(cfg, items, out=tmp_path / "out", run=RunOptions(progress=False,
                     log=lambda line: None))
     assert again.n_computed == 4
+    assert sorted(decoded) == sorted(Path(it.path).name for it in items)  # every clip again
     np.testing.assert_array_equal(load_store(again.folder).X, load_store(done.folder).X)
 
 
 # --------------------------------------------------------------------- smaller ones
-def test_files_honour_the_umask(small_study, tmp_path):
-    old = os.umask(0o027)
-    try:
-        elmarc_tf.io.fileio._UMASK, saved = 0o027, elmarc_tf.io.fileio._UMASK
-        elmarc_tf.io.fileio.atomic_write_json(tmp_path / "x.json", {"a": 1})
-    finally:
-        elmarc_tf.io.fileio._UMASK = saved
-        os.umask(old)
-    assert stat.S_IMODE((tmp_path / "x.json").stat().st_mode) == 0o640
+UMASK_WRITER = """
+import os, sys
+os.umask(0o077)  # the user's umask, set before the package is imported
+from elmarc_tf.io.fileio import FolderLock, atomic_write_text
+atomic_write_text(os.path.join(sys.argv[1], "x.txt"), "x")
+with FolderLock(sys.argv[1]):
+    pass
+"""
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def test_files_honour_the_umask(tmp_path):
+    """Written files and lock files get 0o666 less the process umask of the moment they are
+    created: one set after the package was imported (a program that imports it, then sets its
+    umask) and one a new process starts with."""
+    for umask in (0o027, 0o002):
+        folder = tmp_path / f"umask{umask:03o}"
+        folder.mkdir()
+        old = os.umask(umask)
+        try:
+            elmarc_tf.io.fileio.atomic_write_json(folder / "x.json", {"a": 1})
+            with FolderLock(folder):
+                pass
+        finally:
+            os.umask(old)
+        assert _mode(folder / "x.json") == _mode(folder / ".lock") == 0o666 & ~umask
+        assert not list(folder.glob(".x.json.*"))  # no temporary file left behind
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    subprocess.run([sys.executable, "-c", UMASK_WRITER, str(fresh)], check=True)
+    assert _mode(fresh / "x.txt") == _mode(fresh / ".lock") == 0o600
 
 
 def test_config_problems_name_the_file_and_the_line(tmp_path, capsys):

@@ -123,6 +123,19 @@ OTHER_VALUE = {
 }
 DETERMINED = {"signal": "follows the architecture (a different one is a ConfigError)"}
 
+# The fields the features depend on, written out here rather than read from the Config field
+# metadata that store_key reads: the original ones, always part of the key ...
+ORIGINAL_FEATURE_FIELDS = {
+    "features_type", "sampling_rate", "dataset", "audio_path", "train_set_list", "val_set_list",
+    "test_set_list", "audios_list", "fix_length_by", "signal", "architecture", "num_filters",
+    "selected_features_list", "filter_shape", "pool_shape", "n_frames", "n_mels", "n_samples",
+    "mfcc_number", "mfcc_fixed_length", "res_type", "pad_mode", "backend_taps", "batch_norm",
+    "batch_norm_position"}
+# ... and those added after the store format was fixed: part of the key away from their default.
+ADDED_FEATURE_FIELDS = {"sizes", "m", "n", "levels", "window_hop", "window_pooling", "scales",
+                        "input_representation", "filterbank_init", "trained_weights"}
+FEATURE_FIELDS = ORIGINAL_FEATURE_FIELDS | ADDED_FEATURE_FIELDS
+
 # The issue's explicit lists: what changes the features, and what does not.
 CHANGE_FEATURES = ["res_type", "pad_mode", "fix_length_by", "backend_taps", "n_frames", "n_samples",
                    "selected_features_list", "num_filters", "architecture", "mfcc_number",
@@ -140,18 +153,30 @@ def test_every_config_field_is_covered():
     assert {f.name for f in dataclasses.fields(Config)} == set(OTHER_VALUE) | set(DETERMINED)
 
 
+def test_the_config_marks_exactly_the_feature_fields_listed_here():
+    marked = {f.name for f in dataclasses.fields(Config) if f.metadata.get("features", True)}
+    added = {f.name for f in dataclasses.fields(Config) if f.metadata.get("added")}
+    assert marked == FEATURE_FIELDS and added == ADDED_FEATURE_FIELDS
+    for base in BASES.values():  # added fields at their default are left out
+        cfg = Config(**base)
+        expected = ORIGINAL_FEATURE_FIELDS | {
+            f.name for f in dataclasses.fields(Config)
+            if f.name in ADDED_FEATURE_FIELDS and getattr(cfg, f.name) != f.default}
+        assert set(feature_fields(cfg)) == expected
+
+
 @pytest.mark.parametrize("name", sorted(OTHER_VALUE))
 def test_a_field_changes_the_store_exactly_when_it_changes_the_features(name):
-    """Driven by the Config field metadata (_not_feature / _added_feature): a feature field
-    changes the store's folder (its key), any other field leaves it where it was."""
+    """A field of FEATURE_FIELDS changes the store's folder (its key), any other field leaves it
+    where it was."""
     base_name, value = OTHER_VALUE[name]
     base = BASES[base_name]
     a, b = Config(**base), Config(**{**base, name: value})
     assert getattr(a, name) != getattr(b, name)
     field = next(f for f in dataclasses.fields(Config) if f.name == name)
-    if field.metadata.get("features", True):
+    if name in FEATURE_FIELDS:
         assert store_key(b, ITEMS) != store_key(a, ITEMS) and folder({**base, name: value}) != folder(base)
-        if field.metadata.get("added"):  # left out at its default: old stores keep their key
+        if name in ADDED_FEATURE_FIELDS:  # left out at its default: old stores keep their key
             assert name in feature_fields(b)
             assert (name in feature_fields(a)) == (getattr(a, name) != field.default)
     else:
@@ -159,9 +184,7 @@ def test_a_field_changes_the_store_exactly_when_it_changes_the_features(name):
 
 
 def test_the_documented_feature_fields_change_the_store_and_the_others_do_not():
-    is_feature = {f.name: f.metadata.get("features", True) for f in dataclasses.fields(Config)}
-    assert all(is_feature[name] for name in CHANGE_FEATURES)
-    assert not any(is_feature[name] for name in KEEP_FEATURES)
+    assert set(CHANGE_FEATURES) <= FEATURE_FIELDS and not set(KEEP_FEATURES) & FEATURE_FIELDS
     for name in CHANGE_FEATURES:
         base_name, value = OTHER_VALUE[name]
         assert folder({**BASES[base_name], name: value}) != folder(BASES[base_name]), name

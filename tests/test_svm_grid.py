@@ -142,6 +142,41 @@ def test_fallback_above_the_size_limit_is_the_plain_path_with_the_same_result(n_
         assert_same(result, expected)
 
 
+def _shifted():
+    """Real-like features whose rows ``i % 3 == 2`` (fold 3, the ``test`` split) are shifted and
+    scaled: a scaler fitted on the training rows differs much from one fitted on all rows, so a
+    scaler that sees the test rows changes the fits."""
+    X, y = _real_like()
+    shifted = np.arange(len(y)) % 3 == 2
+    X[shifted] = 3.0 * X[shifted] + 2.0
+    return X, y
+
+
+PLAIN_STANDARDIZED = [  # (protocol, nested, grid, precompute_max_n): each forces the plain path
+    ("stratified_kfold", False, GRID, 0),
+    ("predefined_folds", False, GRID, 0),
+    ("predefined_split", False, GRID, 0),  # the final model refit on 'train', scored on 'test'
+    ("predefined_folds", True, GRID, 0),  # refits on each outer training part
+    ("predefined_folds", False, [{"gamma": ["scale", "auto"], "C": [0.5, 8.0]}], 10000),
+    ("predefined_split", False, [{"gamma": ["scale"], "C": [0.5, 8.0]}], 10000),
+]
+
+
+@pytest.mark.parametrize("protocol,nested,grid,max_n", PLAIN_STANDARDIZED)
+def test_plain_path_fits_the_scaler_on_each_splits_training_rows(protocol, nested, grid, max_n):
+    """The plain path with ``standardize`` (above the size limit, or ``gamma='scale'``) against
+    ``Pipeline(StandardScaler(), SVC())`` in ``GridSearchCV`` over the same folds: the same fold
+    scores, best point and refit predictions, which differ when a scaler sees the test rows."""
+    X, y = _shifted()
+    args = protocol_args(protocol, y)
+    expected = reference(X, y, grid, protocol, standardize=True, nested=nested, max_iter=10**6,
+                         **args)
+    result = evaluate(X, y, SVC(max_iter=10**6), grid, protocol=protocol, n_folds=3,
+                      standardize=True, nested=nested, precompute_max_n=max_n, **args)
+    assert result["svm_kernel"] == "plain"
+    assert_same(result, expected)
+
+
 def test_grids_the_kernels_do_not_cover_take_the_plain_path():
     X, y = _separable()
     grid = [{"kernel": ["poly"], "degree": [2, 3], "C": [1.0]}, {"kernel": ["rbf"], "gamma": ["scale"]}]

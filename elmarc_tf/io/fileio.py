@@ -11,7 +11,7 @@ import importlib.metadata
 import json
 import os
 import platform
-import tempfile
+import secrets
 import time
 from pathlib import Path
 
@@ -25,10 +25,6 @@ try:
 except ImportError:  # Windows: no advisory locks; FolderLock then locks nothing
     fcntl = None
 
-# Files are created with the permissions the user's umask gives (mkstemp would give 0600).
-_UMASK = os.umask(0o022)
-os.umask(_UMASK)
-
 # What a feature store, a result or an export records of the software that made it.
 MANIFEST_PACKAGES = ("python", "elmarc_tf", "tensorflow", "keras", "librosa", "numpy", "soundfile",
                      "soxr")
@@ -41,9 +37,8 @@ def atomic_save(path, save, *args, **kwargs) -> None:
     error; an ``OSError`` (disk full, ...) names ``path``. The file gets the permissions the umask
     gives."""
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = _create_temporary(path)
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)
         with os.fdopen(fd, "wb") as f:
             save(f, *args, **kwargs)
             f.flush()
@@ -57,6 +52,19 @@ def atomic_save(path, save, *args, **kwargs) -> None:
         if isinstance(e, OSError) and e.filename is None:
             raise OSError(e.errno, e.strerror, str(path)) from e
         raise
+
+
+def _create_temporary(path: Path) -> tuple[int, Path]:
+    """A new file ``.<name>.<random>.tmp`` beside ``path``, open for writing, that no other
+    writer shares (``O_EXCL``). Created with mode 0o666, which the kernel reduces by the process
+    umask of the moment (``mkstemp`` would give 0o600 whatever the umask)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    while True:
+        tmp = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
 
 
 def atomic_write_json(path, obj) -> None:
@@ -121,7 +129,7 @@ class FolderLock:
         if fcntl is None:
             return self
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666 & ~_UMASK)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
