@@ -21,12 +21,14 @@ from elmarc_tf.cli import EXIT_INTERRUPTED, main
 from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.errors import ElmarcError
 from elmarc_tf.extraction.extract import extract
+from elmarc_tf.extraction.options import RunOptions
 from elmarc_tf.extraction.store import StoreWriter, load_store, store_dir
 
 # batch_size 1: one chunk per clip, so finishing removes several chunks
 SPEC = dict(architecture="7x96", num_filters=4, n_frames=30, fix_length_by="repeat-pad",
             batch_size=1)
 SR = 12000
+QUIET = RunOptions(progress=False)
 CHANGED = ("b", "b01.wav")  # the last clip: its row is in the last chunk
 MTIME_A, MTIME_B = 1_600_000_000 * 10**9, 1_700_000_000 * 10**9
 
@@ -108,9 +110,9 @@ def data(tmp_path_factory):
     cfg = Config(audio_path=str(root), **SPEC)
     items = folder_per_class(root)
     set_clip(root, "B")
-    fresh_b = extract(cfg, items, out=tmp / "fresh_b", progress=False).folder
+    fresh_b = extract(cfg, items, out=tmp / "fresh_b", run=QUIET).folder
     set_clip(root, "A")
-    fresh_a = extract(cfg, items, out=tmp / "fresh_a", progress=False).folder
+    fresh_a = extract(cfg, items, out=tmp / "fresh_a", run=QUIET).folder
     assert not np.array_equal(load_store(fresh_a).X[3], load_store(fresh_b).X[3])
 
     unfinished = tmp / "unfinished"
@@ -122,7 +124,7 @@ def data(tmp_path_factory):
     StoreWriter.finish = no_finish
     try:
         with pytest.raises(KeyboardInterrupt):
-            extract(cfg, items, out=unfinished, progress=False)
+            extract(cfg, items, out=unfinished, run=QUIET)
     finally:
         StoreWriter.finish = real
     folder = store_dir(unfinished, cfg, items, 0)
@@ -165,7 +167,7 @@ def test_a_changed_clip_is_recomputed_after_a_finish_interrupted_while_removing_
             pass
     assert len(list((folder / "chunks").glob("*.npz"))) == 3  # the changed clip's among them
     set_clip(data["root"], "B")
-    again = extract(data["cfg"], data["items"], out=data["out"], progress=False)
+    again = extract(data["cfg"], data["items"], out=data["out"], run=QUIET)
     assert again.n_computed == 1
     same_store(again.folder, data["fresh_b"], manifest=False)
     assert finished_files(again.folder) == FINISHED
@@ -211,13 +213,13 @@ def test_an_interruption_at_any_step_of_finish_leaves_a_correct_store(data, befo
             with pytest.raises(ElmarcError, match="not a finished feature store.*rerun it to resume"):
                 load_store(folder)
         # rerunning finishes it as an uninterrupted run would have, and removes the chunks
-        again = extract(data["cfg"], data["items"], out=data["out"], progress=False)
+        again = extract(data["cfg"], data["items"], out=data["out"], run=QUIET)
         assert again.n_computed == 0, where
         same_store(folder, data["whole"])
         assert finished_files(folder) == FINISHED, where
         # a clip changed since: recomputed, wherever its old row was
         set_clip(data["root"], "B")
-        changed = extract(data["cfg"], data["items"], out=data["out"], progress=False)
+        changed = extract(data["cfg"], data["items"], out=data["out"], run=QUIET)
         assert changed.n_computed == 1, where
         same_store(folder, data["fresh_b"], manifest=False)
         assert finished_files(folder) == FINISHED, where
@@ -247,7 +249,7 @@ def test_an_interruption_at_any_step_of_reopening_a_changed_store_serves_nothing
         assert interrupt.interrupted and todo is None, where
         if (folder / "manifest.json").is_file():  # still the old, whole store
             same_store(folder, data["fresh_a"])
-        again = extract(data["cfg"], data["items"], out=data["out"], progress=False)
+        again = extract(data["cfg"], data["items"], out=data["out"], run=QUIET)
         assert again.n_computed == 1, where
         same_store(folder, data["fresh_b"], manifest=False)
         assert finished_files(folder) == FINISHED, where
@@ -256,7 +258,7 @@ def test_an_interruption_at_any_step_of_reopening_a_changed_store_serves_nothing
 def test_a_clip_changed_while_the_store_was_unfinished_is_recomputed(data):
     folder = start_from(data, data["unfinished"])
     set_clip(data["root"], "B")  # its row is in a chunk
-    again = extract(data["cfg"], data["items"], out=data["out"], progress=False)
+    again = extract(data["cfg"], data["items"], out=data["out"], run=QUIET)
     assert again.n_computed == 1
     same_store(folder, data["fresh_b"], manifest=False)
     assert finished_files(folder) == FINISHED
@@ -266,7 +268,7 @@ def test_leftovers_beside_a_finished_store_are_removed_when_it_is_opened(data):
     folder = start_from(data, data["fresh_a"].parent.parent.parent)
     shutil.copytree(data["folder"] / "chunks", folder / "chunks")
     (folder / ".features.npy.x1.tmp").write_bytes(b"left by a killed process")
-    again = extract(data["cfg"], data["items"], out=data["out"], progress=False)
+    again = extract(data["cfg"], data["items"], out=data["out"], run=QUIET)
     assert again.n_computed == 0 and finished_files(folder) == FINISHED
     same_store(folder, data["fresh_a"])
 
