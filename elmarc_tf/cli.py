@@ -60,7 +60,8 @@ from .frontends import frontend_of  # noqa: E402
 from .studies.paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
 from .bench.profile import run_profile  # noqa: E402
 from .studies.random_vs_trained import (N_BOOT, paper_architectures,  # noqa: E402
-                                read_training_overrides, run_demo_study, run_random_vs_trained)
+                                read_training_overrides, run_demo_study, run_random_vs_trained,
+                                study_base)
 from .extraction.ray_cluster import RayOptions  # noqa: E402
 from .studies.report import compare, load_results  # noqa: E402
 from .extraction.store import load_store, store_damage, store_progress  # noqa: E402
@@ -351,7 +352,8 @@ def cmd_random_vs_trained(args) -> int:
         raise ElmarcError("--audio-root is required with --dataset")
     base, architectures = paper_architectures(args.dataset, args.audio_root, splits=args.splits,
                                               size=args.size, only=args.only)
-    run_random_vs_trained({**base, **overrides}, architectures, seeds=seeds,
+    run_random_vs_trained(study_base(base, overrides, architectures), architectures,
+                          seeds=seeds,
                           out=args.out or Path("elmarc_out") / "random_vs_trained" / args.dataset,
                           n_boot=args.bootstrap, mixed_precision=args.mixed_precision,
                           n_jobs=args.jobs, progress=not args.quiet,
