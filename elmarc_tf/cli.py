@@ -61,7 +61,8 @@ from .frontends import frontend_of  # noqa: E402
 from .studies.paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
 from .bench.profile import run_profile  # noqa: E402
 from .studies.random_vs_trained import (N_BOOT, Bootstrap, paper_architectures,  # noqa: E402
-                                read_training_overrides, run_demo_study, run_random_vs_trained)
+                                       read_training_overrides, run_demo_study,
+                                       run_random_vs_trained, study_base)
 from .extraction.options import RunOptions  # noqa: E402
 from .extraction.ray_cluster import RayOptions  # noqa: E402
 from .studies.report import compare, load_results  # noqa: E402
@@ -369,7 +370,8 @@ def cmd_random_vs_trained(args) -> int:
         raise ElmarcError("--audio-root is required with --dataset")
     base, architectures = paper_architectures(args.dataset, args.audio_root, splits=args.splits,
                                               size=args.size, only=args.only)
-    run_random_vs_trained({**base, **overrides}, architectures, seeds=seeds,
+    run_random_vs_trained(study_base(base, overrides, architectures), architectures,
+                          seeds=seeds,
                           out=args.out or Path("elmarc_out") / "random_vs_trained" / args.dataset,
                           **common)
     return EXIT_OK

@@ -19,6 +19,7 @@ import json
 import re
 from dataclasses import dataclass, field, fields
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Optional
 
 import yaml
@@ -276,13 +277,48 @@ def _choice(cfg: Config, name: str, allowed) -> None:
 WINDOW_KEYS = ("sizes", "m", "n", "levels", "window_hop", "window_pooling", "scales")
 
 
+def _spec_of(features_type: str, architecture: str):
+    """The spec of the front-end that ``features_type`` and ``architecture`` name, and the fields
+    the architecture's alias fixes."""
+    fixed = FEATURES_TYPES[features_type]
+    return (FRONTENDS[fixed], {}) if fixed is not None else resolve(architecture)
+
+
 def _frontend(cfg: Config):
     """The spec of ``cfg``'s front-end and the fields its alias fixes where they are unset."""
-    fixed = FEATURES_TYPES[cfg.features_type]
-    if fixed is not None:
-        return FRONTENDS[fixed], {}
-    spec, preset = resolve(cfg.architecture)
+    spec, preset = _spec_of(cfg.features_type, cfg.architecture)
     return spec, {key: value for key, value in preset.items() if getattr(cfg, key) is None}
+
+
+def _refuse_ignored(cfg: Config, spec) -> None:
+    """Raise :class:`ConfigError` for a key that ``spec`` ignores (:attr:`FrontEndSpec.ignores`)
+    set to other than its default: ``None``, or the value the front-end gives it when unset (so
+    that a validated config's :meth:`Config.to_dict` loads again)."""
+    if not spec.ignores:
+        return
+    unset = SimpleNamespace(**{f.name: getattr(cfg, f.name) for f in fields(cfg)})
+    for key in spec.ignores:
+        setattr(unset, key, None)
+    defaults = spec.resolve_fields(unset)
+    for key, why in spec.ignores.items():
+        if getattr(cfg, key) not in (None, defaults.get(key)):
+            raise ConfigError(f"'{key}' does not apply to architecture '{spec.name}': {why}")
+
+
+def shared_fields(shared: dict, own: dict) -> dict:
+    """``{**shared, **own}`` less the keys of ``shared`` that the front-end ``own`` names ignores
+    (:attr:`FrontEndSpec.ignores`): settings given once for front-ends of several kinds, such as
+    a study's patch lengths for log-mel and waveform models. Keys of ``own`` are all kept (and
+    refused by validation where they do not apply)."""
+    shared, own = _flatten(shared), _flatten(own)
+    merged = {**shared, **own}
+    defaults = {f.name: f.default for f in fields(Config)}
+    features_type, architecture = (merged.get(key, defaults[key])
+                                   for key in ("features_type", "architecture"))
+    if features_type not in FEATURES_TYPES:
+        return merged  # validation names the key
+    ignored = _spec_of(features_type, architecture)[0].ignores
+    return {key: value for key, value in merged.items() if key in own or key not in ignored}
 
 
 def _number(cfg: Config, name: str, low: float, high: float, low_open: bool, high_open: bool) -> None:
@@ -349,6 +385,7 @@ def _validate(cfg: Config) -> None:
     for values in (preset, spec.resolve_fields):  # the alias's fields first: defaults follow them
         for key, value in (values if isinstance(values, dict) else values(cfg)).items():
             _set(cfg, key, value)
+    _refuse_ignored(cfg, spec)
     if spec.scales is None:
         given = [name for name in WINDOW_KEYS if getattr(cfg, name) is not None]
         if given:

@@ -1,6 +1,8 @@
 import pytest
 
+from conftest import SMALL
 from elmarc_tf import Config, ConfigError, FRONTENDS
+from elmarc_tf.config import shared_fields
 
 
 def test_from_original_nested_dict_flattens_cnn_and_mfcc():
@@ -98,3 +100,62 @@ def test_registry_has_the_seven_architectures_and_the_mfcc_baseline():
     assert [name for name, spec in FRONTENDS.items() if not spec.seeded] == ["mfcc", *LEAF_FAMILY]
     assert Config(features_type="MFCC").frontend == "mfcc"
     assert Config(architecture="7x96", num_filters=4, n_frames=10).frontend == "cnn_single"
+
+
+# ------------------------------------------------------------------ keys that do nothing
+# (config, the key that does nothing for it): each would only give identical features a new store
+# (or, for the patch key, a training identical to one without it).
+IGNORED_KEYS = [
+    (dict(architecture="vgg", n_frames=1376, train_patch_samples=36000), "train_patch_samples"),
+    (dict(architecture="7x96", n_frames=100, train_patch_samples=36000), "train_patch_samples"),
+    (dict(architecture="leaf", num_filters=64), "num_filters"),
+    (dict(architecture="leaf", n_frames=1376), "n_frames"),
+    (dict(architecture="leaf", n_samples=350000), "n_samples"),
+    (dict(architecture="pcen_mel", n_samples=350000), "n_samples"),
+    (dict(architecture="samplecnn", n_frames=1376), "n_frames"),
+]
+
+
+@pytest.mark.parametrize("fields,key", IGNORED_KEYS, ids=[f"{f['architecture']}-{k}"
+                                                          for f, k in IGNORED_KEYS])
+def test_a_key_that_does_nothing_for_the_front_end_is_a_one_line_error_naming_it(fields, key):
+    with pytest.raises(ConfigError, match=f"^'{key}' does not apply to architecture "
+                                          f"'[a-z_0-9]+': [^\n]+$"):
+        Config.from_dict(fields)
+    Config.from_dict({k: v for k, v in fields.items() if k != key})  # the key alone is at fault
+
+
+def test_the_same_keys_where_they_do_something_are_accepted():
+    assert Config(architecture="sample_level", n_samples=4400, train_patch_samples=2200) \
+        .train_patch_samples == 2200
+    assert Config(architecture="vgg", n_frames=1376, train_patch_frames=140).train_patch_frames == 140
+    assert Config(architecture="leaf", n_mels=40).n_mels == 40
+
+
+def test_defaults_filled_in_by_the_front_end_are_not_refused():
+    # A validated config carries the front-end's defaults (leaf: num_filters 32, the paper's
+    # default that it does not read); its dict must load again, and copies must validate.
+    configs = ([Config.from_dict(fields) for fields in SMALL.values()]
+               + [Config(architecture=name) for name in [*LEAF_FAMILY, "samplecnn"]]
+               + [Config(features_type="MFCC")])
+    assert {cfg.frontend for cfg in configs} == set(FRONTENDS)
+    for cfg in configs:
+        assert Config.from_dict(cfg.to_dict()) == cfg, cfg.frontend
+        assert cfg.replace(experiment_name="copy").experiment_name == "copy"
+    assert Config(architecture="leaf").num_filters == 32  # filled in, and ...
+    assert Config(architecture="leaf", num_filters=32) == Config(architecture="leaf")  # ... equal
+
+
+def test_shared_fields_keep_only_the_keys_each_front_end_reads():
+    shared = dict(n_frames=1376, n_samples=350000, train_patch_frames=140,
+                  train_patch_samples=36000, epochs=3)
+    spectrogram = shared_fields(shared, dict(architecture="7x96", num_filters=8))
+    assert "train_patch_samples" not in spectrogram and spectrogram["train_patch_frames"] == 140
+    waveform = shared_fields(shared, dict(architecture="sample_level", num_filters=4))
+    assert waveform == {**shared, "architecture": "sample_level", "num_filters": 4}
+    alone = shared_fields(shared, dict(architecture="leaf"))
+    assert {"n_frames", "n_samples"}.isdisjoint(alone) and alone["epochs"] == 3
+    Config.from_dict(spectrogram), Config.from_dict(alone)
+    # A key the architecture itself sets is kept, and refused when it does nothing.
+    with pytest.raises(ConfigError, match="'n_frames' does not apply"):
+        Config.from_dict(shared_fields(shared, dict(architecture="leaf", n_frames=1376)))

@@ -394,3 +394,17 @@ def test_cli_errors_are_one_line_and_exit_2(tmp_path, capsys):
         assert main(argv) == 2
         err = capsys.readouterr().err.strip()
         assert err.startswith("elmarc: error: ") and message in err and "\n" not in err
+
+
+@pytest.mark.parametrize("source", [["--demo"], ["--dataset", "gtzan", "--audio-root", "nowhere"]])
+def test_a_train_config_key_that_every_architecture_sets_is_refused_before_any_work(
+        tmp_path, capsys, source):
+    # Each architecture of the study sets its own num_filters: an override would do nothing.
+    overrides = tmp_path / "train.yaml"
+    overrides.write_text("epochs: 3\nnum_filters: 64\n")
+    out = tmp_path / "study"
+    assert main(["random-vs-trained", *source, "--train-config", str(overrides),
+                 "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("elmarc: error: --train-config: 'num_filters' does nothing for ")
+    assert "\n" not in err and not out.exists()

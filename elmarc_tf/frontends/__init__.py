@@ -115,11 +115,31 @@ class FrontEndSpec:
     # windowed front-ends (elmarc_tf.frontends.windows): (config) -> [WindowScale, ...]; the
     # whole clip is its input. None: one model on an input of fixed size.
     scales: Callable | None = None
+    # config key -> why it does nothing for this front-end: the config refuses such a key where
+    # it is set to other than its default (it would only give identical features a new store)
+    ignores: dict = field(default_factory=dict)
 
     def is_seeded(self, config) -> bool:
         """Whether the features of ``config`` depend on the seed: random weights, or a filterbank
         drawn at random (``filterbank_init: random``). False: one store serves every seed."""
         return self.seeded or config.filterbank_init == "random"
+
+
+# Keys that a front-end of one input kind does not read (FrontEndSpec.ignores), and why.
+IGNORED_BY_LOGMEL = {"train_patch_samples": "it trains on log-mel patches of "
+                                            "'train_patch_frames' frames"}
+IGNORED_BY_WHOLE_CLIP = {
+    "n_frames": "it takes the whole clip, of the clip's own length",
+    "n_samples": "it takes the whole clip, of the clip's own length",
+}
+IGNORED_BY_SAMPLECNN = {
+    **IGNORED_BY_WHOLE_CLIP,
+    "n_samples": "it takes whole clips in windows of prod(sizes) samples (the paper's "
+                 "sample-level model is 'sample_level')",
+}
+IGNORED_BY_FILTERBANK = {**IGNORED_BY_WHOLE_CLIP,
+                         "num_filters": "its filters are the representation's 'n_mels' channels"}
+IGNORED_BY_SIGNAL = {"spectrogram": IGNORED_BY_LOGMEL, "waveform": {}}
 
 
 def _spec(name, signal, module, taps, label=None, default=None, aliases=None):
@@ -138,6 +158,7 @@ def _spec(name, signal, module, taps, label=None, default=None, aliases=None):
         default_selection=tuple(default if default is not None else range(len(taps))),
         aliases=aliases or {},
         family=signal,
+        ignores=IGNORED_BY_SIGNAL[signal],
     )
 
 
@@ -175,14 +196,15 @@ FRONTENDS: dict[str, FrontEndSpec] = {
                      default_selection=(8, 9, 10), aliases=samplecnn.ALIASES,
                      store_name=samplecnn.store_name_samplecnn,
                      describe=samplecnn.describe_samplecnn, family="waveform",
-                     resolve_fields=samplecnn.samplecnn_fields, scales=samplecnn.samplecnn_scales),
+                     resolve_fields=samplecnn.samplecnn_fields, scales=samplecnn.samplecnn_scales,
+                     ignores=IGNORED_BY_SAMPLECNN),
         # The LEAF family alone: mean and std of each filter over the whole clip.
         *(FrontEndSpec(name=name, signal="waveform", input=WHOLE_CLIP_INPUT,
                        build=filterbank.build_filterbank, taps=filterbank.STATISTICS,
                        label=filterbank.label, check=filterbank.check_filterbank,
                        default_selection=tuple(range(len(filterbank.STATISTICS))), seeded=False,
                        store_name=filterbank.store_name, describe=filterbank.describe,
-                       family=filterbank.FAMILY)
+                       family=filterbank.FAMILY, ignores=IGNORED_BY_FILTERBANK)
           for name in leaf.FRONTENDS),
     )
 }

@@ -41,7 +41,7 @@ from scipy import stats
 
 from ..io.audio_cache import as_audio_cache
 from ..evaluation.classifiers import classifier_grid
-from ..config import Config
+from ..config import Config, shared_fields
 from ..datasets import items_from_config
 from .demo import DEMO_CLASSES, make_demo_dataset
 from ..errors import ConfigError, ElmarcError
@@ -267,7 +267,8 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
     log = run.logger()
     run = replace(run, log=log, audio_cache=as_audio_cache(
         out / "audio_cache" if run.audio_cache is None else run.audio_cache))
-    configs = {name: _study_config({**base, **fields}, log) for name, fields in architectures.items()}
+    configs = {name: _study_config(shared_fields(base, fields), log)
+               for name, fields in architectures.items()}
     items = items if items is not None else items_from_config(next(iter(configs.values())))
     labels = sorted({it.label for it in items})
     for cfg in configs.values():  # protocol errors before any work
@@ -420,13 +421,26 @@ def run_demo_study(out=DEFAULT_OUT / "demo", seeds=(0, 1, 2), clips_per_class: i
         architectures = {n: f for n, f in architectures.items() if any(o in n for o in only)}
         if not architectures:
             raise ConfigError(f"no demo architecture matches {only}")
+    base = study_base(DEMO_FIELDS, overrides or {}, architectures)
     audio = make_demo_dataset(out / "audio", clips_per_class, seed=data_seed)
     log(f"demo data: {len(DEMO_CLASSES) * clips_per_class} clips of {len(DEMO_CLASSES)} classes "
         f"in {audio}")
-    base = {**DEMO_FIELDS, **(overrides or {}), "audio_path": str(audio)}
+    base = {**base, "audio_path": str(audio)}
     return run_random_vs_trained(base, architectures, seeds=seeds, out=out,
                                  title=f"demo data: random vs trained ({len(seeds)} seeds)",
                                  bootstrap=bootstrap, training=training, run=run)
+
+
+def study_base(base: dict, overrides: dict, architectures: dict) -> dict:
+    """``base`` updated by ``overrides`` (``elmarc random-vs-trained --train-config``); an
+    override of a key that an architecture sets itself would do nothing for it: a
+    :class:`ConfigError` naming the key and those architectures."""
+    for key in overrides:
+        own = [name for name, fields in architectures.items() if key in fields]
+        if own:
+            raise ConfigError(f"--train-config: '{key}' does nothing for {', '.join(own)}: each "
+                              f"sets its own")
+    return {**base, **overrides}
 
 
 def read_training_overrides(path) -> dict:
