@@ -106,6 +106,8 @@ def add_engine_arguments(p) -> None:
     g.add_argument("--cpus-per-actor", type=float, default=1.0,
                    help="ray: CPUs (TensorFlow threads) per actor (default 1)")
     g.add_argument("--gpus-per-actor", type=float, default=0.0, help="ray: GPUs per actor (default 0)")
+    g.add_argument("--local-cpus", type=int, help="ray without --address: the CPUs the Ray started "
+                                                  "here offers (default: the machine's)")
 
 
 def run_options(args, **changes) -> RunOptions:
@@ -114,9 +116,11 @@ def run_options(args, **changes) -> RunOptions:
     the verb has (the others: their defaults); ``changes`` replace fields."""
     engine = getattr(args, "engine", "local")
     options = RayOptions(getattr(args, "address", None), getattr(args, "actors", None),
-                         getattr(args, "cpus_per_actor", 1.0), getattr(args, "gpus_per_actor", 0.0))
+                         getattr(args, "cpus_per_actor", 1.0), getattr(args, "gpus_per_actor", 0.0),
+                         getattr(args, "local_cpus", None))
     if engine != "ray" and options != RayOptions():
-        raise ElmarcError("--address, --actors, --cpus-per-actor and --gpus-per-actor need --engine ray")
+        raise ElmarcError("--address, --actors, --cpus-per-actor, --gpus-per-actor and --local-cpus "
+                          "need --engine ray")
     run = RunOptions(progress=not getattr(args, "quiet", False), jobs=getattr(args, "jobs", None),
                      audio_cache=getattr(args, "audio_cache", None),
                      wait=getattr(args, "wait", False), engine=engine,

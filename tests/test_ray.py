@@ -1,7 +1,7 @@
 """The ``ray`` engine: the same stores and results as the local engine, on a Ray kept on loopback.
 
-One local Ray for the whole session (``ray_session``, started by elmarc itself: 2 CPUs on a
-2-core machine, so 2 actors x 1 CPU); the multi-node cluster runs in a subprocess (one driver
+One local Ray for the whole session (``ray_session``, started by elmarc itself with 2 logical
+CPUs whatever the machine has, so 2 actors x 1 CPU); the multi-node cluster runs in a subprocess (one driver
 process cannot hold two Ray clusters). The local engine is the reference throughout: its own
 tests check it against NumPy and librosa.
 """
@@ -36,7 +36,7 @@ from elmarc_tf.extraction.ray import TEST_EXIT_ONCE_ENV, passes_per_call
 from elmarc_tf.evaluation.ray import RaySearch
 from elmarc_tf.extraction.store import load_store
 
-TWO_ACTORS = RayOptions(actors=2, cpus_per_actor=1)  # 2 cores: actors x threads <= 2
+TWO_ACTORS = RayOptions(actors=2, cpus_per_actor=1)  # the session's 2 CPUs: actors x threads
 WAVE = dict(architecture="sample_level", num_filters=4, n_samples=12000, fix_length_by="zero-pad",
             batch_size=3)
 SPEC = dict(architecture="7x96", num_filters=8, n_frames=40, fix_length_by="repeat-pad", batch_size=3)
@@ -48,7 +48,7 @@ def ray_session():
     """elmarc's own local Ray (no address): loopback only, dashboard off, no usage statistics."""
     if importlib.util.find_spec("ray") is None:
         pytest.skip("Ray is not installed (pip install elmarc_tf[ray])")
-    ray = connect(RayOptions())
+    ray = connect(RayOptions(local_cpus=2))  # 2 actors x 1 CPU on any machine
     yield ray
     ray.shutdown()
 

@@ -116,3 +116,16 @@ def test_an_address_where_nothing_listens_exits_3_in_one_line_without_hanging(co
     last = done.stderr.strip().splitlines()[-1]
     assert last == (f"elmarc: error: --address {CLOSED}: no Ray cluster reachable there "
                     f"(Connection refused; waited at most 10 s)")
+
+
+def test_local_cpus_sets_what_the_local_ray_offers(fake_ray, config, capsys):
+    connect(RayOptions(local_cpus=3), log=lambda line: None)
+    connect(RayOptions(), log=lambda line: None)
+    assert [call["num_cpus"] for call in fake_ray] == [3, None]  # None: Ray counts the machine's
+    for bad in (0, -1, 1.5):
+        with pytest.raises(ConfigError, match="local_cpus must be a positive integer"):
+            RayOptions(local_cpus=bad)
+    with pytest.raises(ConfigError, match="not with an address"):
+        RayOptions(address="auto", local_cpus=2)
+    assert main(["extract", str(config), "--local-cpus", "2"]) == EXIT_BAD_INPUT
+    assert "need --engine ray" in capsys.readouterr().err

@@ -61,17 +61,24 @@ class RayOptions:
     this machine belongs to (``ray start``); ``"ray://host:10001"`` joins through Ray Client.
     ``actors``: extraction actors and grid-search workers (``None``: as many as the cluster's
     CPUs, or GPUs with ``gpus_per_actor``, allow); each gets ``cpus_per_actor`` CPUs (its
-    TensorFlow intra-op threads) and ``gpus_per_actor`` GPUs.
+    TensorFlow intra-op threads) and ``gpus_per_actor`` GPUs. ``local_cpus``: the CPUs a Ray
+    started here offers (``None``: the machine's); with an ``address`` the cluster decides.
     """
 
     address: str | None = None
     actors: int | None = None
     cpus_per_actor: float = 1.0
     gpus_per_actor: float = 0.0
+    local_cpus: int | None = None
 
     def __post_init__(self) -> None:
         if self.actors is not None and (not isinstance(self.actors, int) or self.actors < 1):
             raise ConfigError(f"actors must be a positive integer, got {self.actors!r}")
+        if self.local_cpus is not None and (not isinstance(self.local_cpus, int)
+                                            or self.local_cpus < 1):
+            raise ConfigError(f"local_cpus must be a positive integer, got {self.local_cpus!r}")
+        if self.local_cpus is not None and self.address is not None:
+            raise ConfigError("local_cpus is for a Ray started on this machine, not with an address")
         if not self.cpus_per_actor > 0:
             raise ConfigError(f"cpus_per_actor must be positive, got {self.cpus_per_actor!r}")
         if not self.gpus_per_actor >= 0:
@@ -188,7 +195,8 @@ def _init(ray, options: RayOptions, imported_without: bool, log) -> None:
             f"{ADDRESS_ENV} is not followed)")
         # "local": a new Ray here, whatever RAY_ADDRESS or an earlier `ray start` say
         with environment({**NO_EGRESS_ENV, ADDRESS_ENV: None}):
-            ray.init(address="local", include_dashboard=False, logging_level="warning")
+            ray.init(address="local", num_cpus=options.local_cpus, include_dashboard=False,
+                     logging_level="warning")
 
 
 def actor_count(options: RayOptions, resources: dict) -> int:
