@@ -8,7 +8,8 @@ that comes from the float32 sinc taps (with float64-computed taps, ~7e-5): PCEN 
 channel by its own smoothed level, so a channel whose content is stopband leakage, here 120 dB
 below the clip's loudest band, shows the taps' absolute rounding (3e-6 of their peak) at O(1).
 leaf-audio computes the taps the same way in float32, so its outputs carry the same deviation;
-ours follow its arithmetic operation by operation (:func:`test_sinc_taps_are_leaf_audios_arithmetic`).
+ours follow its arithmetic operation by operation
+(:func:`test_sinc_taps_are_leaf_audios_arithmetic`).
 """
 
 import math
@@ -63,7 +64,8 @@ def sinc_taps64(params, size=SIZE, sr=SR):
     f1 = 50.0 + np.abs(p[:, 0])
     f2 = np.clip(f1 + 50.0 + np.abs(p[:, 1]), 50.0, sr / 2)
     t = np.arange(-(size // 2), size // 2 + 1)[:, None] / sr
-    band = 2 * f2 * np.sinc(2 * f2 * t) - 2 * f1 * np.sinc(2 * f1 * t)  # np.sinc(u) = sin(pi u)/(pi u)
+    # np.sinc(u) = sin(pi u) / (pi u)
+    band = 2 * f2 * np.sinc(2 * f2 * t) - 2 * f1 * np.sinc(2 * f1 * t)
     band /= band.max(axis=0)
     return band * (0.54 - 0.46 * np.cos(2 * np.pi * np.arange(size) / size))[:, None]
 
