@@ -71,8 +71,11 @@ def sinc_kernel(params, size: int, sample_rate: int, min_low_hz: float = SINC_MI
     ``params`` ``(n, 2)``: the band is ``[f1, f2] = [min_low_hz + |p0|, clip(f1 + min_band_hz +
     |p1|, min_low_hz, sample_rate / 2)]`` Hz; the filter ``2 f2 sinc(2 pi f2 t) - 2 f1 sinc(2 pi
     f1 t)`` on ``t = k / sample_rate``, ``k = -(size // 2) ... size // 2``, scaled to a peak of 1,
-    times
-    :func:`hamming_window`. ``size`` must be odd.
+    times :func:`hamming_window`. ``size`` must be odd.
+
+    Each low-pass is computed in leaf-audio's order, ``2 f * (sin(a) / a)``: float32 rounds
+    ``(2 f sin(a)) / a`` differently by an ulp, which the band-pass difference (``f2 / (f2 - f1)``)
+    and PCEN's per-channel normalisation amplify to 1e-5..1e-4 of SincNet+'s output.
     """
     params = tf.cast(params, tf.float32)
     low = min_low_hz + tf.abs(params[:, 0])
@@ -82,7 +85,7 @@ def sinc_kernel(params, size: int, sample_rate: int, min_low_hz: float = SINC_MI
     def lowpass(cutoff):  # (n,) -> (size, n): 2 f sinc(2 pi f t), its limit 2 f at t = 0
         half = tf.range(1, size // 2 + 1, dtype=tf.float32)[:, None] / float(sample_rate)
         arg = 2.0 * math.pi * cutoff * half
-        side = 2.0 * cutoff * tf.sin(arg) / arg
+        side = 2.0 * cutoff * (tf.sin(arg) / arg)
         return tf.concat([tf.reverse(side, [0]), (2.0 * cutoff)[None], side], axis=0)
 
     band = lowpass(high) - lowpass(low)
