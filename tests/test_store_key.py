@@ -36,6 +36,15 @@ def test_a_fix_that_changes_features_changes_the_key():
     assert store_key(Config(features_type="MFCC", fix_length_by="repeat-pad"), ITEMS) != "34483272"
     # zero-pad is unchanged: its stores keep their 0.1 key
     assert store_key(Config(features_type="MFCC", fix_length_by="zero-pad"), ITEMS) == "b6e388de"
+    # SincNet+'s taps in leaf-audio's order of operations: its features moved (up to 2e-2 of their
+    # maximum), alone or as a CNN's input; stores of the old arithmetic are recomputed
+    assert store_key(Config(architecture="sincnet_plus"), ITEMS) != "becb36fe"
+    assert store_key(Config(architecture="7x96", num_filters=160, n_frames=1376,
+                            input_representation="sincnet_plus"), ITEMS) != "21cf29d2"
+    # the rest of the family is unchanged: its stores keep their keys
+    assert store_key(Config(architecture="leaf"), ITEMS) == "f766bdf9"
+    assert store_key(Config(architecture="vgg", num_filters=32, n_frames=1376,
+                            input_representation="sincnet"), ITEMS) == "c8622582"
 
 
 # ------------------------------------------------------------------------------ sensitivity

@@ -70,10 +70,6 @@ def _no_check(cfg) -> None:
     return None
 
 
-def _no_revisions(cfg) -> dict:
-    return {}
-
-
 def _mfcc_revisions(cfg) -> dict:
     """repeat-pad repeats a short clip whole, as the authors' code (0.1 cut the repeats)."""
     return {"mfcc_repeat_pad": "whole copies"} if cfg.fix_length_by == "repeat-pad" else {}
@@ -108,7 +104,7 @@ class FrontEndSpec:
     # (config) -> {name: value}: fixes of how its features are computed, made after stores were
     # written, where they change the config's features (part of the store key: such a store is
     # recomputed, not reused with the old numbers)
-    revisions: Callable = _no_revisions
+    revisions: Callable = filterbank.revisions  # the representation's, for every other front-end
     # (config) -> {field: value}: its defaults for fields left None (sampling_rate, num_filters),
     # and its own fields in canonical form; the config sets them before it validates the rest
     resolve_fields: Callable = _paper_defaults

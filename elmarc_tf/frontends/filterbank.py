@@ -97,6 +97,20 @@ class TimeStatistic(keras.layers.Layer):
         return {**super().get_config(), "statistic": self.statistic}
 
 
+# Fixes of a representation's arithmetic made after stores were written (part of the store key, so
+# such a store is recomputed, not reused): SincNet+'s taps in leaf-audio's order of operations,
+# 2f * (sin(a) / a), which made its features equal leaf-audio's (the old order moved them up to
+# 2e-2 of their maximum, through PCEN, on near-silent bands).
+REPRESENTATION_REVISIONS = {"sincnet_plus": {"sincnet_plus_taps": "leaf-audio's order"}}
+
+
+def revisions(cfg) -> dict:
+    """The :data:`REPRESENTATION_REVISIONS` of the filterbank ``cfg`` runs: its architecture's
+    (the LEAF family alone) or its ``input_representation`` (a spectrogram CNN)."""
+    return {**REPRESENTATION_REVISIONS.get(cfg.input_representation, {}),
+            **REPRESENTATION_REVISIONS.get(cfg.architecture, {})}
+
+
 def build_filterbank(cfg, seed: int = 0, fast: bool = True) -> keras.Model:
     """The front-end ``cfg.architecture`` (one of :data:`elmarc_tf.frontends.leaf.FRONTENDS`) alone.
 
