@@ -16,10 +16,8 @@ import numpy as np
 import tensorflow as tf
 
 from ...errors import ConfigError
-from ...vocabulary import FILTERBANK_INITS
-from .defaults import (CONVOLUTIONS, INIT_N_FFT, MAX_FREQ, MEL_SCALES, MIN_FREQ, N_FILTERS,
-                       PREEMPHASIS, SAMPLE_RATE, SINC_MIN_BAND_HZ, SINC_MIN_LOW_HZ, check_choice,
-                       values_per_clip)
+from .defaults import (INIT_N_FFT, MAX_FREQ, MIN_FREQ, N_FILTERS, PREEMPHASIS, SAMPLE_RATE,
+                       SINC_MIN_BAND_HZ, SINC_MIN_LOW_HZ, check_choices, values_per_clip)
 from .impulse_responses import gabor_constraint, gabor_kernel, sinc_kernel
 from .initializers import constant, gabor_params, sinc_params
 
@@ -97,8 +95,7 @@ class _FilterbankConv(keras.layers.Layer):
                  conv: str = "direct", **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        check_choice("filterbank_init", filterbank_init, FILTERBANK_INITS)
-        check_choice("conv", conv, CONVOLUTIONS)
+        check_choices(filterbank_init=filterbank_init, conv=conv)
         self.n_filters, self.kernel_size = int(n_filters), int(kernel_size)
         self.sample_rate, self.seed = int(sample_rate), int(seed)
         self.filterbank_init, self.conv = filterbank_init, conv
@@ -148,7 +145,7 @@ class GaborConv1D(_FilterbankConv):
                  filterbank_init: str = "mel", seed: int = 0, conv: str = "direct", **kwargs):
         super().__init__(n_filters, kernel_size, sample_rate, filterbank_init, seed, conv,
                          **kwargs)
-        check_choice("mel_scale", mel_scale, MEL_SCALES)
+        check_choices(mel_scale=mel_scale)
         self.min_freq, self.max_freq = float(min_freq), float(max_freq)
         self.mel_scale, self.init_n_fft = mel_scale, int(init_n_fft)
 
@@ -224,7 +221,7 @@ class FilterConv1D(keras.layers.Layer):
                  conv: str = "direct", **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        check_choice("conv", conv, CONVOLUTIONS)
+        check_choices(conv=conv)
         self.filters, self.kernel_size, self.conv = int(filters), int(kernel_size), conv
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 from ...errors import ConfigError
+from ...vocabulary import FILTERBANK_INITS
 
 # leaf-audio's defaults.
 SAMPLE_RATE = 16000
@@ -29,15 +30,21 @@ FRAMINGS = ("leaf", "centered")
 POOL_PADDINGS = ("same", "valid", "centered")
 SMOOTHERS = ("ema", "rnn")
 CONVOLUTIONS = ("direct", "fft")  # how a filterbank convolution is computed (same numbers)
+# option name -> its valid values (check_choices)
+CHOICES = {"mel_scale": MEL_SCALES, "framing": FRAMINGS, "padding": POOL_PADDINGS,
+           "smoother": SMOOTHERS, "conv": CONVOLUTIONS, "filterbank_init": FILTERBANK_INITS}
 
 # sqrt(2 ln 2): a Gaussian of standard deviation s has its half maximum at +-s*sqrt(2 ln 2).
 HALF_MAX = math.sqrt(2.0 * math.log(2.0))
 
 
-def check_choice(name: str, value, valid) -> None:
-    """Raise :class:`ConfigError` naming ``name`` unless ``value`` is one of ``valid``."""
-    if value not in valid:
-        raise ConfigError(f"'{name}' must be one of {', '.join(map(str, valid))}; got {value!r}")
+def check_choices(**values) -> None:
+    """Raise :class:`ConfigError` naming the option unless each value is one of :data:`CHOICES`'s
+    for its name (``check_choices(conv="fft", mel_scale="htk")``)."""
+    for name, value in values.items():
+        if value not in CHOICES[name]:
+            raise ConfigError(f"'{name}' must be one of {', '.join(map(str, CHOICES[name]))}; "
+                              f"got {value!r}")
 
 
 def window_samples(sample_rate: int, window_ms: float = WINDOW_MS) -> int:

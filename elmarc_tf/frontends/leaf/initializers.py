@@ -15,9 +15,8 @@ import librosa
 import numpy as np
 import tensorflow as tf
 
-from ...vocabulary import FILTERBANK_INITS
-from .defaults import (HALF_MAX, INIT_N_FFT, MAX_FREQ, MEL_SCALES, MIN_FREQ, SAMPLE_RATE,
-                       SINC_MIN_BAND_HZ, SINC_MIN_LOW_HZ, check_choice)
+from .defaults import (HALF_MAX, INIT_N_FFT, MAX_FREQ, MIN_FREQ, SAMPLE_RATE, SINC_MIN_BAND_HZ,
+                       SINC_MIN_LOW_HZ, check_choices)
 
 
 def mel_triangles(sample_rate: int, n_fft: int, n_filters: int, min_freq: float, max_freq: float,
@@ -28,7 +27,7 @@ def mel_triangles(sample_rate: int, n_fft: int, n_filters: int, min_freq: float,
     mel, bin 0 left out), leaf-audio's. ``slaney``: librosa's Slaney mel (linear below 1 kHz,
     triangles linear in Hz), the bands of the paper's log-mel, here without area normalisation.
     """
-    check_choice("mel_scale", mel_scale, MEL_SCALES)
+    check_choices(mel_scale=mel_scale)
     if mel_scale == "htk":
         matrix = tf.signal.linear_to_mel_weight_matrix(
             num_mel_bins=n_filters, num_spectrogram_bins=n_fft // 2 + 1, sample_rate=sample_rate,
@@ -96,7 +95,7 @@ def gabor_params(init: str, n_filters: int, sample_rate: int, kernel_size: int, 
                  max_freq: float, mel_scale: str = "htk", n_fft: int = INIT_N_FFT,
                  seed: int = 0) -> np.ndarray:
     """Initial Gabor parameters ``(n_filters, 2)`` by ``init``: ``mel`` or ``random``."""
-    check_choice("filterbank_init", init, FILTERBANK_INITS)
+    check_choices(filterbank_init=init)
     if init == "mel":
         return mel_gabor_params(n_filters, sample_rate, min_freq, max_freq, mel_scale, n_fft)
     return random_gabor_params(n_filters, sample_rate, kernel_size, min_freq, max_freq, seed,
@@ -113,7 +112,7 @@ def sinc_params(init: str, n_filters: int, sample_rate: int,
     band's lower point, column 1 the distance to the next point. ``random``: see
     :func:`random_sinc_params`.
     """
-    check_choice("filterbank_init", init, FILTERBANK_INITS)
+    check_choices(filterbank_init=init)
     if init == "random":
         return random_sinc_params(n_filters, sample_rate, min_low_hz, min_band_hz, seed)
     high_hz = sample_rate / 2.0 - (min_low_hz + min_band_hz)
@@ -157,8 +156,7 @@ class GaborKernelInitializer(keras.initializers.Initializer):
     def __init__(self, sample_rate: int = SAMPLE_RATE, min_freq: float = MIN_FREQ,
                  max_freq: float = MAX_FREQ, mel_scale: str = "htk", init_n_fft: int = INIT_N_FFT,
                  filterbank_init: str = "mel", seed: int = 0):
-        check_choice("filterbank_init", filterbank_init, FILTERBANK_INITS)
-        check_choice("mel_scale", mel_scale, MEL_SCALES)
+        check_choices(filterbank_init=filterbank_init, mel_scale=mel_scale)
         self.sample_rate = int(sample_rate)
         self.min_freq, self.max_freq = float(min_freq), float(max_freq)
         self.mel_scale, self.init_n_fft = mel_scale, int(init_n_fft)

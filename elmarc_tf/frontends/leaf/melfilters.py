@@ -10,7 +10,7 @@ import numpy as np
 import tensorflow as tf
 
 from ..melspec import mel_basis
-from .defaults import FRAMINGS, MAX_FREQ, MEL_SCALES, MIN_FREQ, N_FILTERS, SAMPLE_RATE, check_choice
+from .defaults import MAX_FREQ, MIN_FREQ, N_FILTERS, SAMPLE_RATE, check_choices
 
 
 @keras.saving.register_keras_serializable(package="elmarc_tf")
@@ -34,8 +34,7 @@ class MelFilterbank(keras.layers.Layer):
                  framing: str = "leaf", **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        check_choice("mel_scale", mel_scale, MEL_SCALES)
-        check_choice("framing", framing, FRAMINGS)
+        check_choices(mel_scale=mel_scale, framing=framing)
         self.n_filters, self.sample_rate = int(n_filters), int(sample_rate)
         self.window_size, self.hop, self.n_fft = int(window_size), int(hop), int(n_fft)
         self.min_freq, self.max_freq = float(min_freq), float(max_freq)

@@ -12,7 +12,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .defaults import GAUSSIAN_WIDTH, POOL_PADDINGS, check_choice, values_per_clip
+from .defaults import GAUSSIAN_WIDTH, check_choices, values_per_clip
 from .impulse_responses import gaussian_windows, leaf_audio_hanning
 from .initializers import constant
 
@@ -24,7 +24,7 @@ def n_frames(n_samples: int, window_size: int, hop: int, padding: str) -> int:
     ``n >= window``);
     ``centered``: ``1 + n // hop``, frame ``t`` centred on sample ``t * hop`` as in a centred STFT.
     """
-    check_choice("padding", padding, POOL_PADDINGS)
+    check_choices(padding=padding)
     if padding == "same":
         return -(-n_samples // hop)
     if padding == "valid":
@@ -42,7 +42,7 @@ def _pad_centered(x, size: int, value: float = 0.0):
 def depthwise_pool(x, kernels, stride: int, padding: str = "same"):
     """Per-channel low-pass and decimation: ``(batch, time, C)`` and ``(size, C)`` ->
     ``(batch, frames, C)`` (frames: :func:`n_frames`); ``same``/``valid`` are TensorFlow's."""
-    check_choice("padding", padding, POOL_PADDINGS)
+    check_choices(padding=padding)
     size = kernels.shape[0]
     if padding == "centered":
         x, padding = _pad_centered(x, size), "valid"
@@ -59,7 +59,7 @@ class _Pooling(keras.layers.Layer):
                  **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        check_choice("padding", padding, POOL_PADDINGS)
+        check_choices(padding=padding)
         self.kernel_size, self.strides, self.padding = int(kernel_size), int(strides), padding
 
     def compute_output_shape(self, input_shape):

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .defaults import LOG_OFFSET, POOLING_FLOOR, SMOOTHERS, check_choice, values_per_clip
+from .defaults import LOG_OFFSET, POOLING_FLOOR, check_choices, values_per_clip
 from .initializers import constant
 
 
@@ -48,46 +48,50 @@ def pcen(x, smoother, alpha, delta, root, floor: float):
     return (x / (floor + smoother) ** alpha + delta) ** inv_root - delta ** inv_root
 
 
+class _Pointwise(keras.layers.Layer):
+    """A pointwise map with one constant, ``(batch, T, C) -> (batch, T, C)``; a subclass names the
+    constant (:attr:`CONSTANT`, its ``get_config`` key), its FLOPs per value and :meth:`call`."""
+
+    CONSTANT = "value"
+    FLOPS_PER_VALUE = 1
+
+    def __init__(self, constant: float, **kwargs):
+        super().__init__(**kwargs)
+        setattr(self, self.CONSTANT, float(constant))
+
+    def flops(self, input_shape) -> int:
+        return self.FLOPS_PER_VALUE * values_per_clip(input_shape)
+
+    def compute_output_shape(self, input_shape):
+        return tuple(input_shape)
+
+    def get_config(self):
+        return {**super().get_config(), self.CONSTANT: getattr(self, self.CONSTANT)}
+
+
 @keras.saving.register_keras_serializable(package="elmarc_tf")
-class Floor(keras.layers.Layer):
+class Floor(_Pointwise):
     """``max(x, value)``: leaf-audio's floor between pooling and compression (1e-5)."""
 
     def __init__(self, value: float = POOLING_FLOOR, **kwargs):
-        super().__init__(**kwargs)
-        self.value = float(value)
+        super().__init__(value, **kwargs)
 
     def call(self, x):
         return tf.maximum(x, self.value)
 
-    def flops(self, input_shape) -> int:
-        return values_per_clip(input_shape)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        return {**super().get_config(), "value": self.value}
-
 
 @keras.saving.register_keras_serializable(package="elmarc_tf")
-class LogCompression(keras.layers.Layer):
+class LogCompression(_Pointwise):
     """``log(x + offset)``, leaf-audio's log compression (offset 1e-5)."""
 
+    CONSTANT = "offset"
+    FLOPS_PER_VALUE = 2
+
     def __init__(self, offset: float = LOG_OFFSET, **kwargs):
-        super().__init__(**kwargs)
-        self.offset = float(offset)
+        super().__init__(offset, **kwargs)
 
     def call(self, x):
         return tf.math.log(x + self.offset)
-
-    def flops(self, input_shape) -> int:
-        return 2 * values_per_clip(input_shape)
-
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
-    def get_config(self):
-        return {**super().get_config(), "offset": self.offset}
 
 
 @keras.saving.register_keras_serializable(package="elmarc_tf")
@@ -107,7 +111,7 @@ class PCEN(keras.layers.Layer):
                  per_channel: bool = True, **kwargs):
         kwargs.setdefault("trainable", False)
         super().__init__(**kwargs)
-        check_choice("smoother", smoother, SMOOTHERS)
+        check_choices(smoother=smoother)
         self.alpha_init, self.delta_init, self.root_init = float(alpha), float(delta), float(root)
         self.smooth_coef, self.floor = float(smooth_coef), float(floor)
         self.smoother, self.per_channel = smoother, bool(per_channel)

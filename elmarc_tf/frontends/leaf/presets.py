@@ -27,8 +27,8 @@ from dataclasses import dataclass
 import keras
 
 from .convolution import FilterConv1D, GaborConv1D, PreEmphasis, SincConv1D, SquaredModulus
-from .defaults import (FRAMINGS, INIT_N_FFT, LAYER_NORM_EPSILON, LEAKY_SLOPE, LOG_OFFSET, MAX_FREQ,
-                       MEL_SCALES, MIN_FREQ, N_FILTERS, POOLING_FLOOR, SAMPLE_RATE, check_choice,
+from .defaults import (INIT_N_FFT, LAYER_NORM_EPSILON, LEAKY_SLOPE, LOG_OFFSET, MAX_FREQ,
+                       MIN_FREQ, N_FILTERS, POOLING_FLOOR, SAMPLE_RATE, check_choices,
                        stride_samples, window_samples)
 from .initializers import GaborKernelInitializer
 from .melfilters import MelFilterbank
@@ -55,7 +55,7 @@ class FrontEndSpec:
     framing: str = "leaf"
 
     def __post_init__(self):
-        check_choice("framing", self.framing, FRAMINGS)
+        check_choices(framing=self.framing)
 
     def windows(self) -> tuple[int, int]:
         """``(window_size, hop)`` in samples, leaf-audio's where not given."""
@@ -81,7 +81,7 @@ class MelBand:
     n_fft: int = INIT_N_FFT
 
     def __post_init__(self):
-        check_choice("mel_scale", self.mel_scale, MEL_SCALES)
+        check_choices(mel_scale=self.mel_scale)
 
 
 LEAF_AUDIO = FrontEndSpec()  # leaf-audio's geometry
