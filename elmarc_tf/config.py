@@ -5,7 +5,7 @@ Field names are the keys of the authors' ``config_main`` dict (``src/config_file
 ``num_filters``, ``selected_features_list``, ...) are top-level fields here, and its ``'MFCC'``
 sub-dict maps to ``mfcc_number`` / ``mfcc_fixed_length``. A few fields the original hard-codes
 are made explicit (``res_type``, ``pad_mode``, ``backend_taps``); their defaults are documented
-in README.md.
+in docs/configuration.md.
 
 A config is validated once, when it is created: an unknown key, a missing required key or an
 impossible value raises :class:`~elmarc_tf.errors.ConfigError` naming the key.
