@@ -78,7 +78,8 @@ EXIT_STATUS = {
     EXIT_FAILURES: "finished, but some clips could not be used (listed; the rest is stored)",
     EXIT_BAD_INPUT: "bad input: config, data, arguments (found before any work; with --strict, the "
                     "first clip that cannot be used)",
-    EXIT_IO: "a file or folder could not be read or written (permissions, disk full, ...)",
+    EXIT_IO: "a file or folder could not be read or written (permissions, disk full, a damaged "
+             "file, ...)",
     EXIT_BUSY: "another process is writing the same store (rerun later, or with --wait)",
     EXIT_INTERNAL: "an internal error (a bug: rerun with --verbose for the traceback)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C): rerun the same command to resume",
