@@ -53,7 +53,7 @@ from .bench.classifiers import run_classifier_bench  # noqa: E402
 from .config import Config  # noqa: E402
 from .datasets import items_from_config  # noqa: E402
 from .studies.demo import run_demo  # noqa: E402
-from .errors import ConfigError, ElmarcError  # noqa: E402
+from .errors import ConfigError, DamagedFileError, ElmarcError  # noqa: E402
 from .models.export import describe_export, export_frontend  # noqa: E402
 from .extraction.extract import ENGINES, extract  # noqa: E402
 from .io.fileio import FolderBusy  # noqa: E402
@@ -67,8 +67,9 @@ from .extraction.options import RunOptions  # noqa: E402
 from .extraction.ray_cluster import RayOptions  # noqa: E402
 from .studies.report import compare, load_results  # noqa: E402
 from .extraction.store import describe_store  # noqa: E402
-from .studies.study import read_original_config, run_experiment  # noqa: E402
-from .studies.train import TrainingOptions, train_experiment  # noqa: E402
+from .studies.study import read_original_config, results_name, run_experiment  # noqa: E402
+from .studies.train import (CLASSIFIER, TrainingOptions, check_trainable,  # noqa: E402
+                             train_experiment)
 from .models.trained_weights import read_trained_weights  # noqa: E402
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_IO, EXIT_BUSY, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
@@ -78,7 +79,8 @@ EXIT_STATUS = {
     EXIT_FAILURES: "finished, but some clips could not be used (listed; the rest is stored)",
     EXIT_BAD_INPUT: "bad input: config, data, arguments (found before any work; with --strict, the "
                     "first clip that cannot be used)",
-    EXIT_IO: "a file or folder could not be read or written (permissions, disk full, ...)",
+    EXIT_IO: "a file or folder could not be read or written (permissions, disk full, a damaged "
+             "file, ...)",
     EXIT_BUSY: "another process is writing the same store (rerun later, or with --wait)",
     EXIT_INTERNAL: "an internal error (a bug: rerun with --verbose for the traceback)",
     EXIT_INTERRUPTED: "interrupted (Ctrl-C): rerun the same command to resume",
@@ -301,7 +303,8 @@ def _add_training_parsers(verb) -> None:
                                             "elmarc_out/results)")
     p.add_argument("--checkpoints", type=Path, help="checkpoints, trained weights and decoded "
                                                     "inputs (default elmarc_out/training)")
-    p.add_argument("--name", help="results folder name (default: CONFIG's stem + _end-to-end)")
+    p.add_argument("--name", help="results folder name (default: the config's experiment_name, "
+                                  "else CONFIG's stem, + _end-to-end)")
     p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
     p.add_argument("--mixed-precision", action="store_true",
                    help="float16 computations, float32 weights (for GPUs; slow on CPUs)")
@@ -342,10 +345,12 @@ def cmd_train(args) -> int:
     seeds = list(range(args.seeds)) if args.seeds is not None else (args.seed or [0])
     if args.seeds is not None and args.seeds < 1:
         raise ElmarcError(f"--seeds must be at least 1, got {args.seeds}")
+    check_trainable(cfg)  # before the clips are listed
     summary = train_experiment(cfg, seeds=seeds, out=args.out,
-                               name=args.name or f"{args.config.stem}_end-to-end",
-                               checkpoints_out=args.checkpoints, training=_training(args),
-                               run=run_options(args))
+                               name=args.name or results_name(cfg, args.config, CLASSIFIER),
+                               items=_items(cfg, args.config), checkpoints_out=args.checkpoints,
+                               training=_training(args), run=run_options(args),
+                               config_file=args.config)
     for entry in summary["per_seed"]:
         for split in entry["splits"]:
             print(f"seed {entry['seed']} {split['name']}: trained weights {split['weights']}")
@@ -508,14 +513,13 @@ def cmd_run(args) -> int:
         raise ElmarcError(f"--seeds must be at least 1, got {args.seeds}")
     if args.original_config is not None:
         cfg = Config.from_original(read_original_config(args.original_config))
-        name, source = cfg.experiment_name, args.original_config
     else:
         cfg = Config.from_file(args.config)
-        named = cfg.experiment_name != Config.experiment_name  # the config sets it
-        name, source = (cfg.experiment_name if named else args.config.stem), args.config
-    summary = run_experiment(cfg, seeds=range(args.seeds), out=args.out, name=name,
-                             items=_items(cfg, source), features_out=args.features_out,
-                             run=run_options(args))
+    source = args.original_config or args.config
+    summary = run_experiment(cfg, seeds=range(args.seeds), out=args.out,
+                             name=results_name(cfg, args.config), items=_items(cfg, source),
+                             features_out=args.features_out, run=run_options(args),
+                             config_file=source)
     return EXIT_FAILURES if any(r["n_failed"] for r in summary["per_seed"]) else EXIT_OK
 
 
@@ -586,6 +590,8 @@ def run(args: argparse.Namespace) -> int:
         return COMMANDS[args.command](args)
     except FolderBusy as e:
         return _fail(EXIT_BUSY, f"error: {e}")
+    except DamagedFileError as e:  # a file that opens but cannot be read: as an unreadable one
+        return _fail(EXIT_IO, f"error: {e}")
     except ElmarcError as e:
         return _fail(EXIT_BAD_INPUT, f"error: {e}")
     except OSError as e:

@@ -20,5 +20,14 @@ class WeightsError(ElmarcError):
     """A weights file lacks a variable or has one with the wrong shape."""
 
 
+class DamagedFileError(ElmarcError):
+    """A file exists but cannot be read: empty, truncated, or not in the format it should have
+    (the command's exit status 3, as for a file it cannot read or write)."""
+
+
+class DamagedWeightsError(WeightsError, DamagedFileError):
+    """A weights file exists but cannot be read (empty, truncated, not an ``.npz``)."""
+
+
 class ElmarcWarning(UserWarning):
     """Suspicious but usable input."""

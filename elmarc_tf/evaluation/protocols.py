@@ -156,6 +156,15 @@ def check_evaluable(labels, protocol: str | None = None, splits=None, folds=None
     return protocol
 
 
+def check_items_evaluable(cfg, items, nested: bool | None = None) -> str:
+    """:func:`check_evaluable` of clips ``items`` (their labels, splits and folds) under ``cfg``'s
+    ``protocol``, ``n_folds`` and ``nested_cv`` (``nested``: instead of ``nested_cv``; a training
+    has no nested search); returns the protocol."""
+    return check_evaluable([it.label for it in items], cfg.protocol, [it.split for it in items],
+                           [it.fold for it in items], cfg.n_folds,
+                           cfg.nested_cv if nested is None else nested)
+
+
 def _nested_need(n_folds: int) -> int:
     """Clips per class for nested k-fold: k for the outer folds, and k left in each outer
     training part (a class of n clips leaves n - ceil(n / k) there)."""

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import soundfile
 
-from ..errors import ElmarcError, WeightsError
+from ..errors import DamagedFileError, DamagedWeightsError, ElmarcError, WeightsError
 
 try:
     import fcntl
@@ -77,17 +77,50 @@ def atomic_write_text(path, text: str) -> None:
     atomic_save(path, lambda f: f.write(text.encode()))
 
 
+def read_npz(path, what: str = "file", error=DamagedFileError) -> dict:
+    """``{name: array}`` of the ``.npz`` file ``path``, read whole (no pickled objects).
+
+    A file that cannot be opened raises its ``OSError`` (naming it); one that opens but is empty,
+    truncated or not an ``.npz`` raises ``error`` (a :class:`DamagedFileError`) in one line naming
+    ``path`` as ``what`` and the kind of damage."""
+    try:
+        with np.load(path) as npz:
+            return {k: npz[k] for k in npz.files}
+    except OSError as e:
+        if e.filename is not None or not os.path.isfile(path):
+            raise
+        damage = e
+    except Exception as e:  # EOFError, BadZipFile, zlib.error, pickled data, a bad header...
+        damage = e
+    raise error(f"{os.fspath(path)}: cannot read {what}: empty, truncated or not an .npz file "
+                f"({type(damage).__name__})") from None
+
+
 def read_weights(path_or_dict) -> tuple[str, dict]:
     """``(source, {name: array})`` of named weights: an ``.npz`` file (``source`` its path) or a
-    dict given as it is (``source`` ``"weights"``); :class:`WeightsError` for an unreadable file."""
+    dict given as it is (``source`` ``"weights"``); :class:`WeightsError` for a file that cannot
+    be opened, :class:`DamagedWeightsError` (also one) for a damaged one (:func:`read_npz`)."""
     if isinstance(path_or_dict, dict):
         return "weights", dict(path_or_dict)
     source = os.fspath(path_or_dict)
     try:
-        with np.load(source) as npz:
-            return source, {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as e:
-        raise WeightsError(f"{source}: cannot read weights ({e})") from None
+        return source, read_npz(source, "weights", DamagedWeightsError)
+    except OSError as e:
+        raise WeightsError(f"{source}: cannot read weights ({e.strerror or e})") from None
+
+
+def check_writable(folder) -> Path:
+    """Create ``folder`` (and its parents) and check that files can be written in it, before any
+    work that would write there; an ``OSError`` naming it if not. Returns it as a ``Path``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test.", dir=folder)
+    except OSError as e:
+        raise OSError(e.errno, e.strerror, str(folder)) from None
+    os.close(fd)
+    os.unlink(probe)
+    return folder
 
 
 def versions(packages=MANIFEST_PACKAGES) -> dict:
@@ -116,24 +149,25 @@ class FolderLock:
 
     ``with FolderLock(folder):`` — a second process fails at once with :class:`FolderBusy`
     naming the holder's pid, or with ``wait=True`` waits for it to finish. The lock goes with the
-    process (also when it is killed); the ``.lock`` file stays. Where ``fcntl`` does not exist
-    (Windows) nothing is locked.
+    process (also when it is killed); the ``.lock`` file stays, except where the lock created the
+    folder and nothing else was written there: then the folder (and the parents it created) is
+    removed on leaving, so a failure before any work leaves nothing behind. Where ``fcntl`` does
+    not exist (Windows) nothing is locked.
     """
 
     def __init__(self, folder, wait: bool = False, poll: float = 0.5) -> None:
         self.path = Path(folder) / ".lock"
         self.wait, self.poll = wait, poll
         self._fd = None
+        self._created: list[Path] = []  # folders this lock created, innermost first
 
     def __enter__(self) -> "FolderLock":
         if fcntl is None:
             return self
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
         while True:
+            fd = self._open()
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except OSError as e:
                 if e.errno not in (errno.EAGAIN, errno.EACCES):
                     os.close(fd)
@@ -143,13 +177,40 @@ class FolderLock:
                     os.close(fd)
                     raise FolderBusy(f"{self.path.parent}: in use by another process (pid {holder}); "
                                      f"wait for it, or rerun with --wait") from None
+                os.close(fd)
                 time.sleep(self.poll)
+                continue
+            if self._is_current(fd):
+                break
+            os.close(fd)  # the holder before removed the file (and its folder): lock anew
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._fd = fd
         return self
 
+    def _open(self) -> int:
+        """The lock file's descriptor; the folders created for it are noted."""
+        missing = [p for p in (self.path.parent, *self.path.parent.parents) if not p.exists()]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._created = missing or self._created
+        return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)  # less the umask
+
+    def _is_current(self, fd: int) -> bool:
+        """Whether ``fd`` is still the file at the lock's path (a holder may remove it)."""
+        try:
+            return os.stat(self.path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            return False
+
     def __exit__(self, *exc) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # releases the lock
-            self._fd = None
+        if self._fd is None:
+            return
+        if self._created and [p.name for p in self.path.parent.iterdir()] == [self.path.name]:
+            self.path.unlink()  # still held: a waiting process sees it gone and locks anew
+            for folder in self._created:
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty: another process wrote there meanwhile
+                    break
+        os.close(self._fd)  # releases the lock
+        self._fd = None

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 import keras
 import numpy as np
 
-from ..errors import WeightsError
-from ..io.fileio import atomic_save
+from ..errors import DamagedWeightsError, WeightsError
+from ..io.fileio import atomic_save, read_npz
 from .tf1_weights import load_original_weights, original_variables
 
 META_KEY = "__elmarc_trained__"
@@ -68,13 +68,13 @@ def save_trained_weights(path, model: keras.Model, meta: dict) -> str:
 
 def read_trained_weights(path) -> TrainedWeights:
     """Read a file written by :func:`save_trained_weights`; :class:`WeightsError` if it cannot be
-    read, is not one, or its variables do not match the digest it records."""
+    opened, is not one, or its variables do not match the digest it records
+    (:class:`~elmarc_tf.errors.DamagedWeightsError` if it is damaged: empty, truncated, ...)."""
     path = os.fspath(path)
     try:
-        with np.load(path) as npz:
-            stored = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as e:
-        raise WeightsError(f"{path}: cannot read trained weights ({e})") from None
+        stored = read_npz(path, "trained weights", DamagedWeightsError)
+    except OSError as e:
+        raise WeightsError(f"{path}: cannot read trained weights ({e.strerror or e})") from None
     if META_KEY not in stored:
         raise WeightsError(f"{path}: not a trained weights file of 'elmarc train' (no {META_KEY})")
     meta = json.loads(str(stored.pop(META_KEY)))

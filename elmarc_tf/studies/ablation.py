@@ -33,7 +33,7 @@ from ..errors import ElmarcError
 from ..models.extractor import compile_extractor
 from ..io.fileio import atomic_save, atomic_write_json
 from ..extraction.pipeline import make_dataset
-from ..evaluation.protocols import Protocol, evaluate
+from ..evaluation.protocols import Protocol, check_evaluable, evaluate
 from ..extraction.options import RunOptions
 from .report import format_table
 from ..extraction.store import StoreWriter, load_store
@@ -129,7 +129,9 @@ def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffl
     """The whole ablation on ``items``; results in ``out`` (resumable). Returns the summary.
 
     ``folds``: the SVM's stratified cross-validation folds. ``run``: its ``progress`` (the
-    decoding's bar) and ``log`` (default ``print``) apply."""
+    decoding's bar) and ``log`` (default ``print``) apply. The clips are checked against the
+    SVM's folds before any work."""
+    check_evaluable([it.label for it in items], "stratified_kfold", n_folds=folds)
     out = Path(out)
     log = run.logger()
     num_filters, position = model.num_filters, model.position

@@ -47,13 +47,14 @@ from .demo import DEMO_CLASSES, make_demo_dataset
 from ..errors import ConfigError, ElmarcError
 from ..extraction.extract import extract
 from ..extraction.options import RunOptions
-from ..io.fileio import atomic_write_json, atomic_write_text
+from ..io.fileio import atomic_write_json, atomic_write_text, check_writable
 from ..frontends import frontend_of, is_seeded
 from .paper import DATASETS, SIZES, figure_of, paper_configs
-from ..evaluation.protocols import Protocol, evaluate
+from ..evaluation.protocols import Protocol, check_items_evaluable, evaluate
 from .report import FAMILY_COLOURS, OTHER_FAMILY, format_table
 from ..extraction.store import data_digest, load_store
-from .study import model_label, run_experiment, save_seed, saved_seed, write_summary
+from .study import (claim_results_folder, model_label, results_name, run_experiment,
+                    save_seed, saved_seed, write_summary)
 from .train import (CLASSIFIER, PATCH_KEYS, TrainingOptions, check_trainable, patch_config,
                     quiet_retracing, train_experiment, training_splits)
 
@@ -145,8 +146,7 @@ def trained_features_experiment(cfg, trained: dict, items, out, name: str, featu
     without a progress bar).
     """
     log = run.logger()
-    folder = Path(out) / name
-    folder.mkdir(parents=True, exist_ok=True)
+    folder = claim_results_folder(out, cfg, name)
     data = data_digest(items)
     per_seed = []
     for entry in trained["per_seed"]:
@@ -219,13 +219,17 @@ def _stats(summary: dict) -> dict:
 def _study_row(name, cfg, seeds, out, items, training, run) -> dict:
     """The three experiments of one architecture and its row of the study."""
     svm_cfg = cfg.replace(model_type="SVM")
-    random = run_experiment(svm_cfg, seeds=seeds, out=out / "results", name=f"{name}_SVM",
+    random = run_experiment(svm_cfg, seeds=seeds, out=out / "results",
+                            name=results_name(svm_cfg, classifier="SVM", base=name),
                             items=items, features_out=out / "features", run=run)
-    trained = train_experiment(cfg, seeds=seeds, out=out / "results", name=f"{name}_{CLASSIFIER}",
+    trained = train_experiment(cfg, seeds=seeds, out=out / "results",
+                               name=results_name(cfg, classifier=CLASSIFIER, base=name),
                                items=items, checkpoints_out=out / "training", training=training,
                                run=run)
     transfer = trained_features_experiment(svm_cfg, trained, items, out / "results",
-                                           f"{name}_trained_SVM", out / "features", run=run)
+                                           results_name(svm_cfg, classifier="trained_SVM",
+                                                        base=name),
+                                           out / "features", run=run)
     splits = [s for r in trained["per_seed"] for s in r["splits"]]
     return {"name": name, "model": random["model"], "feature_length": random["feature_length"],
             "family": frontend_of(cfg).family, "random": _stats(random), "trained": _stats(trained), "transfer": _stats(transfer),
@@ -261,6 +265,8 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
     :class:`~elmarc_tf.extraction.options.RunOptions`): as
     :func:`~elmarc_tf.studies.study.run_experiment`, for every extraction (random and trained
     weights) and grid search; ``run.audio_cache`` ``None``: ``<out>/audio_cache`` (``False``: none).
+    Before any work every architecture's config is checked against the clips (the SVM's
+    protocol and the training's) and ``out`` must be writable.
     """
     out = Path(out)
     seeds = [int(s) for s in seeds]
@@ -271,8 +277,11 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
                for name, fields in architectures.items()}
     items = items if items is not None else items_from_config(next(iter(configs.values())))
     labels = sorted({it.label for it in items})
-    for cfg in configs.values():  # protocol errors before any work
+    for cfg in configs.values():  # protocol errors and an unwritable folder before any work
+        check_items_evaluable(cfg.replace(model_type="SVM"), items)
+        check_items_evaluable(cfg, items, nested=False)
         training_splits(cfg, items, [labels.index(it.label) for it in items])
+    check_writable(out)
     rows = []
     with quiet_retracing():  # one model per architecture, seed and fold, by design
         for name, cfg in configs.items():

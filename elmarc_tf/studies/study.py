@@ -21,9 +21,9 @@ from ..datasets import items_from_config
 from ..errors import ConfigError, ElmarcError
 from ..extraction.extract import extract
 from ..extraction.options import RunOptions
-from ..io.fileio import atomic_write_json, atomic_write_text
+from ..io.fileio import atomic_write_json, atomic_write_text, check_writable
 from ..frontends import frontend_of
-from ..evaluation.protocols import Protocol, SVMSearchOptions, check_evaluable, evaluate
+from ..evaluation.protocols import Protocol, SVMSearchOptions, check_items_evaluable, evaluate
 from ..extraction.store import data_digest, load_store
 
 DEFAULT_RESULTS = Path("elmarc_out") / "results"
@@ -76,8 +76,10 @@ def _evaluate_seed(cfg, items, seed, features_out, run: RunOptions) -> dict:
 
 
 def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
-                   features_out=None, run: RunOptions = RunOptions()) -> dict:
-    """Extract + evaluate ``cfg`` for each seed; write ``<out>/<name>/results.{json,csv}``.
+                   features_out=None, run: RunOptions = RunOptions(), config_file=None) -> dict:
+    """Extract + evaluate ``cfg`` for each seed; write ``<out>/<name>/results.{json,csv}``
+    (``name``: default :func:`results_name`; ``config_file``: the file ``cfg`` was read from,
+    which claims the folder, see :func:`claim_results_folder`).
 
     Before any work the clips are checked against the protocol (two classes, enough clips per
     class for the folds, ...: :func:`~elmarc_tf.evaluation.protocols.check_evaluable`). Finished seeds are
@@ -99,11 +101,8 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
     log = run.logger()
     run = replace(run, audio_cache=as_audio_cache(run.audio_cache))
     items = items if items is not None else items_from_config(cfg)
-    check_evaluable([it.label for it in items], cfg.protocol, [it.split for it in items],
-                    [it.fold for it in items], cfg.n_folds, cfg.nested_cv)
-    name = name or cfg.experiment_name
-    folder = Path(out or cfg.results_folder or DEFAULT_RESULTS) / name
-    folder.mkdir(parents=True, exist_ok=True)
+    check_items_evaluable(cfg, items)
+    folder = claim_results_folder(out, cfg, name or results_name(cfg), config_file)
     data = data_digest(items)
     per_seed = []
     for seed in seeds:
@@ -147,13 +146,55 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
     return summary
 
 
+def sets_experiment_name(cfg) -> bool:
+    """Whether ``cfg`` sets ``experiment_name`` (not the default)."""
+    return cfg.experiment_name != Config.experiment_name
+
+
+def results_name(cfg, config_file=None, classifier: str | None = None,
+                 base: str | None = None) -> str:
+    """The name of an experiment's results folder, for every verb that writes results:
+    ``base`` if given, else the config's ``experiment_name`` if it sets one, else the stem of
+    the ``config_file`` it was read from, else the default ``experiment_name``; then
+    ``_<classifier>`` if given (``exp_end-to-end``)."""
+    if base is None:
+        use_file = config_file is not None and not sets_experiment_name(cfg)
+        base = Path(config_file).stem if use_file else cfg.experiment_name
+    return f"{base}_{classifier}" if classifier else base
+
+
+CLAIM = "config_file.json"  # the config file whose results a folder holds
+
+
+def claim_results_folder(out, cfg, name: str, config_file=None) -> Path:
+    """``<out or cfg.results_folder or elmarc_out/results>/<name>``, checked before any work:
+    created and writable (an ``OSError`` naming it), and, given the ``config_file`` the
+    experiment was read from, not holding the results of another existing config file
+    (:class:`ConfigError` saying how to name this one); the folder then records its file."""
+    folder = check_writable(Path(out or cfg.results_folder or DEFAULT_RESULTS) / name)
+    if config_file is None:
+        return folder
+    mine = str(Path(config_file).resolve())
+    try:
+        theirs = json.loads((folder / CLAIM).read_text())["config_file"]
+    except (OSError, ValueError, KeyError, TypeError):  # none yet, or unreadable: claim it
+        theirs = None
+    if theirs not in (None, mine) and Path(theirs).is_file():
+        raise ConfigError(f"{folder}: holds the results of {theirs}; give {config_file} its own "
+                          f"name (its experiment_name) or another results folder")
+    if theirs != mine:
+        atomic_write_json(folder / CLAIM, {"config_file": mine})
+    return folder
+
+
 def saved_seed(path, cfg, **identity) -> dict | None:
     """The result saved by :func:`save_seed` in ``path``, if it was computed for ``cfg`` from the
     same ``identity`` (the data's digest, trained weights' digests, ...); else None."""
-    if not Path(path).is_file():
+    try:
+        saved = json.loads(Path(path).read_text())
+    except (OSError, ValueError):  # none, or damaged (empty, truncated): computed again
         return None
-    saved = json.loads(Path(path).read_text())
-    if same_config(saved.get("config"), cfg) and all(saved.get(k) == v for k, v in identity.items()):
+    if isinstance(saved, dict) and same_config(saved.get("config"), cfg) and all(saved.get(k) == v for k, v in identity.items()):
         return saved["result"]
     return None
 

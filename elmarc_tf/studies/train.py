@@ -55,15 +55,15 @@ from tqdm import tqdm
 
 from ..config import Config, feature_fields
 from ..datasets import items_from_config
-from ..errors import ConfigError, ElmarcError
+from ..errors import ConfigError, DamagedFileError, ElmarcError, WeightsError
 from ..models.extractor import build_extractor
-from ..io.fileio import atomic_save, atomic_write_json, versions
+from ..io.fileio import FolderLock, atomic_save, atomic_write_json, read_npz, versions
 from ..frontends import frontend_of
 from ..frontends.common import layer_seed
 from ..extraction.pipeline import input_shape, make_dataset
-from ..evaluation.protocols import choose_protocol
+from ..evaluation.protocols import check_items_evaluable, choose_protocol
 from ..extraction.options import RunOptions
-from .study import DEFAULT_RESULTS, model_label, write_summary
+from .study import claim_results_folder, model_label, results_name, write_summary
 from ..models.trained_weights import apply_trained_weights, read_trained_weights, save_trained_weights
 
 CLASSIFIER = "end-to-end"  # the `classifier` of a training's results (elmarc compare's column)
@@ -387,20 +387,58 @@ def _save_checkpoint(path, model, optimizer, state: dict) -> None:
     atomic_save(path, np.savez, state=np.array(json.dumps(state)), **arrays)
 
 
-def _restore_checkpoint(path, model, optimizer, key: str) -> dict:
-    with np.load(path) as z:
-        state = json.loads(str(z["state"]))
-        if state.get("key") != key:
-            raise ElmarcError(f"{path}: checkpoint of a different training (config, clips or "
-                              f"seed changed); use another output folder or delete it")
-        for prefix, variables in (("model", model.variables), ("optimizer", optimizer.variables)):
-            names = sorted(n for n in z.files if n.startswith(prefix + "_"))
-            if len(names) != len(variables):
-                raise ElmarcError(f"{path}: {len(names)} {prefix} variables, expected "
-                                  f"{len(variables)}; delete the checkpoint to start again")
-            for name, v in zip(names, variables):
-                v.assign(z[name])
+def _read_checkpoint(path, best_path) -> tuple[dict, dict]:
+    """``(state, arrays)`` of the checkpoint ``path``; :class:`DamagedFileError` naming the file
+    if it, or the best epoch's weights file ``best_path`` it records, cannot be read."""
+    arrays = read_npz(path, "checkpoint")
+    try:
+        state = json.loads(str(arrays.pop("state")))
+    except (KeyError, ValueError) as e:
+        raise DamagedFileError(f"{path}: cannot read checkpoint: no training state "
+                               f"({type(e).__name__})") from None
+    if state.get("digest") is not None:
+        try:
+            best = read_trained_weights(best_path).digest
+        except WeightsError as e:  # missing or damaged
+            raise DamagedFileError(str(e)) from None
+        if best != state["digest"]:
+            raise DamagedFileError(f"{best_path}: not the best epoch's weights {path} records")
+    return state, arrays
+
+
+def _restore_checkpoint(path, best_path, model, optimizer, key: str) -> dict:
+    """Assign a checkpoint's variables to ``model`` and ``optimizer``; returns its state.
+    :class:`DamagedFileError` (nothing assigned) as :func:`_read_checkpoint`."""
+    state, arrays = _read_checkpoint(path, best_path)
+    if state.get("key") != key:
+        raise ElmarcError(f"{path}: checkpoint of a different training (config, clips or "
+                          f"seed changed); use another output folder or delete it")
+    for prefix, variables in (("model", model.variables), ("optimizer", optimizer.variables)):
+        names = sorted(n for n in arrays if n.startswith(prefix + "_"))
+        if len(names) != len(variables):
+            raise ElmarcError(f"{path}: {len(names)} {prefix} variables, expected "
+                              f"{len(variables)}; delete the checkpoint to start again")
+        for name, v in zip(names, variables):
+            v.assign(arrays[name])
     return state
+
+
+def _saved_result(path, key: str, log, tag: str) -> dict | None:
+    """The result a finished training saved in ``path`` (``result.json``) for ``key``; None if
+    there is none, or one of another training; a damaged one is said in one line (None: the
+    result is computed again, from the checkpoint where there is one)."""
+    try:
+        saved = json.loads(Path(path).read_text())
+        return saved["result"] if saved.get("key") == key else None
+    except FileNotFoundError:
+        return None
+    except (ValueError, AttributeError, KeyError, TypeError) as e:
+        log(f"{path}: damaged ({type(e).__name__}); {_who(tag)}result is computed again")
+        return None
+
+
+def _who(tag: str) -> str:
+    return f"{tag}: " if tag else ""
 
 
 def _clip_scores(probs, y) -> tuple[float, float]:
@@ -438,10 +476,9 @@ def train_split(cfg, seed: int, data: TrainingData, split: TrainingSplit, folder
                    split.val.tolist(), split.test.tolist(), list(labels), bool(mixed_precision)])
     result_path, checkpoint_path = folder / "result.json", folder / "checkpoint.npz"
     best_path = folder / "best.weights.npz"
-    if result_path.is_file():
-        saved = json.loads(result_path.read_text())
-        if saved.get("key") == key:
-            return saved["result"]
+    saved = _saved_result(result_path, key, log, tag)
+    if saved is not None:
+        return saved
     folder.mkdir(parents=True, exist_ok=True)
     if ids is not None:
         atomic_write_json(folder / "clips.json", {part: [str(ids[i]) for i in getattr(split, part)]
@@ -465,8 +502,12 @@ def train_split(cfg, seed: int, data: TrainingData, split: TrainingSplit, folder
              "curves": {"loss": [], "accuracy": [], "val_accuracy": [], "val_loss": [],
                         "seconds": []}}
     if checkpoint_path.is_file():
-        state = _restore_checkpoint(checkpoint_path, model, optimizer, key)
-        log(f"{tag}: resuming after epoch {state['epoch']} (best {state['best_epoch']})")
+        try:
+            state = _restore_checkpoint(checkpoint_path, best_path, model, optimizer, key)
+            log(f"{tag}: resuming after epoch {state['epoch']} (best {state['best_epoch']})")
+        except DamagedFileError as e:  # as a damaged feature-store chunk: set aside, recomputed
+            checkpoint_path.unlink()
+            log(f"{e}; {_who(tag)}the training starts over")
     meta = {"architecture": cfg.architecture, "num_filters": cfg.num_filters, "seed": int(seed),
             "split": split.name, "labels": list(labels), "config": cfg.to_dict(),
             "mixed_precision": bool(mixed_precision), "versions": versions()}
@@ -546,7 +587,7 @@ def training_dir(root, cfg, items, mixed_precision: bool = False) -> Path:
 
 def train_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, items=None,
                      checkpoints_out=None, training: TrainingOptions = TrainingOptions(),
-                     run: RunOptions = RunOptions()) -> dict:
+                     run: RunOptions = RunOptions(), config_file=None) -> dict:
     """Train ``cfg`` end to end for each seed under its protocol; write
     ``<out>/<name>/results.{json,csv}`` in the format of :func:`elmarc_tf.studies.study.run_experiment`
     (``classifier``: ``end-to-end``; each ``per_seed`` entry adds ``best_epoch`` (one per
@@ -554,15 +595,34 @@ def train_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, it
 
     Checkpoints, trained weights files and the decoded inputs go under ``checkpoints_out``
     (default ``elmarc_out/training``); everything resumes. ``name``: default
-    ``<experiment_name>_end-to-end``. ``training``: see :class:`TrainingOptions`. ``run``: its
-    ``progress``, ``log`` (default ``print``) and ``audio_cache`` (decoding the inputs) apply.
+    ``<experiment_name>_end-to-end`` (:func:`~elmarc_tf.studies.study.results_name`;
+    ``config_file``: the file ``cfg`` was read from, see
+    :func:`~elmarc_tf.studies.study.claim_results_folder`). ``training``: see
+    :class:`TrainingOptions`. ``run``: its ``progress``, ``log`` (default ``print``),
+    ``audio_cache`` (decoding the inputs) and ``wait`` apply.
+
+    Before any work: the clips are checked against the protocol
+    (:func:`~elmarc_tf.evaluation.protocols.check_evaluable`), the trainings' folder is locked
+    (another process training the same folder: :class:`~elmarc_tf.io.fileio.FolderBusy`, or
+    with ``run.wait`` wait for it) and the results folder is checked (writable, not another
+    config file's).
     """
     check_trainable(cfg)
-    mixed_precision, log = training.mixed_precision, run.logger()
     items = items if items is not None else items_from_config(cfg)
-    name = name or f"{cfg.experiment_name}_{CLASSIFIER}"
+    check_items_evaluable(cfg, items, nested=False)
+    name = name or results_name(cfg, classifier=CLASSIFIER)
     root = Path(checkpoints_out or DEFAULT_CHECKPOINTS)
-    folder = training_dir(root, cfg, items, mixed_precision)
+    folder = training_dir(root, cfg, items, training.mixed_precision)
+    with FolderLock(folder, wait=run.wait):
+        results = claim_results_folder(out, cfg, name, config_file)
+        return _train_locked(cfg, seeds, name, items, root, folder, results, training, run)
+
+
+def _train_locked(cfg, seeds, name, items, root, folder, results_folder, training,
+                  run) -> dict:
+    """The trainings of :func:`train_experiment` (``folder`` locked), their summary written to
+    ``results_folder``."""
+    mixed_precision, log = training.mixed_precision, run.logger()
     x, errors = load_inputs(cfg, items, root / "inputs", audio_cache=run.audio_cache,
                             progress=run.progress)
     ok = np.array([i for i, e in enumerate(errors) if not e], dtype=np.int64)
@@ -602,8 +662,6 @@ def train_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, it
                "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)),
                "mixed_precision": bool(mixed_precision), "config": cfg.to_dict(),
                "per_seed": per_seed}
-    results_folder = Path(out or cfg.results_folder or DEFAULT_RESULTS) / name
-    results_folder.mkdir(parents=True, exist_ok=True)
     write_summary(results_folder, summary)
     log(f"{label} {CLASSIFIER}: {100 * summary['mean']:.2f} ± {100 * summary['std']:.2f} % over "
         f"seeds {list(seeds)} -> {results_folder / 'results.json'}")
