@@ -12,6 +12,7 @@ import json
 import os
 import platform
 import secrets
+import tempfile
 import time
 from pathlib import Path
 
