@@ -26,6 +26,7 @@ from elmarc_tf.extraction.inputs_cache import load_inputs
 from elmarc_tf.extraction.options import RunOptions
 from elmarc_tf.studies.random_vs_trained import Bootstrap, correlations, run_random_vs_trained
 from elmarc_tf.studies.report import compare, load_results
+from elmarc_tf.studies.results import SUMMARY_KEYS
 from elmarc_tf.extraction.store import load_store
 from elmarc_tf.models.tf1_weights import original_variables
 from elmarc_tf.studies.train import (TrainingData, TrainingSplit, build_classifier, check_trainable, clip_probabilities,
@@ -350,6 +351,18 @@ def test_the_study_writes_table_correlations_and_chart(demo_items, tmp_path):
                 assert c[m]["ci_low"] - 1e-12 <= c[m]["r"] <= c[m]["ci_high"] + 1e-12
     assert {r["classifier"] for r in results.values()} == {"SVM", "end-to-end"}
     assert all(len(r["accuracies"]) == 2 for r in results.values())
+    # run (random + SVM), train (end-to-end) and the trained-features experiments: one schema,
+    # the keys elmarc compare reads, and beyond them only each verb's own
+    schema = {"name", "model", "classifier", "dataset", "feature_length", "protocol", "standardize",
+              "nested_cv", "seeds", "accuracies", "mean", "std", "config", "per_seed"}
+    own = {"SVM": {"svm_max_iter", "n_capped_fits", "n_fits"}, "end-to-end": {"mixed_precision"},
+           "trained_SVM": set()}
+    for name, r in results.items():
+        verb = next(v for v in ("trained_SVM", "SVM", "end-to-end") if name.endswith(v))
+        assert set(r) - {"results_file"} == schema | own[verb], name
+        assert all({"seed", "accuracy", "protocol", "best_params", "feature_length"} <= set(e)
+                   for e in r["per_seed"]), name
+    assert set(SUMMARY_KEYS) == schema
 
     # Table (text + Markdown), JSON and a PNG, where the study says they are.
     table = Path(study["table_md"]).read_text()
