@@ -13,6 +13,7 @@ import functools
 import os
 import sys
 import traceback
+import warnings
 from pathlib import Path
 
 VERBOSE = "--verbose" in sys.argv[1:]
@@ -53,7 +54,7 @@ from .bench.classifiers import run_classifier_bench  # noqa: E402
 from .config import Config  # noqa: E402
 from .datasets import items_from_config  # noqa: E402
 from .studies.demo import run_demo  # noqa: E402
-from .errors import ConfigError, DamagedFileError, ElmarcError  # noqa: E402
+from .errors import ConfigError, DamagedFileError, ElmarcError, ElmarcWarning  # noqa: E402
 from .models.export import describe_export, export_frontend  # noqa: E402
 from .extraction.extract import ENGINES, extract  # noqa: E402
 from .io.fileio import FolderBusy  # noqa: E402
@@ -583,9 +584,33 @@ COMMANDS = {"bench": cmd_bench, "profile": cmd_profile, "extract": cmd_extract, 
             "train": cmd_train, "random-vs-trained": cmd_random_vs_trained}
 
 
+@contextlib.contextmanager
+def _elmarc_warnings_as_lines():
+    """Meanwhile an :class:`~elmarc_tf.errors.ElmarcWarning` is shown as one line on stderr,
+    ``elmarc: warning: <message>`` (not Python's form: the warning's file and line number, then its
+    source line); other warnings as Python shows them."""
+    with warnings.catch_warnings():
+        show = warnings.showwarning
+
+        def show_warning(message, category, filename, lineno, file=None, line=None):
+            if issubclass(category, ElmarcWarning):
+                print(f"elmarc: warning: {message}", file=sys.stderr)
+            else:
+                show(message, category, filename, lineno, file, line)
+
+        warnings.showwarning = show_warning
+        yield
+
+
 def run(args: argparse.Namespace) -> int:
     """Run one parsed command; how it ended is its exit status (:data:`EXIT_STATUS`), any
-    problem one line on stderr (with ``--verbose``, an internal error's traceback too)."""
+    problem one line on stderr (with ``--verbose``, an internal error's traceback too); a
+    warning about the input is one line too."""
+    with _elmarc_warnings_as_lines():
+        return _run(args)
+
+
+def _run(args: argparse.Namespace) -> int:
     try:
         return COMMANDS[args.command](args)
     except FolderBusy as e:

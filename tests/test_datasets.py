@@ -19,6 +19,7 @@ from elmarc_tf.io.audio import load_audio
 from elmarc_tf.datasets import (BALLROOM_CLASSES, DATASETS, EXTENDED_BALLROOM_CLASSES, GTZAN_GENRES,
                                 Item, ballroom, csv_list, extended_ballroom, folder_per_class, gtzan,
                                 items_from_config, load_dataset, urbansound8k)
+from elmarc_tf.cli import main
 from elmarc_tf.errors import ConfigError, ElmarcWarning
 
 SR = 22050
@@ -418,6 +419,18 @@ def test_symlinked_class_folders_and_files_are_followed(linked_root):
         via_link = folder_per_class(root.parent / "xb_link")
     assert [it.id for it in via_link] == [rel for rel, _ in EXPECTED_LINKED]
     assert via_link[0].path == str(root.parent / "xb_link" / "Chacha" / "a.mp3")
+
+
+def test_symlink_loop_warning_is_one_line_from_the_command(linked_root, tmp_path, capsys):
+    root, _ = linked_root
+    config = tmp_path / "mfcc.yaml"
+    config.write_text(f"features_type: MFCC\naudio_path: {root}\n")
+    main(["extract", str(config), "--out", str(tmp_path / "features"), "--quiet"])
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "loop" in line] == [
+        f"elmarc: warning: {root / 'Jive' / 'extra' / 'loop'}: links to {root / 'Jive'}, which "
+        f"is already listed; skipped"]
+    assert not [line for line in err if "warn" in line and not line.startswith("elmarc: warning:")]
 
 
 def test_symlinked_layout_lists_like_a_copy(linked_root, tmp_path, clips):

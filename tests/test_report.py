@@ -298,3 +298,27 @@ def test_cli_compare_writes_chart_and_table(study, tmp_path, capsys):
     assert f"table: {table}" in printed
     assert run(parse_args(["compare", str(study), "--table", str(tmp_path / "t.txt")])) == 2
     assert "t.txt: table format must be one of .md, .csv" in capsys.readouterr().err
+
+
+def test_cli_compare_refuses_a_chart_format_matplotlib_cannot_write(study, tmp_path, capsys):
+    chart = tmp_path / "out" / "chart.xyz"
+    assert run(parse_args(["compare", str(study), "--chart", str(chart)])) == 2
+    captured = capsys.readouterr()
+    assert captured.out == "" and captured.err.count("\n") == 1  # before any table is printed
+    assert captured.err.startswith(f"elmarc: error: {chart}: chart format must be one of ")
+    assert all(f".{fmt}," in captured.err or f".{fmt} " in captured.err
+               for fmt in ("pdf", "png", "svg"))
+    assert not chart.parent.exists()
+    assert run(parse_args(["compare", str(study), "--chart", str(tmp_path / "c.svg")])) == 0
+    assert (tmp_path / "c.svg").read_text().lstrip().startswith("<?xml")
+
+
+def test_cli_compare_names_a_folder_given_without_results(study, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "sub" / "notes.json").write_text("{}")
+    assert run(parse_args(["compare", str(study), str(empty), "--chart",
+                           str(tmp_path / "c.png")])) == 2
+    assert capsys.readouterr().err == (f"elmarc: error: {empty}: no results.json in this folder "
+                                       f"or below it\n")
+    assert not (tmp_path / "c.png").exists()

@@ -22,13 +22,15 @@ from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.studies.demo import make_demo_dataset
 from elmarc_tf.errors import ConfigError, WeightsError
 from elmarc_tf.extraction.extract import extract
+from elmarc_tf.extraction.inputs_cache import load_inputs
 from elmarc_tf.extraction.options import RunOptions
 from elmarc_tf.studies.random_vs_trained import Bootstrap, correlations, run_random_vs_trained
 from elmarc_tf.studies.report import compare, load_results
+from elmarc_tf.studies.results import SUMMARY_KEYS
 from elmarc_tf.extraction.store import load_store
 from elmarc_tf.models.tf1_weights import original_variables
 from elmarc_tf.studies.train import (TrainingData, TrainingSplit, build_classifier, check_trainable, clip_probabilities,
-                             extractor_name, load_inputs, patch_starts, train_experiment,
+                             extractor_name, patch_starts, train_experiment,
                              train_split, training_splits)
 from elmarc_tf.models.trained_weights import apply_trained_weights, read_trained_weights
 
@@ -52,7 +54,7 @@ def _config(demo_items, fields, **changes) -> Config:
 
 
 def _inputs(cfg, items, tmp_path):
-    x, errors = load_inputs(cfg, items, tmp_path / "inputs", progress=False)
+    x, errors = load_inputs(cfg, items, tmp_path / "inputs", RunOptions(progress=False))
     assert not any(errors)
     labels = sorted({it.label for it in items})
     return np.asarray(x), np.array([labels.index(it.label) for it in items]), labels
@@ -277,7 +279,8 @@ def test_extract_with_trained_weights_gives_the_trained_models_feature_vector(de
     # The trained classifier's own feature vector on the same inputs (whole clips).
     model = build_classifier(cfg, 1, 4)
     apply_trained_weights(model, trained)
-    x, _ = load_inputs(cfg, demo_items, tmp_path / "training" / "inputs", progress=False)
+    x, _ = load_inputs(cfg, demo_items, tmp_path / "training" / "inputs",
+                       RunOptions(progress=False))
     order = [[it.id for it in demo_items].index(i) for i in ids]
     expected = model.get_layer(extractor_name(cfg))(np.asarray(x)[order]).numpy()
     np.testing.assert_allclose(X, expected, rtol=1e-5, atol=1e-6)
@@ -348,6 +351,18 @@ def test_the_study_writes_table_correlations_and_chart(demo_items, tmp_path):
                 assert c[m]["ci_low"] - 1e-12 <= c[m]["r"] <= c[m]["ci_high"] + 1e-12
     assert {r["classifier"] for r in results.values()} == {"SVM", "end-to-end"}
     assert all(len(r["accuracies"]) == 2 for r in results.values())
+    # run (random + SVM), train (end-to-end) and the trained-features experiments: one schema,
+    # the keys elmarc compare reads, and beyond them only each verb's own
+    schema = {"name", "model", "classifier", "dataset", "feature_length", "protocol", "standardize",
+              "nested_cv", "seeds", "accuracies", "mean", "std", "config", "per_seed"}
+    own = {"SVM": {"svm_max_iter", "n_capped_fits", "n_fits"}, "end-to-end": {"mixed_precision"},
+           "trained_SVM": set()}
+    for name, r in results.items():
+        verb = next(v for v in ("trained_SVM", "SVM", "end-to-end") if name.endswith(v))
+        assert set(r) - {"results_file"} == schema | own[verb], name
+        assert all({"seed", "accuracy", "protocol", "best_params", "feature_length"} <= set(e)
+                   for e in r["per_seed"]), name
+    assert set(SUMMARY_KEYS) == schema
 
     # Table (text + Markdown), JSON and a PNG, where the study says they are.
     table = Path(study["table_md"]).read_text()

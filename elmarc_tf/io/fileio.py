@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import errno
 import importlib.metadata
+import io
 import json
 import os
 import platform
@@ -31,17 +32,45 @@ MANIFEST_PACKAGES = ("python", "elmarc_tf", "tensorflow", "keras", "librosa", "n
                      "soxr")
 
 
+class _PythonWrites(io.RawIOBase):
+    """A seekable binary file whose every write goes through Python's file object ``f``.
+
+    Given a real file, NumPy writes an array's data with C stdio, and a short write there (the
+    disk filled up) raises an ``OSError`` without ``errno`` or ``strerror``; through this view it
+    calls ``write``, and the operating system's error (``ENOSPC``: "No space left on device")
+    comes through as it is. The bytes written are the same."""
+
+    def __init__(self, f) -> None:
+        super().__init__()
+        self._f = f
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:
+        return self._f.write(data)
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        return self._f.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._f.tell()
+
+
 def atomic_save(path, save, *args, **kwargs) -> None:
     """``save(file, *args, **kwargs)`` into a unique temporary file beside ``path``, synced, then
     renamed over it: readers see the old file or the new one, never a partial one, and concurrent
     writers (threads or processes) never share a temporary file. The temporary file is removed on
-    error; an ``OSError`` (disk full, ...) names ``path``. The file gets the permissions the umask
-    gives."""
+    error; an ``OSError`` (disk full, ...) names ``path`` and carries the system's ``errno`` and
+    ``strerror``. The file gets the permissions the umask gives."""
     path = Path(path)
     fd, tmp = _create_temporary(path)
     try:
         with os.fdopen(fd, "wb") as f:
-            save(f, *args, **kwargs)
+            save(_PythonWrites(f), *args, **kwargs)
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)

@@ -15,7 +15,6 @@ table (mean ± std over runs), a one-way ANOVA across batch sizes per condition 
 from __future__ import annotations
 
 import json
-import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +22,6 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 from scipy.stats import f_oneway
-from tqdm import tqdm
 
 from ..evaluation.classifiers import classifier_grid
 from ..config import Config
@@ -31,8 +29,8 @@ from ..datasets import load_dataset
 from .demo import make_demo_dataset
 from ..errors import ElmarcError
 from ..models.extractor import compile_extractor
-from ..io.fileio import atomic_save, atomic_write_json
-from ..extraction.pipeline import make_dataset
+from ..io.fileio import atomic_write_json
+from ..extraction.inputs_cache import load_inputs
 from ..evaluation.protocols import Protocol, check_evaluable, evaluate
 from ..extraction.options import RunOptions
 from .report import format_table
@@ -41,39 +39,16 @@ from ..extraction.store import StoreWriter, load_store
 CONDITIONS = [("BN", "sorted"), ("BN", "shuffled"), ("no BN", "sorted"), ("no BN", "shuffled")]
 
 
-def load_inputs(items, cfg, cache: Path, progress: bool = True):
-    """Log-mel inputs ``(n, n_frames, n_mels)`` of the clips that decode, decoded once and cached.
+def decoded_inputs(items, cfg, folder, run: RunOptions = RunOptions()):
+    """Inputs ``(n, n_frames, n_mels)`` of the clips of ``items`` that decode
+    (:func:`~elmarc_tf.extraction.inputs_cache.load_inputs`: decoded once, cached in ``folder``).
 
     Returns ``(inputs, kept items, failures)``; unreadable clips are left out *before* batching
     (a zero input would change its batch companions' statistics).
     """
-    key = {"config": cfg.to_dict(), "items": [it.to_dict() for it in items]}
-    meta_path, data_path = cache / "inputs.json", cache / "inputs.npy"
-    if meta_path.is_file() and data_path.is_file():
-        meta = json.loads(meta_path.read_text())
-        if meta["key"] == key:
-            kept = [items[i] for i in meta["kept"]]
-            return np.load(data_path), kept, meta["failures"]
-    cache.mkdir(parents=True, exist_ok=True)
-    bar = None
-    if progress:
-        bar = tqdm(total=len(items), unit="clip", desc="decode + log-mel", file=sys.stderr)
-    inputs, kept, failures = [], [], []
-    for x, indices, errors in make_dataset([it.path for it in items], range(len(items)), cfg, 16):
-        for row, i, err in zip(x.numpy(), indices.numpy(), errors.numpy()):
-            if err:
-                failures.append(err.decode())
-            else:
-                inputs.append(row)
-                kept.append(int(i))
-        if bar is not None:
-            bar.update(len(indices))
-    if bar is not None:
-        bar.close()
-    data = np.stack(inputs).astype(np.float32)
-    atomic_save(data_path, np.save, data)
-    atomic_write_json(meta_path, {"key": key, "kept": kept, "failures": failures})
-    return data, [items[i] for i in kept], failures
+    x, errors = load_inputs(cfg, items, folder, run)
+    kept = [i for i, e in enumerate(errors) if not e]
+    return np.asarray(x[kept]), [items[i] for i in kept], [e for e in errors if e]
 
 
 def batch_order(labels, order: str, run: int) -> np.ndarray:
@@ -136,7 +111,7 @@ def run_ablation(items, out, batch_sizes=(1, 10, 100), orders=("sorted", "shuffl
     log = run.logger()
     num_filters, position = model.num_filters, model.position
     base = model.config()
-    inputs, kept, failures = load_inputs(items, base, out / "inputs", run.progress)
+    inputs, kept, failures = decoded_inputs(items, base, out / "inputs", run)
     for f in failures:
         log(f"skipped: {f}")
     labels = np.array([it.label for it in kept])

@@ -53,8 +53,8 @@ from .paper import DATASETS, SIZES, figure_of, paper_configs
 from ..evaluation.protocols import Protocol, check_items_evaluable, evaluate
 from .report import FAMILY_COLOURS, OTHER_FAMILY, format_table
 from ..extraction.store import data_digest, load_store
-from .study import (claim_results_folder, model_label, results_name, run_experiment,
-                    save_seed, saved_seed, write_summary)
+from .results import Described, model_label, summarize, write_summary
+from .study import claim_results_folder, results_name, run_experiment, save_seed, saved_seed
 from .train import (CLASSIFIER, PATCH_KEYS, TrainingOptions, check_trainable, patch_config,
                     quiet_retracing, train_experiment, training_splits)
 
@@ -184,14 +184,11 @@ def trained_features_experiment(cfg, trained: dict, items, out, name: str, featu
         save_seed(cache, cfg, result, data=data, weights=digests)
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f}")
-    accuracies = [r["accuracy"] for r in per_seed]
-    summary = {"name": name, "model": f"{model_label(cfg, per_seed[0]['feature_length'])} trained",
-               "classifier": cfg.model_type, "dataset": cfg.dataset,
-               "feature_length": per_seed[0]["feature_length"], "protocol": per_seed[0]["protocol"],
-               "standardize": cfg.standardize, "nested_cv": False,
-               "seeds": [r["seed"] for r in per_seed], "accuracies": accuracies,
-               "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)),
-               "config": cfg.to_dict(), "per_seed": per_seed}
+    first = per_seed[0]
+    summary = summarize(Described(name, f"{model_label(cfg, first['feature_length'])} trained",
+                                  cfg.model_type, first["protocol"], first["feature_length"],
+                                  cfg.standardize, False),
+                        cfg, [r["seed"] for r in per_seed], per_seed)
     write_summary(folder, summary)
     return summary
 

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import math
 import re
 from pathlib import Path
@@ -40,6 +39,7 @@ from ..config import Config
 from ..errors import ElmarcError
 from ..io.fileio import atomic_write_text
 from ..frontends import FrontEndSpec, frontend_of
+from .results import read_summary
 
 CONFIDENCE = 0.95
 ONE_SAMPLE = "one-sample t vs deterministic"
@@ -96,28 +96,22 @@ def bar_chart(names, means, path, stds=None, ylabel="accuracy", title=None) -> P
 def load_results(paths) -> list[dict]:
     """Result summaries (``results.json`` of :func:`elmarc_tf.studies.study.run_experiment`) from files or
     folders searched recursively; one file reached twice (two paths to one folder, a folder and
-    its sub-folder) is read once. Each summary gets ``results_file`` (the resolved path)."""
+    its sub-folder) is read once. Each summary gets ``results_file`` (the resolved path). A
+    folder without any ``results.json`` raises :class:`ElmarcError` naming it."""
     files: dict[Path, None] = {}  # resolved path -> None, in the order given
     for p in map(Path, paths):
         if p.is_dir():
             found = sorted(p.rglob("results.json"))
+            if not found:
+                raise ElmarcError(f"{p}: no results.json in this folder or below it")
         elif p.is_file():
             found = [p]
         else:
             raise ElmarcError(f"{p}: no such results file or folder")
         files.update((f.resolve(), None) for f in found)
     if not files:
-        raise ElmarcError(f"no results.json found in {', '.join(map(str, paths))}")
-    out = []
-    for f in files:
-        try:
-            data = json.loads(f.read_text())
-        except (OSError, ValueError) as e:
-            raise ElmarcError(f"{f}: cannot read a results file ({e})") from None
-        if not isinstance(data, dict) or "accuracies" not in data:
-            raise ElmarcError(f"{f}: not a results file of 'elmarc run' (no 'accuracies')")
-        out.append({**data, "results_file": str(f)})
-    return out
+        raise ElmarcError("no results files or folders given")
+    return [{**read_summary(f), "results_file": str(f)} for f in files]
 
 
 # ------------------------------------------------------------------------------ what a result is
@@ -406,6 +400,17 @@ def _check_table_path(path) -> Path:
     return path
 
 
+def _check_chart_path(path) -> Path:
+    """``path``, if its suffix names a format matplotlib saves (``.png``, ``.pdf``, ``.svg``
+    ...); else :class:`ElmarcError` listing them."""
+    path = Path(path)
+    formats = Figure().canvas.get_supported_filetypes()
+    if path.suffix.lower().lstrip(".") not in formats:
+        raise ElmarcError(f"{path}: chart format must be one of "
+                          f"{', '.join('.' + f for f in sorted(formats))} (by file suffix)")
+    return path
+
+
 def write_table(models: list[dict], path, confidence: float = CONFIDENCE) -> Path:
     """The comparison table of :func:`compare`'s ``models`` as Markdown (``.md``) or CSV (``.csv``)."""
     path = _check_table_path(path)
@@ -510,7 +515,8 @@ def compare(summaries: list[dict], chart=None, title=None, table=None,
             confidence: float = CONFIDENCE) -> dict:
     """Rank results, test them against their baseline and pairwise, draw and tabulate.
 
-    ``chart``: a PNG path for :func:`results_chart`; ``table``: a ``.md`` or ``.csv`` path for
+    ``chart``: an image path for :func:`results_chart` (PNG, PDF, SVG ...: a suffix matplotlib
+    saves, checked before any work); ``table``: a ``.md`` or ``.csv`` path for
     :func:`write_table`. The same ``results_file`` given twice counts once. Returns ``table``
     (text), ``notes`` (the sentences under it), ``ttests`` (:func:`pairwise_ttests`),
     ``ttest_table`` (text), ``chart`` and ``table_file`` (paths or None) and ``models`` (copies
@@ -518,6 +524,8 @@ def compare(summaries: list[dict], chart=None, title=None, table=None,
     """
     if table is not None:
         _check_table_path(table)  # before any work
+    if chart is not None:
+        _check_chart_path(chart)
     models = _prepare(summaries, confidence)
     rows = _rows(models)
     text = format_table(rows, _columns(rows, confidence))

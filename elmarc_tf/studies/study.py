@@ -6,13 +6,9 @@ evaluate under the dataset's protocol, write results (JSON + CSV). Also reads th
 from __future__ import annotations
 
 import ast
-import csv
-import io
 import json
 from dataclasses import replace
 from pathlib import Path
-
-import numpy as np
 
 from ..io.audio_cache import as_audio_cache
 from ..evaluation.classifiers import classifier_grid
@@ -21,10 +17,11 @@ from ..datasets import items_from_config
 from ..errors import ConfigError, ElmarcError
 from ..extraction.extract import extract
 from ..extraction.options import RunOptions
-from ..io.fileio import atomic_write_json, atomic_write_text, check_writable
+from ..io.fileio import atomic_write_json, check_writable
 from ..frontends import frontend_of
 from ..evaluation.protocols import Protocol, SVMSearchOptions, check_items_evaluable, evaluate
 from ..extraction.store import data_digest, load_store
+from .results import Described, model_label, summarize, summary_line, write_summary
 
 DEFAULT_RESULTS = Path("elmarc_out") / "results"
 
@@ -47,12 +44,6 @@ def read_original_config(path) -> dict:
                 raise ConfigError(f"{path}:{node.lineno}: config_main must be a literal dict "
                                   f"(no names or calls)") from None
     raise ConfigError(f"{path}: no 'config_main = {{...}}' assignment found")
-
-
-def model_label(cfg, feature_length: int | None = None) -> str:
-    """The paper's legend name of a feature type, e.g. ``timbral+temporal (3584)``."""
-    name = frontend_of(cfg).label(cfg)
-    return f"{name} ({feature_length})" if feature_length else name
 
 
 def _evaluate_seed(cfg, items, seed, features_out, run: RunOptions) -> dict:
@@ -116,30 +107,12 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f} ({result['protocol']}, "
             f"best {result['best_params']})" + capped_note(result))
-    accuracies = [r["accuracy"] for r in per_seed]
-    summary = {
-        "name": name,
-        "model": model_label(cfg, per_seed[0]["feature_length"]),
-        "classifier": cfg.model_type,
-        "dataset": cfg.dataset,
-        "feature_length": per_seed[0]["feature_length"],
-        "protocol": per_seed[0]["protocol"],
-        "standardize": cfg.standardize,
-        "nested_cv": cfg.nested_cv,
-        "seeds": list(seeds),
-        "accuracies": accuracies,
-        "mean": float(np.mean(accuracies)),
-        "std": float(np.std(accuracies)),
-        "config": cfg.to_dict(),
-        "per_seed": per_seed,
-    }
-    if "svm_max_iter" in per_seed[0]:  # SVM: the iteration cap and the fits it stopped
-        summary.update(svm_max_iter=per_seed[0]["svm_max_iter"],
-                       n_capped_fits=sum(r["n_capped_fits"] for r in per_seed),
-                       n_fits=sum(r["n_fits"] for r in per_seed))
+    first = per_seed[0]
+    summary = summarize(Described(name, model_label(cfg, first["feature_length"]), cfg.model_type,
+                                  first["protocol"], first["feature_length"], cfg.standardize,
+                                  cfg.nested_cv), cfg, seeds, per_seed)
     write_summary(folder, summary)
-    log(f"{summary['model']} {cfg.model_type}: {100 * summary['mean']:.2f} ± "
-        f"{100 * summary['std']:.2f} % over seeds {list(seeds)} -> {folder / 'results.json'}")
+    log(summary_line(summary, folder))
     if summary.get("n_capped_fits"):
         log(f"{name}: {summary['n_capped_fits']} of {summary['n_fits']} SVM fits stopped at "
             f"svm_max_iter={summary['svm_max_iter']} iterations (per seed in results.json)")
@@ -213,13 +186,6 @@ def same_config(stored, cfg) -> bool:
         return False
 
 
-def write_summary(folder, summary: dict) -> None:
-    """``results.json`` and ``results.csv`` of an experiment summary (the format
-    :func:`elmarc_tf.studies.report.load_results` reads), both written atomically."""
-    atomic_write_json(Path(folder) / "results.json", summary)
-    _write_csv(Path(folder) / "results.csv", summary)
-
-
 def capped_note(result: dict) -> str:
     """``'; 3 of 320 fits capped at 10000000 iterations (C=32, kernel=linear: 3), not the
     best point'`` for an SVM result with capped fits; ``''`` otherwise."""
@@ -230,17 +196,3 @@ def capped_note(result: dict) -> str:
     return (f"; {result['n_capped_fits']} of {result['n_fits']} fits capped at "
             f"{result['svm_max_iter']} iterations ({where}), {best}")
 
-
-def _write_csv(path, summary) -> None:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(["name", "model", "classifier", "seed", "accuracy", "feature_length",
-                     "protocol", "best_params"])
-    for r in summary["per_seed"]:
-        writer.writerow([summary["name"], summary["model"], summary["classifier"], r["seed"],
-                         f"{r['accuracy']:.6f}", r["feature_length"], r["protocol"],
-                         json.dumps(r["best_params"], sort_keys=True)])
-    for stat in ("mean", "std"):
-        writer.writerow([summary["name"], summary["model"], summary["classifier"], stat,
-                         f"{summary[stat]:.6f}", summary["feature_length"], summary["protocol"], ""])
-    atomic_write_text(path, buf.getvalue())

@@ -60,10 +60,11 @@ from ..models.extractor import build_extractor
 from ..io.fileio import FolderLock, atomic_save, atomic_write_json, read_npz, versions
 from ..frontends import frontend_of
 from ..frontends.common import layer_seed
-from ..extraction.pipeline import input_shape, make_dataset
+from ..extraction.inputs_cache import load_inputs
 from ..evaluation.protocols import check_items_evaluable, choose_protocol
 from ..extraction.options import RunOptions
-from .study import claim_results_folder, model_label, results_name, write_summary
+from .results import Described, model_label, summarize, summary_line, write_summary
+from .study import claim_results_folder, results_name
 from ..models.trained_weights import apply_trained_weights, read_trained_weights, save_trained_weights
 
 CLASSIFIER = "end-to-end"  # the `classifier` of a training's results (elmarc compare's column)
@@ -72,9 +73,6 @@ DEFAULT_CHECKPOINTS = Path("elmarc_out") / "training"
 TRAINING_FIELDS = ("train_patch_frames", "train_patch_samples", "train_patches_per_clip", "epochs",
                    "learning_rate", "train_batch_size", "patience", "dropout", "head_standardize",
                    "head_batch_norm", "val_fraction", "protocol", "n_folds")
-# Config fields that decide a front-end's input (with its input kind): the decoded-inputs cache key.
-INPUT_FIELDS = ("sampling_rate", "res_type", "pad_mode", "n_mels", "n_frames", "n_samples",
-                "fix_length_by")
 # Input kind -> (the config's length key, its patch key).
 PATCH_KEYS = {"logmel": ("n_frames", "train_patch_frames"),
               "waveform": ("n_samples", "train_patch_samples")}
@@ -187,40 +185,6 @@ def build_classifier(cfg, seed: int, n_classes: int, mixed_precision: bool = Fal
     finally:
         keras.config.set_dtype_policy(previous)
     return keras.Model(x, out, name=f"{frontend_of(cfg).name}_classifier")
-
-
-# ------------------------------------------------------------------------------ inputs
-def load_inputs(cfg, items, folder, audio_cache=None, progress: bool = True):
-    """The front-end inputs of ``items``, decoded once and cached in ``folder``.
-
-    Returns ``(x, errors)``: ``x`` ``(n, *input_shape(cfg))`` float32 (memory-mapped; rows of
-    failed clips are zeros) and one error message per item (``''``: decoded). The cache is keyed
-    by the input kind, :data:`INPUT_FIELDS` and the items, so every architecture with the same
-    input shares it.
-    """
-    folder = Path(folder)
-    kind = frontend_of(cfg).input
-    blob = json.dumps([kind, {k: getattr(cfg, k) for k in INPUT_FIELDS},
-                       [it.to_dict() for it in items]], sort_keys=True)
-    stem = f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
-    data_path, meta_path = folder / f"{stem}.npy", folder / f"{stem}.json"
-    if data_path.is_file() and meta_path.is_file():
-        return np.load(data_path, mmap_mode="r"), json.loads(meta_path.read_text())["errors"]
-    folder.mkdir(parents=True, exist_ok=True)
-    x = np.zeros((len(items), *input_shape(cfg)), np.float32)
-    errors = [""] * len(items)
-    bar = tqdm(total=len(items), unit="clip", desc=f"decode ({kind})", file=sys.stderr,
-               disable=not progress, dynamic_ncols=True)
-    for inputs, indices, errs in make_dataset([it.path for it in items], range(len(items)), cfg, 8,
-                                              audio_cache=audio_cache):
-        for row, i, err in zip(inputs.numpy(), indices.numpy(), errs.numpy()):
-            x[i], errors[i] = row, err.decode()
-        bar.update(len(indices))
-    bar.close()
-    atomic_save(data_path, np.save, x)
-    atomic_write_json(meta_path, {"kind": kind, "fields": {k: getattr(cfg, k) for k in INPUT_FIELDS},
-                                  "errors": errors})
-    return np.load(data_path, mmap_mode="r"), errors
 
 
 # ------------------------------------------------------------------------------ protocols
@@ -623,8 +587,7 @@ def _train_locked(cfg, seeds, name, items, root, folder, results_folder, trainin
     """The trainings of :func:`train_experiment` (``folder`` locked), their summary written to
     ``results_folder``."""
     mixed_precision, log = training.mixed_precision, run.logger()
-    x, errors = load_inputs(cfg, items, root / "inputs", audio_cache=run.audio_cache,
-                            progress=run.progress)
+    x, errors = load_inputs(cfg, items, root / "inputs", run)
     ok = np.array([i for i, e in enumerate(errors) if not e], dtype=np.int64)
     for i, e in enumerate(errors):
         if e:
@@ -655,14 +618,8 @@ def _train_locked(cfg, seeds, name, items, root, folder, results_folder, trainin
         per_seed.append(entry)
         log(f"{name} seed {seed}: accuracy {entry['accuracy']:.4f} ({protocol}, best epochs "
             f"{entry['best_epoch']})")
-    accuracies = [r["accuracy"] for r in per_seed]
-    summary = {"name": name, "model": label, "classifier": CLASSIFIER, "dataset": cfg.dataset,
-               "feature_length": feature_length, "protocol": protocol, "standardize": False,
-               "nested_cv": False, "seeds": [int(s) for s in seeds], "accuracies": accuracies,
-               "mean": float(np.mean(accuracies)), "std": float(np.std(accuracies)),
-               "mixed_precision": bool(mixed_precision), "config": cfg.to_dict(),
-               "per_seed": per_seed}
+    summary = summarize(Described(name, label, CLASSIFIER, protocol, feature_length, False, False),
+                        cfg, seeds, per_seed, extra={"mixed_precision": bool(mixed_precision)})
     write_summary(results_folder, summary)
-    log(f"{label} {CLASSIFIER}: {100 * summary['mean']:.2f} ± {100 * summary['std']:.2f} % over "
-        f"seeds {list(seeds)} -> {results_folder / 'results.json'}")
+    log(summary_line(summary, results_folder))
     return summary
