@@ -101,7 +101,7 @@ def test_a_full_disk_while_caching_inputs_is_one_line_naming_the_file(demo_root,
                                                                       monkeypatch, capsys):
     config = tmp_path / "train.yaml"
     config.write_text("".join(f"{k}: {v}\n" for k, v in
-                              {"audio_path": str(demo_root), **FIELDS}.items()))
+                              {"audio_path": str(demo_root), "n_folds": 2, **FIELDS}.items()))
     fdopen = os.fdopen
 
     def full_disk_fdopen(fd, mode="r", *args, **kwargs):
