@@ -92,7 +92,8 @@ def test_families_select_families_and_front_ends(tiny_csv, capsys):
     status = main(["reproduce", "--data", str(tiny_csv), "--families", "mfcc,nope", "--quiet"])
     err = capsys.readouterr().err.strip()
     assert status == 2 and len(err.splitlines()) == 1
-    assert "unknown family or front-end 'nope'; valid: families paper, samplecnn, leaf, mfcc;" in err
+    assert ("unknown family or front-end 'nope'; valid: families paper, samplecnn, leaf, mfcc;"
+            in err)
     assert "7x96+leaf-random" in err and "samplecnn_12k_last" in err
     assert main(["reproduce", "--data", str(tiny_csv), "--audio-root", "x"]) == 2
     assert "--audio-root is for --dataset" in capsys.readouterr().err

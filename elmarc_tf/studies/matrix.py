@@ -95,15 +95,16 @@ def run_matrix(data, families=DEFAULT_FAMILIES, sizes=tuple(SIZES), classifiers=
 
     Every config is validated and the clips read once before any work. Stores and finished seeds
     are reused, so an interrupted run resumes and a rerun computes nothing. ``run`` as for
-    :func:`~elmarc_tf.studies.paper.reproduce` (one decoded-audio cache, ``<out>/<name>/audio_cache``
-    by default).
+    :func:`~elmarc_tf.studies.paper.reproduce` (one decoded-audio cache,
+    ``<out>/<name>/audio_cache`` by default).
     """
     dataset = data if isinstance(data, dict) else matrix_dataset(data)
     configs = {exp: Config.from_dict(fields) for exp, fields in
                matrix_configs(dataset, families, sizes, classifiers, standardize).items()}
     if not configs:
         raise ConfigError(f"nothing to run: no front-end of {', '.join(families)} at size "
-                          f"{', '.join(sizes) or '(none)'} with {', '.join(classifiers) or 'no classifier'}")
+                          f"{', '.join(sizes) or '(none)'} with "
+                          f"{', '.join(classifiers) or 'no classifier'}")
     items = items_from_config(next(iter(configs.values())))  # the same clips for every config
     out = Path(out) / dataset["name"]
     run = study_run(run, out)
