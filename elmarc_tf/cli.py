@@ -59,7 +59,11 @@ from .models.export import describe_export, export_frontend  # noqa: E402
 from .extraction.extract import ENGINES, extract  # noqa: E402
 from .io.fileio import FolderBusy  # noqa: E402
 from .frontends import frontend_of  # noqa: E402
+from .studies.families import DEFAULT_FAMILIES, FAMILIES  # noqa: E402
+from .studies.matrix import (DEFAULT_FIX_LENGTH, KINDS, STANDARDIZE, matrix_dataset,  # noqa: E402
+                             parse_families, run_matrix)
 from .studies.paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
+from .vocabulary import FIX_LENGTH_MODES  # noqa: E402
 from .bench.profile import run_profile  # noqa: E402
 from .studies.random_vs_trained import (N_BOOT, Bootstrap, paper_architectures,  # noqa: E402
                                        read_training_overrides, run_demo_study,
@@ -191,16 +195,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--table", type=Path, help="also write the table as Markdown (.md) or CSV (.csv)")
 
     p = verb("reproduce", help="run a whole figure's matrix of the paper "
-                                         "(elmarc_tf.studies.paper.reproduce)")
-    p.add_argument("--dataset", required=True, help="gtzan, extended_ballroom or urbansound8k")
-    p.add_argument("--audio-root", required=True, type=Path)
+                                         "(elmarc_tf.studies.paper.reproduce), or the matrix of "
+                                         "front-end families on any dataset with --data "
+                                         "(elmarc_tf.studies.matrix.run_matrix)")
+    source = p.add_mutually_exclusive_group(required=True)
+    source.add_argument("--dataset", help="gtzan, extended_ballroom or urbansound8k")
+    source.add_argument("--data", type=Path, help="any dataset: a path,label[,fold][,split] CSV or "
+                                                  "a folder with one sub-folder per class")
+    p.add_argument("--audio-root", type=Path, help="the paper dataset's root (with --dataset)")
     p.add_argument("--splits", type=Path, help="GTZAN: folder with {train,valid,test}_filtered.txt")
+    p.add_argument("--families", default=",".join(DEFAULT_FAMILIES),
+                   help="with --data: comma list of families (" + ", ".join(FAMILIES) + ") or "
+                        f"front-end names such as 7x96 (default {','.join(DEFAULT_FAMILIES)})")
+    p.add_argument("--standardize", choices=[*STANDARDIZE, "both"], default="raw",
+                   help="with --data: raw features, z-scored (standardize: true), or both")
+    p.add_argument("--kind", choices=list(KINDS), default="music",
+                   help="with --data: music (the paper's cnn_music) or audio (cnn_audio)")
+    p.add_argument("--fix-length-by", choices=list(FIX_LENGTH_MODES), default=DEFAULT_FIX_LENGTH,
+                   help=f"with --data: clips shorter than the input (default {DEFAULT_FIX_LENGTH})")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--size", choices=["small", "large", "both"], default="both",
                    help="feature size: ~120 (small), ~3500 (large)")
     p.add_argument("--classifier", choices=["SVM", "ELM", "both"], default="both")
     p.add_argument("--only", nargs="*", help="run only experiments whose name contains one of these")
-    p.add_argument("--out", type=Path, default=Path("elmarc_out") / "paper")
+    p.add_argument("--out", type=Path, help="default elmarc_out/paper (--dataset) or "
+                                            "elmarc_out/matrix (--data)")
     p.add_argument("--jobs", type=int, default=None)
     p.add_argument("--audio-cache", type=Path, help="decoded-audio cache folder "
                                                     "(default: OUT/DATASET/audio_cache)")
@@ -539,12 +558,31 @@ def cmd_compare(args) -> int:
 
 
 def cmd_reproduce(args) -> int:
-    report = reproduce(args.dataset, args.audio_root, splits=args.splits, seeds=range(args.seeds),
-                       out=args.out, sizes=tuple(SIZES) if args.size == "both" else (args.size,),
-                       classifiers=CLASSIFIERS if args.classifier == "both" else (args.classifier,),
-                       only=args.only, run=run_options(
-                           args, **({"audio_cache": False} if args.no_audio_cache else {})))
-    failed = any(r.get("n_failed") for figure in report.values() for m in figure["models"]
+    if args.seeds < 1:
+        raise ElmarcError(f"--seeds must be at least 1, got {args.seeds}")
+    sizes = tuple(SIZES) if args.size == "both" else (args.size,)
+    classifiers = CLASSIFIERS if args.classifier == "both" else (args.classifier,)
+    run = run_options(args, **({"audio_cache": False} if args.no_audio_cache else {}))
+    if args.data is not None:
+        for flag, value in (("--audio-root", args.audio_root), ("--splits", args.splits),
+                            ("--only", args.only)):
+            if value is not None:
+                raise ElmarcError(f"{flag} is for --dataset; with --data choose with --families")
+        standardize = tuple(STANDARDIZE.values()) if args.standardize == "both" else (
+            STANDARDIZE[args.standardize],)
+        result = run_matrix(matrix_dataset(args.data, args.fix_length_by, args.kind),
+                            families=parse_families(args.families), sizes=sizes,
+                            classifiers=classifiers, seeds=range(args.seeds),
+                            standardize=standardize,
+                            out=args.out or Path("elmarc_out") / "matrix", run=run)
+        reports = [result]
+    else:
+        if args.audio_root is None:
+            raise ElmarcError("--audio-root is required with --dataset")
+        reports = reproduce(args.dataset, args.audio_root, splits=args.splits,
+                            seeds=range(args.seeds), out=args.out or Path("elmarc_out") / "paper",
+                            sizes=sizes, classifiers=classifiers, only=args.only, run=run).values()
+    failed = any(r.get("n_failed") for report in reports for m in report["models"]
                  for r in m.get("per_seed", []))
     return EXIT_FAILURES if failed else EXIT_OK
 

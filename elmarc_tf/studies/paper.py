@@ -19,22 +19,11 @@ from ..io.audio_cache import as_audio_cache
 from ..config import Config
 from ..errors import ConfigError
 from ..frontends import frontend_of
+from .families import (SAMPLECNN_BATCH, SAMPLECNN_FULL, SAMPLECNN_MATRIX, SIZES,
+                       mfcc_family, paper_family, sized)
 from .report import compare
 from .study import run_experiment
 
-# name -> (config fields, num_filters at ~120, num_filters at ~3500)
-FRONTEND_MATRIX = {
-    "sample_level": (dict(architecture="sample_level"), 23, 512),
-    "frame_level": (dict(architecture="frame_level"), 40, 896),
-    "frame_level_many": (dict(architecture="frame_level_many"), 20, 448),
-    "7x96": (dict(architecture="7x96", selected_features_list=[1]), 160, 3585),
-    "7x86": (dict(architecture="7x86", selected_features_list=[1]), 160, 3585),
-    "timbral": (dict(architecture="{music}", selected_features_list=[0]), 8, 256),
-    "{temporal}": (dict(architecture="{music}", selected_features_list=[1]), 8, 256),
-    "timbral+{temporal}": (dict(architecture="{music}", selected_features_list=[0, 1]), 4, 128),
-    "vgg": (dict(architecture="cnn_small_filters"), 32, 717),
-}
-SIZES = {"small": 1, "large": 2}  # index into the FRONTEND_MATRIX tuples
 CLASSIFIERS = ("SVM", "ELM")
 
 DATASETS = {
@@ -51,14 +40,6 @@ DATASETS = {
                                      fix_length_by="repeat-pad"),
                          music="cnn_audio", temporal="time", figures={"small": 10, "large": 11}),
 }
-INPUT_LENGTH = dict(n_frames=1376, n_samples=350000, n_mels=96, sampling_rate=12000, batch_size="auto")
-
-# Beyond the paper: Table 1's 3⁹-SampleCNN at 22 050 Hz over whole clips (the last three layers,
-# mean and max over the windows), num_filters scaling Table 1's schedule to the study's two
-# feature sizes: 5 -> 120 features (~120), 146 -> 3504 (~3500).
-SAMPLECNN_MATRIX = {"samplecnn": (dict(architecture="samplecnn", sampling_rate=22050, levels=3,
-                                       window_pooling=["mean", "max"]), 5, 146)}
-SAMPLECNN_FULL = {"samplecnn-3^9": dict(architecture="samplecnn")}  # Table 1's filters: 3072 features
 
 
 def paper_configs(dataset: str) -> dict[str, dict]:
@@ -68,20 +49,16 @@ def paper_configs(dataset: str) -> dict[str, dict]:
     d = DATASETS[dataset]
     out = {}
     for size in SIZES:
-        entries = [(name.format(temporal=d["temporal"]), fields, nfs[SIZES[size] - 1])
-                   for name, (fields, *nfs) in FRONTEND_MATRIX.items()]
-        for name, fields, nf in entries:
-            fields = {k: (v.format(music=d["music"]) if isinstance(v, str) else v)
-                      for k, v in fields.items()}
+        for name, frontend in paper_family(d, size).items():
             for clf in CLASSIFIERS:
-                exp = f"{name}-{nf}_{clf}"
-                out[exp] = {"experiment_name": f"{dataset}_{exp}", **d["fields"], **INPUT_LENGTH,
-                            **fields, "num_filters": nf, "model_type": clf,
-                            "figure": d["figures"][size]}
-    for clf in CLASSIFIERS:
-        out[f"mfcc_{clf}"] = {"experiment_name": f"{dataset}_mfcc_{clf}", **d["fields"],
-                              "features_type": "MFCC", "model_type": clf,
-                              "figure": list(d["figures"].values())}
+                exp = f"{name}_{clf}"
+                out[exp] = {"experiment_name": f"{dataset}_{exp}", **d["fields"], **frontend,
+                            "model_type": clf, "figure": d["figures"][size]}
+    for name, frontend in mfcc_family(d, "small").items():
+        for clf in CLASSIFIERS:
+            out[f"{name}_{clf}"] = {"experiment_name": f"{dataset}_{name}_{clf}", **d["fields"],
+                                    **frontend, "model_type": clf,
+                                    "figure": list(d["figures"].values())}
     return out
 
 
@@ -116,12 +93,12 @@ def samplecnn_configs(dataset: str) -> dict[str, dict]:
     if dataset not in DATASETS:
         raise ConfigError(f"unknown paper dataset {dataset!r}; valid: {', '.join(DATASETS)}")
     out = {}
-    for name, (fields, *nfs) in SAMPLECNN_MATRIX.items():
-        for nf in nfs:
+    for size in SIZES:
+        for name, frontend in sized(SAMPLECNN_MATRIX, size, SAMPLECNN_BATCH).items():
             for clf in CLASSIFIERS:
-                exp = f"{name}-{nf}_{clf}"
+                exp = f"{name}_{clf}"
                 out[exp] = {"experiment_name": f"{dataset}_{exp}", **DATASETS[dataset]["fields"],
-                            "batch_size": "auto", **fields, "num_filters": nf, "model_type": clf}
+                            **frontend, "model_type": clf}
     return out
 
 
@@ -158,9 +135,7 @@ def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmar
     every node.
     """
     out = Path(out) / dataset
-    log = run.logger()
-    run = replace(run, log=log, audio_cache=as_audio_cache(
-        out / "audio_cache" if run.audio_cache is None else run.audio_cache))
+    run = study_run(run, out)
     summaries_by_figure: dict[int, list] = {}
     for exp, fields in paper_configs(dataset).items():
         if fields.get("model_type") not in classifiers or (only and not any(o in exp for o in only)):
@@ -181,9 +156,24 @@ def reproduce(dataset: str, audio_root, splits=None, seeds=(0, 1, 2), out="elmar
             summaries_by_figure.setdefault(f, []).append(summary)
     report = {}
     for figure, summaries in sorted(summaries_by_figure.items()):
-        result = compare(summaries, chart=out / f"figure{figure}.png",
-                         title=f"{dataset}: Figure {figure} (mean ± std over {len(seeds)} seeds)")
-        log(f"\nFigure {figure} ({dataset})\n{result['table']}\n\nPairwise t-tests:\n"
-            f"{result['ttest_table']}\nchart: {result['chart']}")
-        report[figure] = result
+        report[figure] = compare_and_log(
+            summaries, f"Figure {figure} ({dataset})", run.log, chart=out / f"figure{figure}.png",
+            title=f"{dataset}: Figure {figure} (mean ± std over {len(seeds)} seeds)")
     return report
+
+
+def study_run(run: RunOptions, out: Path) -> RunOptions:
+    """``run`` for a study writing under ``out``: its logger made explicit, and one decoded-audio
+    cache for every experiment (``run.audio_cache`` ``None``: ``<out>/audio_cache``; a folder or
+    an :class:`~elmarc_tf.io.audio_cache.AudioCache`: that one; ``False``: none)."""
+    return replace(run, log=run.logger(), audio_cache=as_audio_cache(
+        out / "audio_cache" if run.audio_cache is None else run.audio_cache))
+
+
+def compare_and_log(summaries: list[dict], heading: str, log, **kwargs) -> dict:
+    """:func:`~elmarc_tf.studies.report.compare` (``kwargs``: ``chart``, ``title``, ``table``),
+    its table and t-tests logged under ``heading``."""
+    result = compare(summaries, **kwargs)
+    log(f"\n{heading}\n{result['table']}\n\nPairwise t-tests:\n"
+        f"{result['ttest_table']}\nchart: {result['chart']}")
+    return result
