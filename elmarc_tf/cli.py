@@ -204,14 +204,14 @@ def parse_args(argv=None) -> argparse.Namespace:
                                                   "a folder with one sub-folder per class")
     p.add_argument("--audio-root", type=Path, help="the paper dataset's root (with --dataset)")
     p.add_argument("--splits", type=Path, help="GTZAN: folder with {train,valid,test}_filtered.txt")
-    p.add_argument("--families", default=",".join(DEFAULT_FAMILIES),
+    p.add_argument("--families",
                    help="with --data: comma list of families (" + ", ".join(FAMILIES) + ") or "
                         f"front-end names such as 7x96 (default {','.join(DEFAULT_FAMILIES)})")
-    p.add_argument("--standardize", choices=[*STANDARDIZE, "both"], default="raw",
-                   help="with --data: raw features, z-scored (standardize: true), or both")
-    p.add_argument("--kind", choices=list(KINDS), default="music",
-                   help="with --data: music (the paper's cnn_music) or audio (cnn_audio)")
-    p.add_argument("--fix-length-by", choices=list(FIX_LENGTH_MODES), default=DEFAULT_FIX_LENGTH,
+    p.add_argument("--standardize", choices=[*STANDARDIZE, "both"],
+                   help="with --data: raw features (default), z-scored (standardize: true), or both")
+    p.add_argument("--kind", choices=list(KINDS),
+                   help="with --data: music (the paper's cnn_music, default) or audio (cnn_audio)")
+    p.add_argument("--fix-length-by", choices=list(FIX_LENGTH_MODES),
                    help=f"with --data: clips shorter than the input (default {DEFAULT_FIX_LENGTH})")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--size", choices=["small", "large", "both"], default="both",
@@ -569,14 +569,22 @@ def cmd_reproduce(args) -> int:
             if value is not None:
                 raise ElmarcError(f"{flag} is for --dataset; with --data choose with --families")
         standardize = tuple(STANDARDIZE.values()) if args.standardize == "both" else (
-            STANDARDIZE[args.standardize],)
-        result = run_matrix(matrix_dataset(args.data, args.fix_length_by, args.kind),
-                            families=parse_families(args.families), sizes=sizes,
+            STANDARDIZE[args.standardize or "raw"],)
+        dataset = matrix_dataset(args.data, args.fix_length_by or DEFAULT_FIX_LENGTH,
+                                 args.kind or "music")
+        result = run_matrix(dataset, families=parse_families(args.families
+                                                             or ",".join(DEFAULT_FAMILIES)),
+                            sizes=sizes,
                             classifiers=classifiers, seeds=range(args.seeds),
                             standardize=standardize,
                             out=args.out or Path("elmarc_out") / "matrix", run=run)
         reports = [result]
     else:
+        for flag, value in (("--families", args.families), ("--standardize", args.standardize),
+                            ("--kind", args.kind), ("--fix-length-by", args.fix_length_by)):
+            if value is not None:
+                raise ElmarcError(f"{flag} is for --data; with --dataset the paper's configs "
+                                  f"decide (choose with --only)")
         if args.audio_root is None:
             raise ElmarcError("--audio-root is required with --dataset")
         reports = reproduce(args.dataset, args.audio_root, splits=args.splits,

@@ -75,8 +75,10 @@ def main() -> int:
               "windows), the last three layers' means per window, pooled over the windows by mean "
               "and max; `num_filters` scales Table 1's filters to the study's sizes (5: 120 "
               "features, 146: 3504). Same datasets, protocols and classifiers as the paper's "
-              "experiments; not part of `elmarc reproduce`: run them with `elmarc run FILE --seeds 3` "
-              "and put them beside a figure with `elmarc compare`.", "",
+              "experiments; not part of `elmarc reproduce --dataset` (which runs the paper's matrix): run "
+              "them with `elmarc run FILE --seeds 3` and put them beside a figure with `elmarc "
+              "compare`, or run the family on any dataset with `elmarc reproduce --data DATASET "
+              "--families samplecnn`.", "",
               "| file | front-end | features | classifier |", "|---|---|---|---|"]
     for dataset in DATASETS:
         folder = ROOT / "samplecnn" / dataset

@@ -97,6 +97,8 @@ def test_families_select_families_and_front_ends(tiny_csv, capsys):
     assert "7x96+leaf-random" in err and "samplecnn_12k_last" in err
     assert main(["reproduce", "--data", str(tiny_csv), "--audio-root", "x"]) == 2
     assert "--audio-root is for --dataset" in capsys.readouterr().err
+    assert main(["reproduce", "--dataset", "gtzan", "--audio-root", "x", "--families", "mfcc"]) == 2
+    assert "--families is for --data" in capsys.readouterr().err
     assert main(["reproduce", "--data", str(tiny_csv.parent / "missing.csv")]) == 2
     assert "missing.csv: no such dataset CSV or folder" in capsys.readouterr().err
 
