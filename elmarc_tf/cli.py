@@ -74,7 +74,10 @@ from .studies.report import compare, load_results  # noqa: E402
 from .extraction.store import describe_store  # noqa: E402
 from .studies.study import read_original_config, results_name, run_experiment  # noqa: E402
 from .studies.train import (CLASSIFIER, TrainingOptions, check_trainable,  # noqa: E402
-                             train_experiment)
+                            train_experiment)
+from .studies.fit import fit  # noqa: E402
+from .studies.model_dir import is_model_dir, load_model, read_description, save_model  # noqa: E402
+from .studies.predictions import files_to_predict, write_predictions  # noqa: E402
 from .models.trained_weights import read_trained_weights  # noqa: E402
 
 EXIT_OK, EXIT_FAILURES, EXIT_BAD_INPUT, EXIT_IO, EXIT_BUSY, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
@@ -228,10 +231,31 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--wait", action="store_true", help="wait for stores another process writes")
     add_engine_arguments(p)
 
+    p = verb("fit", help="fit a config's classifier (its grid search and protocol, as 'run') "
+                         "and refit it on all labelled clips into a model folder "
+                         "(elmarc_tf.studies.fit.fit)")
+    p.add_argument("config", type=Path, help="YAML/JSON config")
+    p.add_argument("--seed", type=_seed, default=0, help="random-weights seed (default 0)")
+    p.add_argument("--out", type=Path, required=True, help="model folder")
+    p.add_argument("--features-out", type=Path, help="feature store root")
+    p.add_argument("--jobs", type=int, default=None, help="parallel grid-search jobs")
+    p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
+    p.add_argument("--quiet", action="store_true")
+    p.add_argument("--wait", action="store_true", help="wait for stores another process writes")
+
+    p = verb("predict", help="label audio files with a fitted model: a CSV of path, label and "
+                             "one score per class (elmarc_tf.studies.fit.FittedModel)")
+    p.add_argument("model", type=Path, help="model folder of 'elmarc fit'")
+    p.add_argument("inputs", type=Path, nargs="+", help="audio files or folders")
+    p.add_argument("--out", type=Path, required=True, help="predictions CSV")
+    p.add_argument("--audio-cache", type=Path, help="folder caching decoded 12 kHz audio")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
     p = verb("export", help="SavedModel (+ .keras) of a frozen front-end: raw waveforms at its "
                             "rate (12 kHz for the paper's) -> features "
-                            "(elmarc_tf.models.export.export_frontend)")
-    p.add_argument("config", type=Path)
+                            "(elmarc_tf.models.export.export_frontend); of a model folder: "
+                            "waveform -> labels and scores (elmarc_tf.models.tagger)")
+    p.add_argument("config", type=Path, help="YAML/JSON config, or a model folder of 'elmarc fit'")
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--out", type=Path, required=True, help="export folder")
     p.add_argument("--input-samples", type=int, default=None,
@@ -285,7 +309,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                         "sub-folder with --demo)")
     p.add_argument("--quiet", action="store_true")
 
-    p = verb("info", help="summary of a feature store or an export "
+    p = verb("info", help="summary of a feature store, an export or a model folder "
                                     "(elmarc_tf.extraction.store.describe_store, elmarc_tf.models.export.describe_export)")
     p.add_argument("path", type=Path)
 
@@ -425,7 +449,38 @@ def cmd_extract(args) -> int:
     return EXIT_FAILURES if m["n_failed"] else EXIT_OK
 
 
+def cmd_fit(args) -> int:
+    cfg = Config.from_file(args.config)
+    model = fit(cfg, seed=args.seed, items=_items(cfg, args.config),
+                features_out=args.features_out, run=run_options(args))
+    save_model(model, args.out)
+    a = model.about
+    print(f"{args.out}: {cfg.model_type} {a['best_params']} on {a['n_clips']} clips, "
+          f"{len(model.classes)} classes; cross-validated accuracy {a['cv_accuracy']:.4f} "
+          f"({a['protocol']})")
+    return EXIT_OK
+
+
+def cmd_predict(args) -> int:
+    model = load_model(args.model)
+    predictions = model.score_files(files_to_predict(args.inputs), run_options(args))
+    write_predictions(args.out, predictions, model.classes)
+    failed = [e for e in predictions.errors if e]
+    print(f"{args.out}: {len(predictions.paths) - len(failed)} files labelled, "
+          f"{len(failed)} failed")
+    for error in failed:
+        print(f"  failed: {error}")
+    return EXIT_FAILURES if failed else EXIT_OK
+
+
 def cmd_export(args) -> int:
+    if is_model_dir(args.config):
+        path = load_model(args.config).export(args.out)
+        d = read_description(args.config)
+        print(f"{path}: SavedModel of {d['model_type']} on {d['config']['architecture']} "
+              f"(seed {d['feature_seed']}): waveform -> labels and scores of "
+              f"{len(d['classes'])} classes")
+        return EXIT_OK
     cfg = Config.from_file(args.config)
     path = export_frontend(cfg, args.seed, args.out, input_samples=args.input_samples)
     d = describe_export(path)
@@ -513,8 +568,23 @@ _INFO_OF_STORE = {"damaged": _info_damaged, "unfinished": _info_unfinished,
                   "finished": _info_finished}
 
 
+def _info_model(path) -> int:
+    d = read_description(path)
+    print(f"model:    {path}")
+    print(f"features: {_describe(d['config'])} seed {d['feature_seed']}"
+          + (", standardized" if d["standardize"] else ""))
+    print(f"classes:  {len(d['classes'])}: {', '.join(d['classes'])}")
+    print(f"fit:      {d['model_type']} {d['best_params']} on {d['n_clips']} clips; "
+          f"cross-validated accuracy {d['cv_accuracy']:.4f} ({d['protocol']}); data "
+          f"{d['data_digest']}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in d["versions"].items()))
+    return EXIT_OK
+
+
 def cmd_info(args) -> int:
     path = args.path
+    if is_model_dir(path):
+        return _info_model(path)
     if (path / "assets" / "elmarc.json").is_file():
         return _info_export(path)
     store = describe_store(path)
@@ -626,7 +696,8 @@ def cmd_ablation(args) -> int:
 
 COMMANDS = {"bench": cmd_bench, "profile": cmd_profile, "extract": cmd_extract, "run": cmd_run,
             "compare": cmd_compare, "reproduce": cmd_reproduce, "export": cmd_export,
-            "info": cmd_info, "demo": cmd_demo, "ablation": cmd_ablation,
+            "info": cmd_info, "demo": cmd_demo, "fit": cmd_fit, "predict": cmd_predict,
+            "ablation": cmd_ablation,
             "train": cmd_train, "random-vs-trained": cmd_random_vs_trained}
 
 

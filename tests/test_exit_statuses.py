@@ -203,6 +203,10 @@ CASES = [  # (verb, what happens, case, status, what it says)
      case_file_in_the_way(["demo", "--out", "{blocked}", "--quiet"]), 3, "Not a directory"),
     ("train", "config error", simple("train", "{out}/missing.yaml"), 2,
      "missing.yaml: cannot read config file"),
+    ("fit", "config error", simple("fit", "{out}/missing.yaml", "--out", "{out}/m"), 2,
+     "missing.yaml: cannot read config file"),
+    ("predict", "not a model folder", simple("predict", "{out}", "{out}", "--out", "{out}/p.csv"), 2,
+     "not an elmarc model folder"),
     ("random-vs-trained", "a dataset without its audio",
      simple("random-vs-trained", "--dataset", "gtzan"), 2, "--audio-root is required with --dataset"),
 ]

@@ -140,22 +140,33 @@ def _as_float_waveform(waveform):
     return tf.cast(waveform, tf.float32)
 
 
-def _make_module(model, config, rules: dict, description_file: str):
-    """A ``tf.Module`` holding ``model`` with ``features`` / ``serve`` tf.functions and the asset."""
-    waveform_model = frontend_of(config).input == "waveform"  # a fixed number of samples
+def _length_check(config, rules: dict):
+    """A function ``waveform -> waveform`` that fails (``InvalidArgumentError`` saying ``rules``'
+    rule) unless the length fits: nothing runs on a wrong input first. Its static shape is
+    dropped, so that a call with a wrong length cannot fail while TensorFlow builds the graph for
+    it (with a message about some reshape) before the check runs."""
     low, high = rules["min_samples"], rules["max_samples"]
     message = f"elmarc export of '{config.architecture}': input waveform too {{}}, needs {rules['rule']}"
 
     def check_length(waveform):
-        """``waveform`` once its length is checked: nothing runs on a wrong input first. Its static
-        shape is dropped, so that a call with a wrong length cannot fail while TensorFlow builds
-        the graph for it (with a message about some reshape) before the check runs."""
         n = tf.shape(waveform)[1]
         checks = [tf.debugging.assert_greater_equal(n, low, message=message.format("short"))]
         if high is not None:
             checks.append(tf.debugging.assert_less_equal(n, high, message=message.format("long")))
         with tf.control_dependencies(checks):
             return tf.raw_ops.PlaceholderWithDefault(input=waveform, shape=[None, None])
+
+    return check_length
+
+
+def _make_module(model, config, rules: dict, description_file: str, prepare=None):
+    """A ``tf.Module`` holding ``model`` with ``features`` / ``serve`` tf.functions and the asset.
+
+    ``prepare``: ``(batch, n) -> (batch, n')`` float32 applied to a waveform of the right length
+    before the model (None: none), e.g. the fix-length rule of a whole-clip export."""
+    waveform_model = frontend_of(config).input == "waveform"  # a fixed number of samples
+    check_length = _length_check(config, rules)
+    prepare = prepare or (lambda waveform: waveform)
 
     class ExportedFrontend(tf.Module):
         """``features``: ``(batch, n) -> (batch, feature_length) float32``."""
@@ -176,7 +187,7 @@ def _make_module(model, config, rules: dict, description_file: str):
 
         def _features(self, waveform):
             """``(batch, n)`` waveforms (config rate) -> ``(batch, feature_length)`` features."""
-            waveform = check_length(_as_float_waveform(waveform))
+            waveform = prepare(check_length(_as_float_waveform(waveform)))
             return self.model(waveform[:, :, None] if waveform_model else waveform, training=False)
 
         @tf.function(input_signature=[tf.TensorSpec(rules["shape"], tf.float32, name=INPUT_NAME)])
@@ -210,12 +221,23 @@ def export_frontend(config, seed: int, out_dir, input_samples: int | None = None
     if spec.signal is None:
         raise ConfigError(f"front-end '{spec.name}' is computed outside the graph (features_type "
                           f"'{config.features_type}'): there is no model to export")
-    out_dir = Path(out_dir)
-    _check_target(out_dir)
+    _check_target(Path(out_dir))  # before any work
     rules = input_rules(config, input_samples)
     model = build_extractor(config, seed=int(seed), inputs="waveform")
+    description = frontend_description(config, seed, model, rules)
+
+    def make(assets: dict):
+        module = _make_module(model, config, rules, assets[DESCRIPTION_FILE])
+        return module, {"serving_default": module.serve.get_concrete_function()}
+
+    return save_export(out_dir, {DESCRIPTION_FILE: description}, make, keras_model=model)
+
+
+def frontend_description(config, seed: int, model, rules: dict) -> dict:
+    """The ``elmarc.json`` of an export of ``model`` (``config``'s front-end, ``seed``) taking
+    inputs by ``rules`` (:func:`input_rules`)."""
     feature_length = int(model.output.shape[-1])
-    description = {
+    return {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "architecture": config.architecture,
@@ -233,25 +255,38 @@ def export_frontend(config, seed: int, out_dir, input_samples: int | None = None
         "usage": _usage(rules, int(config.sampling_rate)),
         "versions": versions(),
     }
+
+
+def save_export(out_dir, descriptions: dict, make, keras_model=None) -> Path:
+    """Write a SavedModel into ``out_dir`` (absent, empty or a previous export, replaced),
+    staged beside it and renamed into place.
+
+    ``descriptions``: asset file name -> JSON dict, written and saved as ``assets/<name>``;
+    ``make(paths)`` (``paths``: name -> the file to give ``tf.saved_model.Asset``) returns
+    ``(module, signatures)``; ``keras_model``: also saved as ``model.keras``. Returns ``out_dir``.
+    """
+    out_dir = Path(out_dir)
+    _check_target(out_dir)
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
     try:
         source = staging / "source"
         source.mkdir()
-        (source / DESCRIPTION_FILE).write_text(json.dumps(description, indent=1) + "\n")
+        for name, data in descriptions.items():
+            (source / name).write_text(json.dumps(data, indent=1) + "\n")
         target = staging / "export"
-        module = _make_module(model, config, rules, str(source / DESCRIPTION_FILE))
-        tf.saved_model.save(module, str(target),
-                            signatures={"serving_default": module.serve.get_concrete_function()})
-        with warnings.catch_warnings():  # Keras' own NumPy 2 `__array__(copy=)` notice on save
-            warnings.filterwarnings("ignore", message=r"__array__ implementation doesn't accept",
-                                    category=DeprecationWarning)
-            model.save(target / KERAS_FILE)
-        if not (target / "assets" / DESCRIPTION_FILE).is_file():  # the asset is copied on save
-            raise ElmarcError(f"{out_dir}: SavedModel written without its {DESCRIPTION_FILE} asset")
+        module, signatures = make({name: str(source / name) for name in descriptions})
+        tf.saved_model.save(module, str(target), signatures=signatures)
+        if keras_model is not None:
+            with warnings.catch_warnings():  # Keras' own NumPy 2 `__array__(copy=)` notice on save
+                warnings.filterwarnings("ignore", message=r"__array__ implementation doesn't accept",
+                                        category=DeprecationWarning)
+                keras_model.save(target / KERAS_FILE)
+        for name in descriptions:  # the assets are copied on save
+            if not (target / "assets" / name).is_file():
+                raise ElmarcError(f"{out_dir}: SavedModel written without its {name} asset")
         if out_dir.exists():
-            old = staging / "old"
-            os.replace(out_dir, old)
+            os.replace(out_dir, staging / "old")
         os.replace(target, out_dir)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -46,23 +46,35 @@ def read_original_config(path) -> dict:
     raise ConfigError(f"{path}: no 'config_main = {{...}}' assignment found")
 
 
-def _evaluate_seed(cfg, items, seed, features_out, run: RunOptions) -> dict:
-    # e.g. MFCCs or a mel-initialised filterbank: no random weights, one store for every seed
-    store_seed = seed if frontend_of(cfg).is_seeded(cfg) else 0
-    extraction = extract(cfg, items, seed=store_seed, out=features_out,
-                         run=replace(run, log=None))
-    X, y, ids, manifest = load_store(extraction.folder)
+def store_seed(cfg, seed: int) -> int:
+    """The seed of the store ``cfg``'s features of ``seed`` are in: ``seed``, or 0 for a
+    front-end without random weights (e.g. MFCCs or a mel-initialised filterbank: one store for
+    every seed)."""
+    return seed if frontend_of(cfg).is_seeded(cfg) else 0
+
+
+def evaluate_stored(cfg, items, stored, seed: int, run: RunOptions) -> dict:
+    """:func:`~elmarc_tf.evaluation.protocols.evaluate` of ``cfg``'s classifier grid and protocol
+    on ``stored`` features (a :class:`~elmarc_tf.extraction.store.StoredFeatures` of ``items``)."""
+    X, y, ids, _ = stored
     by_id = {it.id: it for it in items}
     splits = [by_id[i].split for i in ids]
     folds = [by_id[i].fold for i in ids]
     estimator, grid = classifier_grid(cfg.model_type, seed=seed, svm_max_iter=cfg.svm_max_iter)
-    result = evaluate(X, y, estimator, grid, splits=splits, folds=folds,
-                      protocol=Protocol(cfg.protocol, cfg.n_folds, cfg.standardize, cfg.nested_cv,
-                                        seed),
-                      run=run, svm=SVMSearchOptions(cfg.svm_precompute_max_n,
-                                                    f"seed {seed} {cfg.model_type} grid"))
-    result.update(seed=seed, store=str(extraction.folder), feature_length=int(X.shape[1]),
-                  n_failed=manifest["n_failed"])
+    return evaluate(X, y, estimator, grid, splits=splits, folds=folds,
+                    protocol=Protocol(cfg.protocol, cfg.n_folds, cfg.standardize, cfg.nested_cv,
+                                      seed),
+                    run=run, svm=SVMSearchOptions(cfg.svm_precompute_max_n,
+                                                  f"seed {seed} {cfg.model_type} grid"))
+
+
+def _evaluate_seed(cfg, items, seed, features_out, run: RunOptions) -> dict:
+    extraction = extract(cfg, items, seed=store_seed(cfg, seed), out=features_out,
+                         run=replace(run, log=None))
+    stored = load_store(extraction.folder)
+    result = evaluate_stored(cfg, items, stored, seed, run)
+    result.update(seed=seed, store=str(extraction.folder), feature_length=int(stored.X.shape[1]),
+                  n_failed=stored.manifest["n_failed"])
     return result
 
 
@@ -93,7 +105,8 @@ def run_experiment(cfg, seeds=(0, 1, 2), out=None, name: str | None = None, item
     run = replace(run, audio_cache=as_audio_cache(run.audio_cache))
     items = items if items is not None else items_from_config(cfg)
     check_items_evaluable(cfg, items)
-    folder = claim_results_folder(out, cfg, name or results_name(cfg), config_file)
+    name = name or results_name(cfg)
+    folder = claim_results_folder(out, cfg, name, config_file)
     data = data_digest(items)
     per_seed = []
     for seed in seeds:
