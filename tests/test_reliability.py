@@ -70,6 +70,8 @@ def test_added_clips_extend_the_store_and_the_evaluation_is_redone(tmp_path, dec
     first = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat",
                            run=RunOptions(progress=False, log=lambda *a: None))
     assert first["per_seed"][0]["n_samples"] == 6 and len(decoded) == 6
+    assert first["name"] == cfg.experiment_name  # no name given: the config's, as its folder
+    assert (tmp_path / "res" / cfg.experiment_name / "results.json").is_file()
     clips(root, 2, start=3)  # the dataset grows: two clips per class
     del decoded[:]
     second = run_experiment(cfg, seeds=[0], out=tmp_path / "res", features_out=tmp_path / "feat",
