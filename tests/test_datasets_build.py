@@ -286,3 +286,17 @@ def test_fluidsynth_renders_notes_where_they_are():
     loud = [float(np.sqrt(np.mean(y[k * 8000:(k + 1) * 8000] ** 2))) for k in range(8)]
     assert loud[0] > 1e-3 and loud[4] > 1e-3  # each note sounds at its start
     assert loud[3] < loud[0] / 10  # and has died away before the next (reverb off)
+
+
+def test_cli_lists_tasks_and_refuses_bad_input(capsys):
+    from elmarc_tf import cli  # loads TensorFlow: only here
+
+    assert cli.run(cli.parse_args(["datasets", "build", "--list"])) == cli.EXIT_OK
+    listed = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in listed] == list(TASKS)
+    assert "apt-get install timgm6mb-soundfont fluidsynth" in listed[0]
+    assert cli.run(cli.parse_args(["datasets", "build", "drums", "--out", "x"])) == cli.EXIT_BAD_INPUT
+    assert cli.run(cli.parse_args(["datasets", "build", "speakers"])) == cli.EXIT_BAD_INPUT
+    err = capsys.readouterr().err.splitlines()
+    assert err == ["elmarc: error: unknown dataset task 'drums' (valid: instruments, soundtracks, speakers)",
+                   "elmarc: error: datasets build: give NAME and --out DIR (or --list)"]
