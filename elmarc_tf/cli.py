@@ -52,7 +52,8 @@ from .bench.forward import (REPRESENTATION_CNN, run_bench,  # noqa: E402
                     run_representation_bench)
 from .bench.classifiers import run_classifier_bench  # noqa: E402
 from .config import Config  # noqa: E402
-from .datasets import items_from_config  # noqa: E402
+from .datasets import BUILD_TASKS, items_from_config  # noqa: E402
+from .datasets import build as build_dataset  # noqa: E402
 from .studies.demo import run_demo  # noqa: E402
 from .errors import ConfigError, DamagedFileError, ElmarcError, ElmarcWarning  # noqa: E402
 from .models.export import describe_export, export_frontend  # noqa: E402
@@ -319,8 +320,22 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--clips-per-class", type=int, default=8)
     p.add_argument("--seed", type=_seed, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_datasets_parser(verb, verbose)
     _add_training_parsers(verb)
     return parser.parse_args(argv)
+
+
+def _add_datasets_parser(verb, verbose) -> None:
+    """``elmarc datasets build NAME --out DIR`` / ``elmarc datasets build --list``."""
+    p = verb("datasets", help="real-audio development datasets from Debian packages "
+                              "(elmarc_tf.datasets.build)")
+    sub = p.add_subparsers(dest="datasets_command", required=True)
+    b = sub.add_parser("build", parents=[verbose], help="build task NAME into DIR, or --list the tasks")
+    b.add_argument("name", nargs="?", metavar="NAME", help="the task (see --list)")
+    b.add_argument("--list", action="store_true", help="list the tasks and their packages")
+    b.add_argument("--out", type=Path, help="a new folder for audio/, metadata.csv, README.md")
+    b.add_argument("--seed", type=_seed, default=0, help="seed of clip choice and folds (default 0)")
+    b.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _items(cfg, config_file):
@@ -596,6 +611,20 @@ def cmd_demo(args) -> int:
     return EXIT_OK
 
 
+def cmd_datasets(args) -> int:
+    if args.list:
+        for name, task in BUILD_TASKS.items():
+            packages = " ".join(p.name for p in task.packages)
+            print(f"{name}: {task.summary} (apt-get install {packages})")
+        return EXIT_OK
+    if args.name is None or args.out is None:
+        raise ElmarcError("datasets build: give NAME and --out DIR (or --list)")
+    summary = build_dataset(args.name, args.out, seed=args.seed, progress=not args.quiet)
+    classes = ", ".join(f"{label} {n}" for label, n in summary["classes"].items())
+    print(f"{summary['n_clips']} clips in {summary['out']} ({classes})")
+    return EXIT_OK
+
+
 def cmd_run(args) -> int:
     if (args.config is None) == (args.original_config is None):
         raise ElmarcError("give either CONFIG or --original-config CONFIG_FILE_PY")
@@ -697,8 +726,8 @@ def cmd_ablation(args) -> int:
 COMMANDS = {"bench": cmd_bench, "profile": cmd_profile, "extract": cmd_extract, "run": cmd_run,
             "compare": cmd_compare, "reproduce": cmd_reproduce, "export": cmd_export,
             "info": cmd_info, "demo": cmd_demo, "fit": cmd_fit, "predict": cmd_predict,
-            "ablation": cmd_ablation,
-            "train": cmd_train, "random-vs-trained": cmd_random_vs_trained}
+            "ablation": cmd_ablation, "train": cmd_train, "datasets": cmd_datasets,
+            "random-vs-trained": cmd_random_vs_trained}
 
 
 @contextlib.contextmanager

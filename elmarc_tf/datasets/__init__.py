@@ -7,6 +7,9 @@ dataset defines one). Listed files that do not exist and labels that cannot be m
 ``load_dataset(name, root)`` looks an adapter up in :data:`DATASETS` by name (case-insensitive;
 the original code's names ``'GTZAN'``, ``'Ballroom'``, ``'ExtendedBallroom'``, ``'UrbanSound8K'``
 work too).
+
+``build(name, out)`` makes a real-audio development dataset from installed Debian packages
+(:mod:`.debian`, tasks in :data:`BUILD_TASKS`).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from .ballroom import (BALLROOM_CLASSES, EXTENDED_BALLROOM_CLASSES, ballroom, ba
                        extended_ballroom, extended_ballroom_list)
 from .base import AUDIO_EXTENSIONS, Item, folder_per_class, from_list_file, items_from_config
 from .csvlist import csv_list
+from .debian import TASKS as BUILD_TASKS, build
 from .gtzan import GTZAN_GENRES, gtzan, gtzan_list
 from .urbansound8k import urbansound8k, urbansound8k_list
 
@@ -72,4 +76,5 @@ __all__ = [
     "GTZAN_GENRES", "BALLROOM_CLASSES", "EXTENDED_BALLROOM_CLASSES",
     "gtzan", "ballroom", "extended_ballroom", "urbansound8k", "csv_list", "folder_per_class",
     "from_list_file", "items_from_config", "load_dataset", "dataset_key", "list_reader",
+    "BUILD_TASKS", "build",
 ]
