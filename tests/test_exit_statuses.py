@@ -207,6 +207,8 @@ CASES = [  # (verb, what happens, case, status, what it says)
      "missing.yaml: cannot read config file"),
     ("predict", "not a model folder", simple("predict", "{out}", "{out}", "--out", "{out}/p.csv"), 2,
      "not an elmarc model folder"),
+    ("datasets", "an unknown task", simple("datasets", "build", "nope", "--out", "{out}/d"), 2,
+     "unknown dataset task 'nope'"),
     ("random-vs-trained", "a dataset without its audio",
      simple("random-vs-trained", "--dataset", "gtzan"), 2, "--audio-root is required with --dataset"),
 ]
