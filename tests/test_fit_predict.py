@@ -247,3 +247,32 @@ def test_info_describes_a_model_folder(model_dir, fitted, capsys):
     assert main(["info", str(model_dir)]) == 0
     out = capsys.readouterr().out
     assert ", ".join(fitted.classes) in out and f"{fitted.about['cv_accuracy']:.4f}" in out
+
+
+def test_a_waveform_front_end_fixes_the_length_inside_the_exported_graph(data, tmp_path):
+    """sample_level at 0.5 s zero-pad: the held-out clips (0.7 s, cut; 2 s, cut) and a 0.3 s clip
+    (padded) through the exported graph equal FittedModel on the same files."""
+    root, cfg = data
+    wave = Config.from_dict(dict(architecture="sample_level", num_filters=4, n_samples=6000,
+                                 fix_length_by="zero-pad", audio_path=cfg.audio_path, n_folds=3,
+                                 batch_size=4, model_type="ELM"))
+    model = fit(wave, seed=SEED, features_out=tmp_path / "store", run=QUIET)
+    new = _held_out(root)
+    _write(tmp_path / "short.wav", 0.3, 7, 0.5)
+    new.append(str(tmp_path / "short.wav"))
+    clips = []
+    for k, path in enumerate(new):
+        clips.append(str(tmp_path / f"clip{k}.npy"))
+        np.save(clips[-1], load_audio(path, 12000))
+    model.export(tmp_path / "export")
+    job = {"name": "wave", "export": str(tmp_path / "export"), "clips": clips,
+           "scores": str(tmp_path / "scores.npy"), "decision": str(tmp_path / "decision.npy")}
+    (tmp_path / "jobs.json").write_text(json.dumps([job]))
+    subprocess.run([sys.executable, "-c", RELOAD_SCRIPT, str(tmp_path / "jobs.json"),
+                    str(tmp_path / "report.json")], check=True, capture_output=True, timeout=600)
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["wave"] == list(model.predict(new))
+    X, errors = model.features(new)
+    assert not any(errors)
+    decision = model.estimator.decision_function(model._scaled(np.asarray(X, np.float64)))
+    _close(np.load(tmp_path / "scores.npy"), class_scores(decision))
