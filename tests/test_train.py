@@ -179,8 +179,7 @@ def test_yaml_style_learning_rate_is_read_as_a_number(demo_items):
     (dict(architecture="vgg", num_filters=2, n_frames=1280, batch_norm=True), "'batch_norm'"),
     (dict(features_type="MFCC"), "'mfcc' cannot be trained: training takes a front-end with a "
                                  "fixed-size input"),
-    (dict(architecture="samplecnn", sizes="3-3-2-2", num_filters=8),
-     "'samplecnn' cannot be trained.* takes clip input"),
+    (dict(architecture="leaf"), "'leaf' cannot be trained.* takes clip input"),
     (dict(architecture="vgg", num_filters=2, n_frames=1376, train_patch_frames=140),
      "'train_patch_frames'=140: 'n_frames'=140 is too short for cnn_small_filters"),
 ])

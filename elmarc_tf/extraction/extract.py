@@ -75,7 +75,7 @@ class LocalEngine:
         """``(indices (b,), features (b, feature_length) float32, errors [b str])`` per batch, in
         order."""
         dataset = make_dataset(job.paths, job.todo, job.cfg, job.batch_size,
-                               audio_cache=job.audio_cache, seed=job.seed)
+                               audio_cache=job.audio_cache, seed=job.seed, trained=job.trained)
         for inputs, indices, errors in dataset:
             yield (indices.numpy(), np.asarray(job.extractor(inputs)),
                    [e.decode() for e in errors.numpy()])

@@ -40,6 +40,7 @@ from ..io.fix_length import EXTENSIONS, fix_length_np
 from ..io.audio_cache import as_audio_cache
 from ..errors import AudioError
 from ..models.extractor import input_layers
+from ..models.trained_weights import apply_trained_representation
 from ..frontends import WHOLE_CLIP_INPUT, frontend_of
 from ..frontends.mfcc import STATISTICS
 from ..frontends.windows import window_count
@@ -54,7 +55,7 @@ class InputKind:
 
     shape: Callable  # (config) -> the per-clip input shape (None: the clip's own length)
     prepare: Callable  # (clip, config, path) -> NumPy array, in the decoding threads; AudioError
-    # (config, seed) -> TF function (1, n) -> (1, *shape); None: reshape
+    # (config, seed, trained weights or None) -> TF function (1, n) -> (1, *shape); None: reshape
     graph: Optional[Callable] = None
     # (config) -> the input given in place of a clip that failed (its row is dropped); None: zeros
     # of `shape` (a kind whose shape has a None length gives its own)
@@ -71,8 +72,12 @@ def _check_stft_length(y, cfg, path):
     return y
 
 
-def _representation_graph(cfg, seed):
+def _representation_graph(cfg, seed, trained=None):
+    """``(1, n) -> (1, n_frames, n_mels)``: :func:`input_layers`, with a representation that
+    learned in training taking ``trained``'s variables."""
     layers = input_layers(cfg, seed)
+    if trained is not None:
+        apply_trained_representation(layers[0], trained)
 
     def graph(y):
         for layer in layers:
@@ -166,7 +171,7 @@ def _decode_fn(paths, cfg, audio_cache=None):
 
 
 def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None,
-                 seed: int = 0) -> tf.data.Dataset:
+                 seed: int = 0, trained=None) -> tf.data.Dataset:
     """Batches ``(inputs, indices, errors)`` for ``paths[i]``, ``i`` in ``indices`` (in order).
 
     ``inputs``: ``(b, *input_shape(cfg))`` float32, e.g. ``(b, n_frames, n_mels)`` log-mel,
@@ -176,13 +181,15 @@ def make_dataset(paths, indices, cfg, batch_size: int, audio_cache=None,
     :class:`~elmarc_tf.io.audio_cache.AudioCache` or a folder for one (``None`` or ``False``: decode
     every clip) — the decoded clips are read from / saved to it. ``seed``: the extraction's seed
     (a random filterbank of ``input_representation`` is drawn from it). An input of the clip's
-    own length (``clip``) comes one clip per batch (``batch_size`` 1).
+    own length (``clip``) comes one clip per batch (``batch_size`` 1). ``trained``: trained
+    weights (:class:`~elmarc_tf.models.trained_weights.TrainedWeights`) whose learned input
+    representation computes the inputs (:func:`~elmarc_tf.models.trained_weights.apply_trained_representation`).
     """
     kind = input_kind(cfg)
     paths = list(paths)
     decode = _decode_fn(paths, cfg, as_audio_cache(audio_cache))
     shape = kind.shape(cfg)
-    graph = kind.graph(cfg, seed) if kind.graph is not None else None
+    graph = kind.graph(cfg, seed, trained) if kind.graph is not None else None
     names = tf.constant([str(p) for p in paths])
     failed = tf.constant(kind.failed(cfg) if kind.failed is not None else np.zeros(shape, np.float32))
     reshaped = [-1 if d is None else d for d in shape]

@@ -123,8 +123,10 @@ class ClipExtractor:
         self.cfg = Config.from_dict(config)
         self.seed, self.batch_size = int(seed), int(batch_size)
         self.extractor = compile_extractor(self.cfg, seed)
+        self.trained = None
         if weights is not None:  # trained weights: the file travels as a path, checked by digest
-            apply_trained_weights(self.extractor.model, read_trained_weights(weights))
+            self.trained = read_trained_weights(weights)
+            apply_trained_weights(self.extractor.model, self.trained)
         self.audio_cache = as_audio_cache(audio_cache)
         self.data_options = tf.data.Options()
         self.data_options.threading.private_threadpool_size = max(1, int(cpus))  # decoding threads
@@ -143,8 +145,8 @@ class ClipExtractor:
     def _extract(self, indices: np.ndarray, paths: list[str]) -> dict[str, np.ndarray]:
         """One call's clips through the local engine's pipeline, ``batch_size`` at a time."""
         dataset = make_dataset(paths, range(len(paths)), self.cfg, self.batch_size,
-                               audio_cache=self.audio_cache,
-                               seed=self.seed).with_options(self.data_options)
+                               audio_cache=self.audio_cache, seed=self.seed,
+                               trained=self.trained).with_options(self.data_options)
         features, errors = [], []
         for inputs, _, errs in dataset:
             features.append(np.asarray(self.extractor(inputs), np.float32))

@@ -8,6 +8,11 @@ epoch, the training config) and its **digest**, the SHA-256 of the variables (na
 shapes and bytes). The digest is the weights' identity: a feature store extracted with them
 carries it in its config (``trained_weights``), so trained features get a store key of their own
 and are never mistaken for random ones.
+
+Where the input representation learned with the CNN (a LEAF-family representation with
+``trainable: true``), the file holds its variables too and its meta names it
+(:data:`TRAINED_REPRESENTATION`); extraction computes the CNN's inputs with them
+(:func:`apply_trained_representation`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from ..io.fileio import atomic_save, read_npz
 from .tf1_weights import load_original_weights, original_variables
 
 META_KEY = "__elmarc_trained__"
+# The meta key naming the input representation whose variables the file holds (absent: none).
+TRAINED_REPRESENTATION = "trained_representation"
 # Variables of a model that are not weights (the state of a dropout layer's random generator).
 _NOT_WEIGHTS = ("seed_generator",)
 
@@ -93,3 +100,18 @@ def apply_trained_weights(model: keras.Model, trained: TrainedWeights) -> list[s
         return load_original_weights(model, trained.variables)
     except WeightsError as e:
         raise WeightsError(f"{trained.path}: {str(e).removeprefix('weights: ')}") from None
+
+
+def apply_trained_representation(representation: keras.Layer, trained: TrainedWeights) -> bool:
+    """Assign ``trained``'s variables of the input representation to ``representation`` (the
+    layer or model :func:`elmarc_tf.models.extractor.input_layers` starts with) if the file holds
+    them (its meta names :data:`TRAINED_REPRESENTATION`); returns whether it did.
+    :class:`WeightsError` if the file's representation is another one, or a variable is missing."""
+    name = trained.meta.get(TRAINED_REPRESENTATION)
+    if name is None:
+        return False
+    if name != representation.name:
+        raise WeightsError(f"{trained.path}: trained with input representation '{name}', "
+                           f"not '{representation.name}'")
+    apply_trained_weights(representation, trained)
+    return True

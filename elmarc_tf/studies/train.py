@@ -17,6 +17,25 @@ seeded by (seed, split, epoch); unset, the whole input. A clip's prediction is t
 class probabilities of non-overlapping patches covering it (:func:`patch_starts`: the last one
 ends at the clip's end and may overlap its neighbour); with whole inputs, the clip itself.
 
+Two more kinds of front-end train on waveforms (:data:`TRAINING_KINDS`, :func:`training_kind`):
+
+- ``windows`` (``samplecnn``, as Lee et al. train it): one window of the window model
+  (``prod(sizes)`` samples) is a patch; the model is the window model with the random
+  extractor's seeded weights, its selected taps averaged per window (``TapPooling``), then the
+  head. Training patches are windows at random offsets; a clip's prediction is the mean over its
+  windows every ``window_hop`` samples (the windows extraction takes). The clips are fixed to one
+  length first (:func:`clip_length`): the shortest clip's with ``crop``, the longest's with the
+  padding modes, cut to whole windows.
+- ``representation`` (a spectrogram CNN on a LEAF-family ``input_representation`` with
+  ``trainable: true``): the representation is part of the model and learns with the CNN (those of
+  its variables leaf-audio learns). A patch is ``train_patch_frames * 256`` samples of waveform,
+  whose representation is cut to ``train_patch_frames`` frames (the authors' hop: patches of
+  consecutive frames of the clip's frame grid); clips are fixed to ``n_frames * 256`` samples.
+  With ``trainable: false`` the representation is fixed and the CNN trains on the frames of the
+  whole clip's representation, as on log-mel. The trained weights file then holds the
+  representation's variables too (its meta names it: ``trained_representation``), and extraction
+  with it computes the inputs with them.
+
 Training: Adam (``learning_rate``), ``train_batch_size`` patches per step, at most ``epochs``
 epochs; early stopping on the validation clips' accuracy (ties: lower validation loss), stopping
 after ``patience`` epochs without improvement; the best epoch's weights are the result. Each epoch
@@ -55,17 +74,24 @@ from tqdm import tqdm
 
 from ..config import Config, feature_fields
 from ..datasets import items_from_config
-from ..errors import ConfigError, DamagedFileError, ElmarcError, WeightsError
-from ..models.extractor import build_extractor
+from ..errors import AudioError, ConfigError, DamagedFileError, ElmarcError, WeightsError
+from ..models.extractor import TapPooling, build_extractor, input_layers
+from ..models.keras_graph import weighted_layers
+from ..io.audio import load_audio
+from ..io.audio_cache import as_audio_cache
 from ..io.fileio import FolderLock, atomic_save, atomic_write_json, read_npz, versions
+from ..io.fix_length import fix_length_np
 from ..frontends import frontend_of
 from ..frontends.common import layer_seed
+from ..frontends.melspec import HOP_LENGTH
+from ..frontends.windows import window_count
 from ..extraction.inputs_cache import load_inputs
 from ..evaluation.protocols import check_items_evaluable, choose_protocol
 from ..extraction.options import RunOptions
 from .results import Described, model_label, summarize, summary_line, write_summary
 from .study import claim_results_folder, results_name
-from ..models.trained_weights import apply_trained_weights, read_trained_weights, save_trained_weights
+from ..models.trained_weights import (TRAINED_REPRESENTATION, apply_trained_weights,
+                                      read_trained_weights, save_trained_weights)
 
 CLASSIFIER = "end-to-end"  # the `classifier` of a training's results (elmarc compare's column)
 DEFAULT_CHECKPOINTS = Path("elmarc_out") / "training"
@@ -73,42 +99,89 @@ DEFAULT_CHECKPOINTS = Path("elmarc_out") / "training"
 TRAINING_FIELDS = ("train_patch_frames", "train_patch_samples", "train_patches_per_clip", "epochs",
                    "learning_rate", "train_batch_size", "patience", "dropout", "head_standardize",
                    "head_batch_norm", "val_fraction", "protocol", "n_folds")
-# Input kind -> (the config's length key, its patch key).
+# Training kind -> (the config's length key, its patch key); `windows` has neither (a window is
+# a patch).
 PATCH_KEYS = {"logmel": ("n_frames", "train_patch_frames"),
-              "waveform": ("n_samples", "train_patch_samples")}
+              "waveform": ("n_samples", "train_patch_samples"),
+              "representation": ("n_frames", "train_patch_frames")}
 MIXED_POLICY = "mixed_float16"
 
 
-# ------------------------------------------------------------------------------ patches
+# ------------------------------------------------------------------------------ kinds of training
+def training_kind(cfg) -> str | None:
+    """How ``cfg``'s front-end is trained, a key of :data:`TRAINING_KINDS` (None: it cannot be):
+    ``windows`` for a windowed front-end (samplecnn); ``representation`` for a spectrogram
+    front-end whose input representation learns with it (``trainable: true``); else its input
+    kind (``logmel``, ``waveform``) where that has a fixed size."""
+    spec = frontend_of(cfg)
+    if spec.scales is not None:
+        return "windows"
+    if spec.input == "logmel" and cfg.trainable:  # the config allows it on LEAF-family inputs
+        return "representation"
+    return spec.input if spec.input in PATCH_KEYS else None
+
+
 def check_trainable(cfg) -> None:
     """Raise :class:`ConfigError` if ``cfg``'s front-end cannot be trained as configured."""
     spec = frontend_of(cfg)
-    if spec.input not in PATCH_KEYS:
+    kind = training_kind(cfg)
+    if kind is None:
         raise ConfigError(f"front-end '{spec.name}' cannot be trained: training takes a front-end "
-                          f"with a fixed-size input ({' or '.join(PATCH_KEYS)}), and "
-                          f"'{spec.name}' takes {spec.input} input")
+                          f"with a fixed-size input (logmel or waveform) or a window model "
+                          f"(samplecnn), and '{spec.name}' takes {spec.input} input")
     if cfg.batch_norm:
         raise ConfigError("'batch_norm': true normalises with the current batch's statistics (the "
                           "Section 3.4 ablation of frozen features); it cannot be trained: set it "
                           "to false")
     if cfg.trained_weights is not None:
         raise ConfigError("'trained_weights' is set: training starts from the seeded random weights")
+    TRAINING_KINDS[kind].check(cfg)
     patch_config(cfg)
 
 
+def _check_windows(cfg) -> None:
+    """One window model, and no patch keys: its window is the patch."""
+    scales = frontend_of(cfg).scales(cfg)
+    if len(scales) > 1:
+        raise ConfigError(f"'scales': training takes one window model (one window is a patch), "
+                          f"got {len(scales)} ({', '.join(s.name for s in scales)})")
+    for key in ("train_patch_frames", "train_patch_samples"):
+        if getattr(cfg, key) is not None:
+            raise ConfigError(f"'{key}' does not apply to '{cfg.frontend}': one window of "
+                              f"{scales[0].window} samples is a patch; leave it unset")
+
+
+def _no_check(cfg) -> None:
+    return None
+
+
 def patch_length(cfg) -> int:
-    """Frames or samples per training patch: the patch key, else the whole input."""
-    length_key, patch_key = PATCH_KEYS[frontend_of(cfg).input]
+    """Frames or samples per training patch: the patch key, else the whole input (a window
+    model's window for ``windows``). In frames for ``representation``: see :func:`patch_rows`."""
+    kind = training_kind(cfg)
+    if kind == "windows":
+        return frontend_of(cfg).scales(cfg)[0].window
+    length_key, patch_key = PATCH_KEYS[kind]
     return getattr(cfg, patch_key) or getattr(cfg, length_key)
 
 
+def patch_rows(cfg) -> int:
+    """Rows of the training inputs per patch: :func:`patch_length`, in samples
+    (``frames * 256``) for ``representation``."""
+    return patch_length(cfg) * TRAINING_KINDS[training_kind(cfg)].samples_per_row
+
+
 def patch_config(cfg) -> Config:
-    """``cfg`` with its input length set to the patch length: the config of the trained model.
+    """``cfg`` with its input length set to the patch length: the config of the trained model
+    (a windowed front-end's config as it is).
 
     The front-ends' per-layer seeds come from layer names, so this model has the random
     extractor's weights; an architecture that cannot take so short an input raises naming the
     patch key."""
-    length_key, patch_key = PATCH_KEYS[frontend_of(cfg).input]
+    kind = training_kind(cfg)
+    if kind == "windows":
+        return cfg
+    length_key, patch_key = PATCH_KEYS[kind]
     try:
         return cfg.replace(**{length_key: patch_length(cfg)})
     except ConfigError as e:
@@ -127,13 +200,29 @@ def patch_starts(length: int, patch: int) -> list[int]:
     return starts
 
 
-def clip_probabilities(predict: Callable, x, clips, patch: int, batch_size: int) -> np.ndarray:
+def _window_starts(cfg, length: int) -> list[int]:
+    """Offsets of the windows extraction takes from a clip of ``length`` samples (whole windows
+    every ``window_hop`` samples; :func:`clip_length` makes the clips hold whole windows)."""
+    scale = frontend_of(cfg).scales(cfg)[0]
+    return list(range(0, length - scale.window + 1, scale.hop))
+
+
+def evaluation_starts(cfg, length: int) -> list[int]:
+    """Offsets of the patches whose mean probability is a clip's prediction, for training
+    inputs of ``length`` rows: :func:`patch_starts`, or a windowed front-end's windows."""
+    if training_kind(cfg) == "windows":
+        return _window_starts(cfg, length)
+    return patch_starts(length, patch_rows(cfg))
+
+
+def clip_probabilities(predict: Callable, x, clips, patch: int, batch_size: int,
+                       starts=None) -> np.ndarray:
     """Class probabilities ``(len(clips), n_classes)`` of clips ``x[clips]`` (``x``:
-    ``(n, length, ...)``): the mean over each clip's :func:`patch_starts` patches of
-    ``predict(patches)`` (``(b, patch, ...) -> (b, n_classes)``), run ``batch_size`` patches at
-    a time."""
+    ``(n, length, ...)``): the mean over each clip's patches at ``starts`` (default
+    :func:`patch_starts`) of ``predict(patches)`` (``(b, patch, ...) -> (b, n_classes)``), run
+    ``batch_size`` patches at a time."""
     clips = np.asarray(clips, dtype=np.int64)
-    starts = patch_starts(x.shape[1], patch)
+    starts = patch_starts(x.shape[1], patch) if starts is None else list(starts)
     pairs = [(c, s) for c in clips for s in starts]
     out = []
     for i in range(0, len(pairs), batch_size):
@@ -143,10 +232,153 @@ def clip_probabilities(predict: Callable, x, clips, patch: int, batch_size: int)
     return probs.reshape(len(clips), len(starts), -1).mean(axis=1)
 
 
+# ------------------------------------------------------------------------------ training inputs
+def clip_length(cfg, lengths) -> int:
+    """The one length (samples) every clip is fixed to for training on waveforms, given the
+    decoded clips' ``lengths``: ``n_frames * 256`` for ``representation`` (the frames the
+    extractor keeps); for ``windows``, the shortest clip with ``crop`` (every window whole) or
+    the longest with the padding modes, then cut to whole windows at ``window_hop``
+    (:func:`~elmarc_tf.frontends.windows.window_count`). :class:`AudioError` if no clip gives a
+    window."""
+    if training_kind(cfg) == "representation":
+        return cfg.n_frames * HOP_LENGTH
+    scale = frontend_of(cfg).scales(cfg)[0]
+    n = min(lengths) if cfg.fix_length_by == "crop" else max(lengths)
+    count = window_count(int(n), scale.window, scale.hop, cfg.fix_length_by)
+    return (count - 1) * scale.hop + scale.window
+
+
+def load_clips(cfg, items, folder, run: RunOptions = RunOptions()) -> tuple:
+    """The decoded clips of ``items`` fixed to :func:`clip_length` by ``fix_length_by``, cached in
+    ``folder``: ``(x (n, length, 1) float32, errors)`` as
+    :func:`~elmarc_tf.extraction.inputs_cache.load_inputs` (rows of failed clips are zeros)."""
+    folder = Path(folder)
+    stem = "clips-" + _digest([training_kind(cfg), cfg.sampling_rate, cfg.res_type,
+                               cfg.fix_length_by, cfg.n_frames,
+                               [(s.window, s.hop) for s in _scales(cfg)],
+                               [it.to_dict() for it in items]])[:12]
+    data_path, meta_path = folder / f"{stem}.npy", folder / f"{stem}.json"
+    if data_path.is_file() and meta_path.is_file():
+        return np.load(data_path, mmap_mode="r"), json.loads(meta_path.read_text())["errors"]
+    cache = as_audio_cache(run.audio_cache)
+    load = cache.load if cache is not None else load_audio
+    clips, errors = [], []
+    for it in tqdm(items, unit="clip", desc="decode (clips)", file=sys.stderr,
+                   disable=not run.progress, dynamic_ncols=True):
+        try:
+            clips.append(load(it.path, cfg.sampling_rate, cfg.res_type))
+            errors.append("")
+        except AudioError as e:
+            clips.append(None)
+            errors.append(str(e))
+    lengths = [len(c) for c in clips if c is not None and len(c)]
+    if not lengths:
+        raise AudioError(f"no clip of {len(items)} could be decoded (first: {errors[0]})")
+    length = clip_length(cfg, lengths)
+    x = np.zeros((len(items), length, 1), np.float32)
+    for i, (clip, path) in enumerate(zip(clips, [it.path for it in items])):
+        if clip is None:
+            continue
+        try:
+            x[i, :, 0] = fix_length_np(clip, length, cfg.fix_length_by, name=str(path))
+        except AudioError as e:
+            errors[i] = str(e)
+    folder.mkdir(parents=True, exist_ok=True)
+    atomic_save(data_path, np.save, x)
+    atomic_write_json(meta_path, {"kind": training_kind(cfg), "length": length, "errors": errors})
+    return np.load(data_path, mmap_mode="r"), errors
+
+
+def _scales(cfg) -> list:
+    spec = frontend_of(cfg)
+    return spec.scales(cfg) if spec.scales is not None else []
+
+
 # ------------------------------------------------------------------------------ the model
 def extractor_name(cfg) -> str:
     """The name of the extractor inside a :func:`build_classifier` model."""
     return f"{frontend_of(cfg).name}_extractor"
+
+
+def _unfrozen(model: keras.Model) -> keras.Model:
+    """``model`` with it and every layer with weights in it trainable (Keras' ``trainable``
+    setter leaves the layers alone where the model's own flag is already set)."""
+    model.trainable = True
+    for layer in weighted_layers(model):
+        layer.trainable = True
+    return model
+
+
+def _input_extractor(cfg, seed: int, fast: bool) -> keras.Model:
+    """``logmel`` / ``waveform``: the random extractor of :func:`patch_config`, trainable:
+    ``(batch, patch, n_mels)`` or ``(batch, patch, 1)`` -> ``(batch, d)``."""
+    return _unfrozen(build_extractor(patch_config(cfg), seed, inputs="logmel", fast=fast))
+
+
+def _window_extractor(cfg, seed: int, fast: bool) -> keras.Model:
+    """``windows``: one window ``(batch, window, 1)`` -> the window model (the random extractor's
+    seeded weights, trainable) pruned to its selected taps -> each tap's mean over the window,
+    concatenated ``(batch, d)`` (the per-window vector the extractor pools over a clip)."""
+    scale = frontend_of(cfg).scales(cfg)[0]
+    window_model = scale.build(seed, fast)
+    selected = list(scale.selected)
+    taps_model = _unfrozen(keras.Model(window_model.inputs,
+                                       [window_model.outputs[i] for i in selected], name="scale_0"))
+    x = keras.Input((scale.window, 1), name="waveform")
+    taps = taps_model(x)
+    taps = list(taps) if isinstance(taps, (list, tuple)) else [taps]
+    features = TapPooling([scale.taps[i] for i in selected], selected,
+                          [int(window_model.outputs[i].shape[-1]) for i in selected],
+                          name="features")(taps)
+    return keras.Model(x, features, name=extractor_name(cfg))
+
+
+def _representation_extractor(cfg, seed: int, fast: bool) -> keras.Model:
+    """``representation``: a waveform patch ``(batch, frames * 256, 1)`` -> the input
+    representation (seeded as in extraction; its variables keep their own trainable flags) ->
+    its first ``frames`` frames -> the random extractor of :func:`patch_config`, trainable ->
+    ``(batch, d)``."""
+    patched = patch_config(cfg)
+    cnn = _input_extractor(cfg, seed, fast)  # named "<front-end>_cnn" below: this one is the whole
+    cnn.name = f"{frontend_of(cfg).name}_cnn"
+    x = keras.Input((patch_rows(cfg), 1), name="waveform")
+    frames = keras.layers.Reshape((patch_rows(cfg),), name="samples")(x)
+    for layer in input_layers(patched, seed):
+        frames = layer(frames)
+    return keras.Model(x, cnn(frames), name=extractor_name(cfg))
+
+
+@dataclass(frozen=True)
+class TrainingKind:
+    """How one kind of front-end is trained (:data:`TRAINING_KINDS`).
+
+    ``extractor(cfg, seed, fast)``: the trainable feature extractor of a patch, ``(batch,
+    patch_rows, ...) -> (batch, d)``, named :func:`extractor_name`, its weights the random
+    extractor's; ``load(cfg, items, folder, run) -> (x, errors)``: the training inputs, ``x``
+    ``(n, length, ...)``; ``check(cfg)``: what else the config must satisfy;
+    ``samples_per_row``: rows of ``x`` per unit of :func:`patch_length`."""
+
+    extractor: Callable
+    load: Callable
+    check: Callable = _no_check
+    samples_per_row: int = 1
+
+
+TRAINING_KINDS = {
+    "logmel": TrainingKind(_input_extractor, load_inputs),
+    "waveform": TrainingKind(_input_extractor, load_inputs),
+    "windows": TrainingKind(_window_extractor, load_clips, _check_windows),
+    "representation": TrainingKind(_representation_extractor, load_clips,
+                                   samples_per_row=HOP_LENGTH),
+}
+
+
+def representation_meta(cfg) -> dict:
+    """What a trained weights file says of the input representation: ``{TRAINED_REPRESENTATION:
+    name}`` where it is part of the trained model (``representation``), else nothing."""
+    if training_kind(cfg) == "representation":
+        return {TRAINED_REPRESENTATION: cfg.input_representation}
+    return {}
 
 
 def build_classifier(cfg, seed: int, n_classes: int, mixed_precision: bool = False,
@@ -154,10 +386,12 @@ def build_classifier(cfg, seed: int, n_classes: int, mixed_precision: bool = Fal
     """The trainable model of ``cfg``: ``(batch, *patch_input) -> (batch, n_classes)`` softmax.
 
     Patch input: ``(batch, train_patch_frames, n_mels)`` log-mel or ``(batch,
-    train_patch_samples, 1)`` waveforms (whole inputs without patch keys). The extractor of
-    :func:`patch_config` (same seeded weights as the random one, trainable) -> feature vector
-    ``(batch, d)`` -> [BatchNormalization ``head_bn``] -> Dropout ``head_dropout`` -> Dense
-    softmax ``head_dense``; the head is seeded from ``seed`` and its layer names.
+    train_patch_samples, 1)`` waveforms (whole inputs without patch keys); ``(batch, window, 1)``
+    for a windowed front-end; ``(batch, train_patch_frames * 256, 1)`` for a trainable input
+    representation. The patch's extractor (:data:`TRAINING_KINDS`: same seeded weights as the
+    random one, trainable) -> feature vector ``(batch, d)`` -> [BatchNormalization ``head_bn``]
+    -> Dropout ``head_dropout`` -> Dense softmax ``head_dense``; the head is seeded from ``seed``
+    and its layer names.
     ``mixed_precision``: float16 computations, float32 variables and softmax (for GPUs).
     ``fast``: as :func:`~elmarc_tf.models.extractor.build_extractor` (same weights either way). Off
     by default: the fused frequency-max layer saves memory on whole 1376-frame inputs, but on
@@ -169,8 +403,7 @@ def build_classifier(cfg, seed: int, n_classes: int, mixed_precision: bool = Fal
     if mixed_precision:
         keras.config.set_dtype_policy(MIXED_POLICY)
     try:
-        extractor = build_extractor(patch_config(cfg), seed, inputs="logmel", fast=fast)
-        extractor.trainable = True
+        extractor = TRAINING_KINDS[training_kind(cfg)].extractor(cfg, seed, fast)
         x = keras.Input(extractor.input_shape[1:], name=extractor.inputs[0].name)
         h = extractor(x)
         if cfg.head_standardize:
@@ -277,9 +510,11 @@ def _digest(obj) -> str:
 
 
 def training_fields(cfg) -> dict:
-    """What a training depends on in ``cfg``: its feature fields and :data:`TRAINING_FIELDS`."""
+    """What a training depends on in ``cfg``: its feature fields and :data:`TRAINING_FIELDS`,
+    and ``trainable`` where it is set (a representation that learns: another training)."""
     values = cfg.to_dict()
-    return {**feature_fields(cfg), **{k: values[k] for k in TRAINING_FIELDS}}
+    learns = {"trainable": True} if cfg.trainable else {}
+    return {**feature_fields(cfg), **{k: values[k] for k in TRAINING_FIELDS}, **learns}
 
 
 def _epoch_examples(train, length: int, patch: int, per_clip: int, rng) -> tuple:
@@ -318,7 +553,7 @@ def _standardize_head(model, cfg, x, clips, patch: int) -> None:
     """Set the ``head_standardize`` layer to the mean and variance of the feature vectors of the
     training clips' patches (those of :func:`patch_starts`) under the model's current weights."""
     extractor = model.get_layer(extractor_name(cfg))  # called eagerly: once per training
-    starts = patch_starts(x.shape[1], patch)
+    starts = evaluation_starts(cfg, x.shape[1])
     pairs = [(c, s) for c in clips for s in starts]
     rows = [np.asarray(extractor(np.stack([x[c, s:s + patch] for c, s in
                                            pairs[i:i + cfg.train_batch_size]]), training=False))
@@ -450,7 +685,7 @@ def train_split(cfg, seed: int, data: TrainingData, split: TrainingSplit, folder
     if training.deterministic:
         tf.config.experimental.enable_op_determinism()
 
-    patch = patch_length(cfg)
+    patch, starts = patch_rows(cfg), evaluation_starts(cfg, x.shape[1])
     model = build_classifier(cfg, seed, len(labels), mixed_precision=mixed_precision)
     optimizer = keras.optimizers.Adam(cfg.learning_rate)
     if mixed_precision:
@@ -474,7 +709,8 @@ def train_split(cfg, seed: int, data: TrainingData, split: TrainingSplit, folder
             log(f"{e}; {_who(tag)}the training starts over")
     meta = {"architecture": cfg.architecture, "num_filters": cfg.num_filters, "seed": int(seed),
             "split": split.name, "labels": list(labels), "config": cfg.to_dict(),
-            "mixed_precision": bool(mixed_precision), "versions": versions()}
+            "mixed_precision": bool(mixed_precision), "versions": versions(),
+            **representation_meta(cfg)}
     length = x.shape[1]
     while state["epoch"] < cfg.epochs and state["wait"] < cfg.patience:
         epoch = state["epoch"] + 1
@@ -493,7 +729,8 @@ def train_split(cfg, seed: int, data: TrainingData, split: TrainingSplit, folder
             bar.update(len(c))
         bar.close()
         val_acc, val_loss = _clip_scores(
-            clip_probabilities(predict, x, split.val, patch, cfg.train_batch_size), y[split.val])
+            clip_probabilities(predict, x, split.val, patch, cfg.train_batch_size, starts),
+            y[split.val])
         improved = (val_acc > state["best_val_accuracy"]
                     or (val_acc == state["best_val_accuracy"] and val_loss < state["best_val_loss"]))
         if improved:
@@ -515,7 +752,7 @@ def train_split(cfg, seed: int, data: TrainingData, split: TrainingSplit, folder
 
     trained = read_trained_weights(best_path)
     apply_trained_weights(model, trained)
-    probs = clip_probabilities(predict, x, split.test, patch, cfg.train_batch_size)
+    probs = clip_probabilities(predict, x, split.test, patch, cfg.train_batch_size, starts)
     test_acc, _ = _clip_scores(probs, y[split.test])
     result = {"name": split.name, "accuracy": test_acc, "val_accuracy": state["best_val_accuracy"],
               "best_epoch": state["best_epoch"], "epochs_run": state["epoch"],
@@ -587,7 +824,7 @@ def _train_locked(cfg, seeds, name, items, root, folder, results_folder, trainin
     """The trainings of :func:`train_experiment` (``folder`` locked), their summary written to
     ``results_folder``."""
     mixed_precision, log = training.mixed_precision, run.logger()
-    x, errors = load_inputs(cfg, items, root / "inputs", run)
+    x, errors = TRAINING_KINDS[training_kind(cfg)].load(cfg, items, root / "inputs", run)
     ok = np.array([i for i, e in enumerate(errors) if not e], dtype=np.int64)
     for i, e in enumerate(errors):
         if e:
@@ -598,7 +835,7 @@ def _train_locked(cfg, seeds, name, items, root, folder, results_folder, trainin
     labels = sorted({it.label for it in clips})
     y = np.array([labels.index(it.label) for it in clips], dtype=np.int32)
     protocol, splits = training_splits(cfg, clips, y)
-    feature_length = int(build_extractor(patch_config(cfg), 0).output.shape[-1])
+    feature_length = int(build_extractor(patch_config(cfg), 0).output.shape[-1])  # extraction's
     label = model_label(cfg, feature_length)
     per_seed = []
     for seed in seeds:
@@ -623,3 +860,28 @@ def _train_locked(cfg, seeds, name, items, root, folder, results_folder, trainin
     write_summary(results_folder, summary)
     log(summary_line(summary, results_folder))
     return summary
+
+
+# ------------------------------------------------------------------------------ more families
+def extra_architectures(size: str = "small") -> dict:
+    """Trainable architectures beyond the paper's seven, ``{name: config fields}``, at the
+    paper's ~120-feature size (``size="small"``, the only one): SampleCNN (trained on its
+    windows) at two depths — Table 3's 12 kHz model (3-3-3-3-3-2-4-4-2-2, 5 184-sample windows)
+    and the shallower 3⁶ (2 187 samples), both ``num_filters: 5``, last three layers, mean and
+    max over windows: 120 values — and 7x96 (160 filters, the pool tap: 160 values) and VGG
+    (``num_filters: 24``, five taps: 120 values) on the LEAF representation, its filterbank
+    learning with the CNN (``trainable: true``) or fixed (``trainable: false``)."""
+    if size != "small":
+        raise ConfigError(f"extra_architectures: size must be 'small', got {size!r}")
+    samplecnn = dict(num_filters=5, levels=3)
+    leaf_cnns = {"7x96-160": dict(architecture="7x96", num_filters=160, selected_features_list=[1]),
+                 "vgg-24": dict(architecture="vgg", num_filters=24)}
+    return {
+        "samplecnn_12k-5": dict(architecture="samplecnn_12k", **samplecnn),
+        "samplecnn_3_6-5": dict(architecture="samplecnn", m=3, n=6, sampling_rate=12000,
+                                **samplecnn),
+        **{f"{name}+leaf-trainable": dict(fields, input_representation="leaf", trainable=True)
+           for name, fields in leaf_cnns.items()},
+        **{f"{name}+leaf-fixed": dict(fields, input_representation="leaf", trainable=False)
+           for name, fields in leaf_cnns.items()},
+    }
