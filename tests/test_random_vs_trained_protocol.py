@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,7 +19,8 @@ from test_reliability import clips
 
 # Two tiny spectrogram models; one epoch on 10-frame patches of 30-frame inputs, 3 stratified
 # folds of 3 classes x 6 clips (per fold: 9 training, 3 validation, 6 test clips).
-ARCHITECTURES = "tiny-4: {architecture: 7x96, num_filters: 4}\ntiny-6: {architecture: 7x96, num_filters: 6}\n"
+ARCHITECTURES = ("tiny-4: {architecture: 7x96, num_filters: 4}\n"
+                 "tiny-6: {architecture: 7x96, num_filters: 6}\n")
 TRAINING = ("n_frames: 30\nfix_length_by: repeat-pad\nbatch_size: 2\ntrain_patch_frames: 10\n"
             "epochs: 1\ntrain_batch_size: 4\nn_folds: 3\nval_fraction: 0.25\n")
 CLASSES = ("a", "b", "c")

@@ -45,7 +45,7 @@ from ..evaluation.classifiers import classifier_grid
 from ..config import Config, shared_fields
 from ..datasets import items_from_config
 from .demo import DEMO_CLASSES, make_demo_dataset
-from ..errors import ConfigError, ElmarcError
+from ..errors import ConfigError
 from ..extraction.extract import extract
 from ..extraction.options import RunOptions
 from ..io.fileio import atomic_write_json, atomic_write_text, check_writable
