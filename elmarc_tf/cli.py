@@ -51,7 +51,7 @@ from .studies.ablation import AblationModel, run_ablation_study  # noqa: E402
 from .bench.forward import (REPRESENTATION_CNN, run_bench,  # noqa: E402
                     run_representation_bench)
 from .bench.classifiers import run_classifier_bench  # noqa: E402
-from .config import Config  # noqa: E402
+from .config import Config, shared_fields  # noqa: E402
 from .datasets import BUILD_TASKS, items_from_config  # noqa: E402
 from .datasets import build as build_dataset  # noqa: E402
 from .studies.demo import run_demo  # noqa: E402
@@ -66,9 +66,11 @@ from .studies.matrix import (DEFAULT_FIX_LENGTH, KINDS, STANDARDIZE, matrix_data
 from .studies.paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
 from .vocabulary import FIX_LENGTH_MODES  # noqa: E402
 from .bench.profile import run_profile  # noqa: E402
-from .studies.random_vs_trained import (N_BOOT, Bootstrap, paper_architectures,  # noqa: E402
+from .studies.random_vs_trained import (N_BOOT, DEMO_ARCHITECTURES, Bootstrap,  # noqa: E402
+                                       paper_architectures, read_architectures,
                                        read_training_overrides, run_demo_study,
-                                       run_random_vs_trained, study_base)
+                                       run_random_vs_trained, select_architectures, source_base,
+                                       study_base)
 from .extraction.options import RunOptions  # noqa: E402
 from .extraction.ray_cluster import RayOptions  # noqa: E402
 from .studies.report import compare, load_results  # noqa: E402
@@ -377,9 +379,15 @@ def _add_training_parsers(verb) -> None:
                                                  "architectures, scatter plot "
                                                  "(elmarc_tf.studies.random_vs_trained)")
     src = p.add_mutually_exclusive_group(required=True)
+    src.add_argument("source", nargs="?", type=Path, metavar="CONFIG_OR_CSV_OR_FOLDER",
+                     help="the data: a YAML/JSON config, a path,label[,fold][,split] CSV or a "
+                          "folder of class folders (protocol as 'elmarc run')")
     src.add_argument("--demo", action="store_true", help="the embedded demo data, small "
                                                          "architectures, few epochs")
     src.add_argument("--dataset", choices=list(DATASETS), help="a paper dataset")
+    p.add_argument("--architectures", type=Path, metavar="FILE",
+                   help="YAML/JSON: architecture name -> config keys (replaces the default set: "
+                        "the demo's six ~120-feature front-ends, or the paper's with --dataset)")
     p.add_argument("--audio-root", type=Path, help="the dataset's root (with --dataset)")
     p.add_argument("--splits", type=Path, help="GTZAN: folder with {train,valid,test}_filtered.txt")
     p.add_argument("--size", choices=list(SIZES), default="small",
@@ -431,16 +439,30 @@ def cmd_random_vs_trained(args) -> int:
     common = dict(bootstrap=Bootstrap(args.bootstrap), training=_training(args),
                   run=run_options(args))
     if args.demo:
+        if args.architectures:
+            raise ElmarcError("--architectures needs CONFIG_OR_CSV_OR_FOLDER or --dataset, not "
+                              "--demo")
         run_demo_study(**({"out": args.out} if args.out else {}), seeds=seeds,
                        overrides=overrides, only=args.only, **common)
         return EXIT_OK
-    if args.audio_root is None:
-        raise ElmarcError("--audio-root is required with --dataset")
-    base, architectures = paper_architectures(args.dataset, args.audio_root, splits=args.splits,
-                                              size=args.size, only=args.only)
-    run_random_vs_trained(study_base(base, overrides, architectures), architectures,
-                          seeds=seeds,
-                          out=args.out or Path("elmarc_out") / "random_vs_trained" / args.dataset,
+    own = read_architectures(args.architectures) if args.architectures else None
+    if args.source is not None:
+        base = source_base(args.source)
+        architectures = select_architectures(own or DEMO_ARCHITECTURES, args.only)
+        base = study_base(base, overrides, architectures)
+        first = next(iter(architectures.values()))
+        items = _items(Config.from_dict(shared_fields(base, first)), args.source)
+        name = args.source.stem or args.source.name
+    else:
+        if args.audio_root is None:
+            raise ElmarcError("--audio-root is required with --dataset")
+        base, architectures = paper_architectures(args.dataset, args.audio_root,
+                                                  splits=args.splits, size=args.size,
+                                                  only=args.only)
+        architectures = select_architectures(own, args.only) if own else architectures
+        base, items, name = study_base(base, overrides, architectures), None, args.dataset
+    run_random_vs_trained(base, architectures, seeds=seeds, items=items,
+                          out=args.out or Path("elmarc_out") / "random_vs_trained" / name,
                           **common)
     return EXIT_OK
 

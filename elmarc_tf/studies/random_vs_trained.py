@@ -2,49 +2,50 @@
 
 The paper's method rests on that claim (Pons & Serra, Sections 1 and 5, after Saxe et al.) and
 leaves checking it on audio "for future work". For a list of architectures at one feature size and
-over seeds, :func:`run_random_vs_trained` computes three accuracies per architecture:
+over seeds, :func:`run_random_vs_trained` scores every architecture under one protocol. Per split
+(GTZAN's train/val/test lists, or each fold with its stratified ``val_fraction`` validation part of
+the other folds: :func:`study_splits`, the trainings' own
+:func:`~elmarc_tf.studies.train.training_splits`), the training, validation and test clips are
+fixed once, the same for every column and seed:
 
-1. **random + SVM**: random-weight features and the paper's SVM under the dataset's protocol,
-   exactly as ``elmarc run`` (:func:`elmarc_tf.studies.study.run_experiment`);
-2. **end-to-end**: the same front-end with the same initial weights trained with a softmax head
+1. **random + SVM**: random-weight features (the stores of ``elmarc run``) through the paper's SVM
+   grid, the grid point chosen on the validation clips, refit on the training clips, accuracy on
+   the test clips (:func:`svm_on_splits`);
+2. **end-to-end**: the same front-end with the same initial weights trained with a softmax head,
+   early-stopped on the validation clips, accuracy on the test clips
    (:func:`elmarc_tf.studies.train.train_experiment`);
-3. **trained + SVM**: features of the trained front-end (its best epoch's weights, extracted
-   from whole clips as the random ones, ``extract(weights=...)``) through the same SVM grid; per
-   trained model, grid search on its validation clips, refit on its training clips, accuracy on
-   its test clips (``predefined_split`` on that model's split), averaged over folds as (2).
+3. **trained + SVM**: features of the trained front-end (its best epoch's weights, extracted from
+   whole clips as the random ones) through :func:`svm_on_splits` on that model's clips, as (1);
+4. an extra column, **the paper's protocol** (``elmarc run``: on k-fold data ``best_score_``, the
+   grid chosen on the test folds, optimistic), labelled as such and left out of the statistics.
 
-Across architectures: Spearman's and Pearson's correlation (``scipy.stats``) between the mean
-random and mean trained accuracies, with a percentile bootstrap confidence interval over seeds:
-each resample draws, per architecture, its seeds with replacement (the same draws for both
-accuracies: seed ``s`` is one set of initial weights, random and trained) and recomputes the
-correlation of the means. A resample whose means are constant has no correlation; those are
-counted and left out. Outputs: ``study.json``, ``table.txt`` / ``table.md``, ``scatter.png``.
-
-Note the protocols differ where the dataset has no predefined split: the SVM's figure for
-k-fold data is the paper's ``best_score_`` (grid search over the test folds: optimistic), while
-the trained models are early-stopped on held-out validation clips and scored on the test folds.
+A seed's accuracy is the mean over splits. Across architectures, random + SVM against (2) and
+(3): :func:`elmarc_tf.studies.rank_agreement.correlations` (Spearman, Kendall, Pearson with
+bootstrap intervals over seeds and splits, a permutation p-value, top-1 agreement and regret).
+Outputs: ``study.json`` (with each split's clip ids and each column's clip-set digests),
+``table.txt`` / ``table.md``, ``scatter.png``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
 import json
-import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Optional
 
 import numpy as np
 import yaml
 from matplotlib.figure import Figure
-from scipy import stats
 
 from ..io.audio_cache import as_audio_cache
 from ..evaluation.classifiers import classifier_grid
 from ..config import Config, shared_fields
 from ..datasets import items_from_config
 from .demo import DEMO_CLASSES, make_demo_dataset
-from ..errors import ConfigError, ElmarcError
+from ..errors import ConfigError
 from ..extraction.extract import extract
 from ..extraction.options import RunOptions
 from ..io.fileio import atomic_write_json, atomic_write_text, check_writable
@@ -55,13 +56,14 @@ from .report import FAMILY_COLOURS, OTHER_FAMILY, format_table
 from ..extraction.store import data_digest, load_store
 from .results import Described, model_label, summarize, write_summary
 from .study import claim_results_folder, results_name, run_experiment, save_seed, saved_seed
-from .train import (CLASSIFIER, PATCH_KEYS, TrainingOptions, check_trainable, patch_config,
-                    quiet_retracing, train_experiment, training_splits)
+from .rank_agreement import N_BOOT, correlations
+from .train import (CLASSIFIER, PATCH_KEYS, TrainingOptions, TrainingSplit, check_trainable,
+                    patch_config, quiet_retracing, train_experiment, training_splits)
 
 DEFAULT_OUT = Path("elmarc_out") / "random_vs_trained"
-N_BOOT = 2000
-CONFIDENCE = 0.95
 COLUMNS = {"random": "random + SVM", "trained": "end-to-end", "transfer": "trained + SVM"}
+PAPER_COLUMN = "random + SVM, paper protocol (optimistic)"
+PARTS = ("train", "val", "test")
 
 # Training settings of the study on the paper's datasets: 3 s patches (140 frames, 36 000
 # samples at 12 kHz), as these models are trained in the literature.
@@ -82,87 +84,85 @@ DEMO_FIELDS = dict(dataset="demo", n_frames=1376, n_samples=350000, n_folds=4, v
                    epochs=15, patience=6, train_batch_size=8, learning_rate=3e-4)
 
 
-# ------------------------------------------------------------------------------ statistics
-def correlations(x: dict, y: dict, n_boot: int = N_BOOT, seed: int = 0,
-                 confidence: float = CONFIDENCE) -> dict:
-    """Spearman's and Pearson's correlation between the per-architecture means of ``x`` and
-    ``y`` (``{architecture: per-seed accuracies}``, paired by seed), with bootstrap intervals.
-
-    Returns ``n_architectures``, ``n_boot``, ``seed``, ``confidence`` and, for ``spearman`` and
-    ``pearson``: ``r``, ``p`` (scipy's two-sided p-value), ``ci_low`` / ``ci_high`` (percentile
-    interval over ``n_boot`` resamples; seeds resampled with replacement per architecture, the
-    same indices for ``x`` and ``y``) and ``undefined`` (resamples without a correlation).
-    """
-    names = list(x)
-    if len(names) < 3:
-        raise ElmarcError(f"a correlation across architectures needs at least 3, got {len(names)}")
-    xs = [np.asarray(x[n], dtype=float) for n in names]
-    ys = [np.asarray(y[n], dtype=float) for n in names]
-    for n, a, b in zip(names, xs, ys):
-        if a.shape != b.shape or a.size == 0:
-            raise ElmarcError(f"{n}: {a.size} and {b.size} per-seed accuracies (they must pair)")
-    mx, my = [a.mean() for a in xs], [b.mean() for b in ys]
-    tests = {"spearman": stats.spearmanr, "pearson": stats.pearsonr}
-    rng = np.random.default_rng(seed)
-    boot = {name: np.empty(n_boot) for name in tests}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # constant resamples: scipy warns and returns nan
-        point = {name: test(mx, my) for name, test in tests.items()}
-        for b in range(n_boot):
-            draws = [rng.integers(0, a.size, a.size) for a in xs]
-            bx = [a[d].mean() for a, d in zip(xs, draws)]
-            by = [c[d].mean() for c, d in zip(ys, draws)]
-            for name, test in tests.items():
-                boot[name][b] = test(bx, by).statistic
-    out = {"n_architectures": len(names), "n_boot": int(n_boot), "seed": int(seed),
-           "confidence": confidence}
-    tail = 100 * (1 - confidence) / 2
-    for name in tests:
-        values = boot[name][~np.isnan(boot[name])]
-        low, high = (np.percentile(values, [tail, 100 - tail]) if values.size
-                     else (float("nan"), float("nan")))
-        out[name] = {"r": float(point[name].statistic), "p": float(point[name].pvalue),
-                     "ci_low": float(low), "ci_high": float(high),
-                     "undefined": int(n_boot - values.size)}
-    return out
+# ------------------------------------------------------------------------------ the splits
+def _digest(ids) -> str:
+    """A short digest of a set of clip ids (sorted)."""
+    return hashlib.sha256(json.dumps(sorted(map(str, ids))).encode()).hexdigest()[:16]
 
 
-# ------------------------------------------------------------------------------ trained + SVM
+def study_splits(cfg, items) -> tuple[str, list[TrainingSplit]]:
+    """``(protocol, splits)``: per split, the train / validation / test clip indices of ``items``
+    under ``cfg``'s protocol, exactly as :func:`elmarc_tf.studies.train.training_splits` gives
+    them to the trainings (labels as ints in sorted order, as a training encodes them): GTZAN's
+    lists, or each fold with its stratified ``val_fraction`` validation part."""
+    labels = sorted({it.label for it in items})
+    return training_splits(cfg, items, [labels.index(it.label) for it in items])
+
+
+def split_clip_ids(items, split: TrainingSplit) -> dict:
+    """``{'train' | 'val' | 'test': [clip ids]}`` of one :class:`TrainingSplit` of ``items``."""
+    return {part: [str(items[i].id) for i in getattr(split, part)] for part in PARTS}
+
+
 def _clip_parts(path) -> dict:
     """``{clip id: 'train' | 'val' | 'test'}`` of a trained model's ``clips.json``."""
     parts = json.loads(Path(path).read_text())
     return {i: part for part, ids in parts.items() for i in ids}
 
 
-def trained_features_experiment(cfg, trained: dict, items, out, name: str, features_out,
-                                run: RunOptions = RunOptions()) -> dict:
-    """Features of each trained model of ``trained`` (a :func:`train_experiment` summary) through
-    ``cfg``'s classifier grid; ``<out>/<name>/results.json`` as :func:`run_experiment` writes it.
+def _part_digests(parts: dict) -> dict:
+    """``{part: digest of its clip ids}`` of ``{clip id: part}``."""
+    return {part: _digest([i for i, p in parts.items() if p == part]) for part in PARTS}
 
-    Per trained model (one per split/fold): ``extract(cfg, items, seed, weights=its best
-    weights)``, then :func:`elmarc_tf.evaluation.protocols.evaluate` with ``predefined_split`` on that
-    model's train/val/test clips; a seed's accuracy is the mean over its models. ``run``: as
-    :func:`run_experiment` (the extraction runs on ``run.engine``, and so does the grid search,
-    without a progress bar).
+
+# ------------------------------------------------------------------------------ SVM on splits
+@dataclass(frozen=True)
+class SplitModel:
+    """One feature extractor scored on one split: ``name`` (``split``, ``fold<k>``), the split's
+    clips ``parts`` (``{clip id: 'train' | 'val' | 'test'}``) or the ``clips`` file that lists
+    them (a training's ``clips.json``), and its ``weights`` file (``None``: random weights) with
+    their ``weights_digest``."""
+
+    name: str
+    parts: Optional[dict] = None
+    clips: Optional[str] = None
+    weights: Optional[str] = None
+    weights_digest: Optional[str] = None
+
+
+def svm_on_splits(cfg, models: dict, items, out, name: str, features_out,
+                  run: RunOptions = RunOptions(), protocol: str = "predefined_split") -> dict:
+    """``cfg``'s classifier grid on the features of ``models`` (``{seed: [SplitModel]}``);
+    ``<out>/<name>/results.json`` as :func:`run_experiment` writes it.
+
+    Per model: ``extract(cfg, items, seed, weights=its weights)`` (random features: the store
+    ``elmarc run`` uses), then :func:`elmarc_tf.evaluation.protocols.evaluate` with
+    ``predefined_split`` on its parts: the grid point chosen on the validation clips, refit on the
+    training clips, accuracy on the test clips. A seed's accuracy is the mean over its models;
+    each split's entry records its clips' digests (``clips``). ``protocol``: recorded as the
+    results' protocol. ``run``: as :func:`run_experiment` (extraction and grid search on
+    ``run.engine``, no progress bar).
     """
     log = run.logger()
     folder = claim_results_folder(out, cfg, name)
     data = data_digest(items)
+    store_seed = lambda seed: seed if frontend_of(cfg).is_seeded(cfg) else 0
     per_seed = []
-    for entry in trained["per_seed"]:
-        seed = entry["seed"]
-        digests = [s["weights_digest"] for s in entry["splits"]]
+    for seed, entries in models.items():
+        identity = dict(data=data, weights=[m.weights_digest for m in entries],
+                        clips=[_part_digests(m.parts) if m.parts is not None else m.clips
+                               for m in entries])
         cache = folder / f"seed{seed}.json"
-        result = saved_seed(cache, cfg, data=data, weights=digests)
+        result = saved_seed(cache, cfg, **identity)
         if result is not None:
             per_seed.append(result)
             continue
         splits = []
-        for split in entry["splits"]:
-            extraction = extract(cfg, items, seed=seed, out=features_out, weights=split["weights"],
-                                 run=replace(run, log=None))
+        for model in entries:
+            extraction = extract(cfg, items, seed=store_seed(seed), out=features_out,
+                                 weights=model.weights, run=replace(run, log=None))
             X, y, ids, _ = load_store(extraction.folder)
-            parts = _clip_parts(split["clips"])
+            parts = model.parts if model.parts is not None else _clip_parts(model.clips)
             rows = np.array([i in parts for i in ids])
             estimator, grid = classifier_grid(cfg.model_type, seed=seed,
                                               svm_max_iter=cfg.svm_max_iter)
@@ -171,26 +171,53 @@ def trained_features_experiment(cfg, trained: dict, items, out, name: str, featu
                               protocol=Protocol("predefined_split", standardize=cfg.standardize,
                                                 seed=seed),
                               run=replace(run, progress=False))
-            splits.append({"name": split["name"], "accuracy": result["accuracy"],
+            splits.append({"name": model.name, "accuracy": result["accuracy"],
                            "val_accuracy": result["val_accuracy"],
                            "best_params": result["best_params"], "store": str(extraction.folder),
-                           "weights_digest": split["weights_digest"]})
+                           "weights_digest": model.weights_digest,
+                           "clips": _part_digests({i: parts[i] for i in ids[rows]})})
         result = {"seed": seed, "accuracy": float(np.mean([s["accuracy"] for s in splits])),
-                  "protocol": f"{trained['protocol']} (trained models' splits)",
+                  "protocol": protocol,
                   "best_params": splits[0]["best_params"] if len(splits) == 1 else {},
                   "feature_length": int(X.shape[1]), "splits": splits}
         if len(splits) > 1:
             result["fold_accuracies"] = [s["accuracy"] for s in splits]
-        save_seed(cache, cfg, result, data=data, weights=digests)
+        save_seed(cache, cfg, result, **identity)
         per_seed.append(result)
         log(f"{name} seed {seed}: accuracy {result['accuracy']:.4f}")
     first = per_seed[0]
-    summary = summarize(Described(name, f"{model_label(cfg, first['feature_length'])} trained",
-                                  cfg.model_type, first["protocol"], first["feature_length"],
-                                  cfg.standardize, False),
+    trained = any(m.weights is not None for entries in models.values() for m in entries)
+    label = model_label(cfg, first["feature_length"]) + (" trained" if trained else "")
+    summary = summarize(Described(name, label, cfg.model_type, first["protocol"],
+                                  first["feature_length"], cfg.standardize, False),
                         cfg, [r["seed"] for r in per_seed], per_seed)
     write_summary(folder, summary)
     return summary
+
+
+def random_split_experiment(cfg, seeds, items, out, name: str, features_out,
+                            run: RunOptions = RunOptions()) -> dict:
+    """Random features + ``cfg``'s classifier on the study's splits (:func:`study_splits`, the
+    trainings' splits): :func:`svm_on_splits` with random weights, every seed on the same
+    clips."""
+    protocol, splits = study_splits(cfg, items)
+    models = [SplitModel(s.name, parts={i: part for part, ids in split_clip_ids(items, s).items()
+                                        for i in ids}) for s in splits]
+    return svm_on_splits(cfg, {int(seed): models for seed in seeds}, items, out, name,
+                         features_out, run, protocol=f"{protocol} (train/val/test splits)")
+
+
+def trained_features_experiment(cfg, trained: dict, items, out, name: str, features_out,
+                                run: RunOptions = RunOptions()) -> dict:
+    """Features of each trained model of ``trained`` (a :func:`train_experiment` summary) through
+    ``cfg``'s classifier grid: :func:`svm_on_splits` with each model's best weights on its own
+    train/val/test clips (its ``clips.json``)."""
+    models = {entry["seed"]: [SplitModel(s["name"], clips=s.get("clips"), weights=s["weights"],
+                                         weights_digest=s["weights_digest"])
+                              for s in entry["splits"]]
+              for entry in trained["per_seed"]}
+    return svm_on_splits(cfg, models, items, out, name, features_out, run,
+                         protocol=f"{trained['protocol']} (trained models' splits)")
 
 
 # ------------------------------------------------------------------------------ the study
@@ -209,39 +236,80 @@ def _study_config(fields: dict, log) -> Config:
 
 
 def _stats(summary: dict) -> dict:
-    return {"name": summary["name"], "accuracies": summary["accuracies"], "mean": summary["mean"],
-            "std": summary["std"]}
+    """Accuracies of one column: per seed, their mean and std, and ``per_split`` (``(n_seeds,
+    n_splits)``, where the results have splits)."""
+    out = {"name": summary["name"], "accuracies": summary["accuracies"], "mean": summary["mean"],
+           "std": summary["std"]}
+    if all("splits" in e for e in summary["per_seed"]):
+        out["per_split"] = [[s["accuracy"] for s in e["splits"]] for e in summary["per_seed"]]
+    return out
+
+
+def _clip_sets(summary: dict, trained: bool) -> dict:
+    """``{split name: {part: digest}}`` of one column's seeds, ``None`` where seeds differ."""
+    sets = []
+    for entry in summary["per_seed"]:
+        sets.append({s["name"]: (_part_digests(_clip_parts(s["clips"])) if trained else s["clips"])
+                     for s in entry["splits"]})
+    return sets[0] if all(x == sets[0] for x in sets) else None
 
 
 def _study_row(name, cfg, seeds, out, items, training, run) -> dict:
-    """The three experiments of one architecture and its row of the study."""
+    """The four experiments of one architecture and its row of the study."""
     svm_cfg = cfg.replace(model_type="SVM")
-    random = run_experiment(svm_cfg, seeds=seeds, out=out / "results",
-                            name=results_name(svm_cfg, classifier="SVM", base=name),
-                            items=items, features_out=out / "features", run=run)
-    trained = train_experiment(cfg, seeds=seeds, out=out / "results",
+    results, features = out / "results", out / "features"
+    paper = run_experiment(svm_cfg, seeds=seeds, out=results,
+                           name=results_name(svm_cfg, classifier="SVM", base=name),
+                           items=items, features_out=features, run=run)
+    random = random_split_experiment(svm_cfg, seeds, items, results,
+                                     results_name(svm_cfg, classifier="random_SVM", base=name),
+                                     features, run=run)
+    trained = train_experiment(cfg, seeds=seeds, out=results,
                                name=results_name(cfg, classifier=CLASSIFIER, base=name),
                                items=items, checkpoints_out=out / "training", training=training,
                                run=run)
-    transfer = trained_features_experiment(svm_cfg, trained, items, out / "results",
+    transfer = trained_features_experiment(svm_cfg, trained, items, results,
                                            results_name(svm_cfg, classifier="trained_SVM",
-                                                        base=name),
-                                           out / "features", run=run)
+                                                        base=name), features, run=run)
     splits = [s for r in trained["per_seed"] for s in r["splits"]]
     return {"name": name, "model": random["model"], "feature_length": random["feature_length"],
-            "family": frontend_of(cfg).family, "random": _stats(random), "trained": _stats(trained), "transfer": _stats(transfer),
+            "family": frontend_of(cfg).family, "random": _stats(random),
+            "trained": _stats(trained), "transfer": _stats(transfer), "paper": _stats(paper),
             "best_epoch_mean": float(np.mean([s["best_epoch"] for s in splits])),
-            "seconds_per_epoch": float(np.median([t for s in splits for t in s["curves"]["seconds"]])),
-            "protocol": {"random": random["protocol"], "trained": trained["protocol"]}}
+            "seconds_per_epoch": float(np.median([t for s in splits
+                                                  for t in s["curves"]["seconds"]])),
+            "protocol": {"random": random["protocol"], "trained": trained["protocol"],
+                         "paper": paper["protocol"]},
+            "clip_sets": {"random": _clip_sets(random, False), "trained": _clip_sets(trained, True),
+                          "transfer": _clip_sets(transfer, False)}}
 
 
 @dataclass(frozen=True)
 class Bootstrap:
-    """The bootstrap of the correlations' intervals (:func:`correlations`): ``n_boot``
+    """The bootstrap of the statistics' intervals (:func:`correlations`): ``n_boot``
     resamples drawn with ``seed``."""
 
     n_boot: int = N_BOOT
     seed: int = 0
+
+
+def study_statistics(rows: list[dict], bootstrap: Bootstrap = Bootstrap()) -> dict | None:
+    """:func:`correlations` of random + SVM against ``trained`` (end-to-end) and ``transfer``
+    (trained + SVM), on the per-seed, per-split accuracies of ``rows``; ``None`` with fewer than
+    3 architectures."""
+    if len(rows) < 3:
+        return None
+    table = lambda column: {r["name"]: r[column].get("per_split", r[column]["accuracies"])
+                            for r in rows}
+    return {column: correlations(table("random"), table(column), n_boot=bootstrap.n_boot,
+                                 seed=bootstrap.seed)
+            for column in ("trained", "transfer")}
+
+
+def _identical(rows: list[dict]) -> bool:
+    """Whether every column of every architecture used the same clip sets."""
+    sets = [r["clip_sets"][c] for r in rows for c in ("random", "trained", "transfer")]
+    return sets[0] is not None and all(s == sets[0] for s in sets)
 
 
 def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=DEFAULT_OUT,
@@ -251,13 +319,16 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
     """Run the study: ``architectures`` (``{name: config fields}``, each completed by ``base``:
     data, input and training fields) over ``seeds``; see the module docstring.
 
-    Everything lands under ``out`` (``features/``, ``training/``, ``results/<name>_SVM``,
-    ``results/<name>_end-to-end``, ``results/<name>_trained_SVM``; ``elmarc compare out/results``
-    reads them all) and is reused when rerun. Returns ``rows`` (per architecture: ``name``,
-    ``model``, ``feature_length``, and ``random`` / ``trained`` / ``transfer`` accuracies with
-    ``mean`` and ``std``), ``correlations`` (random vs ``trained`` and vs ``transfer``, see
-    :func:`correlations`), ``table``, and the paths ``json``, ``table_txt``, ``table_md``, ``chart``.
-    ``bootstrap``: the correlations' intervals (:class:`Bootstrap`). ``training``: as
+    Everything lands under ``out`` (``features/``, ``training/``, ``results/<name>_random_SVM``,
+    ``results/<name>_end-to-end``, ``results/<name>_trained_SVM`` and the paper protocol's
+    ``results/<name>_SVM``; ``elmarc compare out/results`` reads them all) and is reused when
+    rerun. Returns ``rows`` (per architecture: ``name``, ``model``, ``feature_length``, and
+    ``random`` / ``trained`` / ``transfer`` / ``paper`` accuracies with ``mean``, ``std`` and
+    ``per_split``; ``clip_sets``: each column's ``{split: {part: digest}}``), ``splits`` (the
+    clip ids of each split's parts), ``identical_clip_sets``, ``correlations`` (random vs
+    ``trained`` and vs ``transfer``, see :func:`correlations`; ``None`` with fewer than 3
+    architectures), ``table``, and the paths ``json``, ``table_txt``, ``table_md``, ``chart``.
+    ``bootstrap``: the statistics' intervals (:class:`Bootstrap`). ``training``: as
     :func:`elmarc_tf.studies.train.train_experiment`. ``run`` (a
     :class:`~elmarc_tf.extraction.options.RunOptions`): as
     :func:`~elmarc_tf.studies.study.run_experiment`, for every extraction (random and trained
@@ -273,65 +344,89 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
     configs = {name: _study_config(shared_fields(base, fields), log)
                for name, fields in architectures.items()}
     items = items if items is not None else items_from_config(next(iter(configs.values())))
-    labels = sorted({it.label for it in items})
     for cfg in configs.values():  # protocol errors and an unwritable folder before any work
         check_items_evaluable(cfg.replace(model_type="SVM"), items)
         check_items_evaluable(cfg, items, nested=False)
-        training_splits(cfg, items, [labels.index(it.label) for it in items])
+        study_splits(cfg, items)
     check_writable(out)
     rows = []
     with quiet_retracing():  # one model per architecture, seed and fold, by design
         for name, cfg in configs.items():
             rows.append(_study_row(name, cfg, seeds, out, items, training, run))
-    corr = {column: correlations({r["name"]: r["random"]["accuracies"] for r in rows},
-                                 {r["name"]: r[column]["accuracies"] for r in rows},
-                                 n_boot=bootstrap.n_boot, seed=bootstrap.seed)
-            for column in ("trained", "transfer")}
+    corr = study_statistics(rows, bootstrap)
+    if corr is None:
+        log(f"{len(rows)} architectures: the statistics across architectures need at least 3")
+    identical = _identical(rows)
+    if not identical:
+        log("the columns' clip sets differ (clips that could not be decoded?): see study.json")
+    splits = {s.name: split_clip_ids(items, s)
+              for s in study_splits(next(iter(configs.values())), items)[1]}
     title = title or f"{base.get('dataset') or 'data'}: random vs trained ({len(seeds)} seeds)"
     text, markdown = study_tables(rows, corr, seeds)
     paths = {"json": out / "study.json", "table_txt": out / "table.txt",
              "table_md": out / "table.md", "chart": out / "scatter.png"}
-    atomic_write_json(paths["json"], {"seeds": seeds, "rows": rows, "correlations": corr})
+    atomic_write_json(paths["json"], {"seeds": seeds, "rows": rows, "correlations": corr,
+                                      "splits": splits, "identical_clip_sets": identical})
     atomic_write_text(paths["table_txt"], text + "\n")
     atomic_write_text(paths["table_md"], f"## {title}\n\n{markdown}")
-    scatter_chart(rows, corr["trained"], title).savefig(paths["chart"], dpi=120)
+    scatter_chart(rows, corr and corr["trained"], title).savefig(paths["chart"], dpi=120)
     log("\n" + text + "\n")
     for key, path in paths.items():
         log(f"{key + ':':10} {path}")
-    return {"rows": rows, "correlations": corr, "table": text, **paths}
+    return {"rows": rows, "correlations": corr, "splits": splits,
+            "identical_clip_sets": identical, "table": text, **paths}
 
 
 def _pct(summary: dict) -> str:
     return f"{100 * summary['mean']:.1f} ± {100 * summary['std']:.1f}"
 
 
-def _correlation_lines(corr: dict, n_seeds: int) -> list[str]:
+def _correlation_lines(corr: dict | None, n_seeds: int) -> list[str]:
+    if corr is None:
+        return ["Fewer than 3 architectures: no statistics across architectures."]
     lines = []
     for column, c in corr.items():
-        for method, label in (("spearman", "Spearman ρ"), ("pearson", "Pearson r")):
+        for method, label in (("spearman", "Spearman ρ"), ("kendall", "Kendall τ"),
+                              ("pearson", "Pearson r")):
             m = c[method]
             lines.append(f"random + SVM vs {COLUMNS[column]}: {label} = {m['r']:+.3f} "
-                         f"(p = {m['p']:.3g}), {c['confidence']:.0%} bootstrap CI "
+                         f"(p = {m['p']:.3g}"
+                         + (f", permutation p = {m['permutation_p']:.3g}"
+                            if "permutation_p" in m else "")
+                         + f"), {c['confidence']:.0%} bootstrap CI "
                          f"[{m['ci_low']:+.3f}, {m['ci_high']:+.3f}]"
                          + (f", {m['undefined']} of {c['n_boot']} resamples undefined"
                             if m["undefined"] else ""))
+        t = c["top1"]
+        lines.append(f"random + SVM vs {COLUMNS[column]}: top-1 "
+                     f"{'agrees' if t['agree'] else 'differs'} (random picks {t['pick']}, "
+                     f"best {COLUMNS[column]}: {t['best']}); regret "
+                     f"{100 * t['regret']:.1f} points, {c['confidence']:.0%} CI "
+                     f"[{100 * t['regret_ci_low']:.1f}, {100 * t['regret_ci_high']:.1f}]; "
+                     f"agreement in {t['agreement_rate']:.0%} of resamples")
     c = next(iter(corr.values()))
-    lines.append(f"{c['n_architectures']} architectures; bootstrap: {c['n_boot']} resamples of the "
+    perm = c["spearman"]
+    lines.append(f"{c['n_architectures']} architectures, {c['n_splits']} split(s); bootstrap: "
+                 f"{c['n_boot']} resamples of the splits (shared by the architectures) and of the "
                  f"{n_seeds} seeds per architecture (with replacement, paired across columns), "
-                 f"numpy seed {c['seed']}; percentile interval.")
+                 f"numpy seed {c['seed']}; percentile interval. Permutation p: "
+                 f"{'all' if perm['exact'] else 'random'} {perm['n_permutations']} orderings.")
     return lines
 
 
-def study_tables(rows: list[dict], corr: dict, seeds) -> tuple[str, str]:
-    """(plain text, Markdown) of the per-architecture accuracies and the correlations."""
-    table_rows = [{"name": r["name"], "dim": r["feature_length"], **{k: _pct(r[k]) for k in COLUMNS},
+def study_tables(rows: list[dict], corr: dict | None, seeds) -> tuple[str, str]:
+    """(plain text, Markdown) of the per-architecture accuracies and the statistics."""
+    table_rows = [{"name": r["name"], "dim": r["feature_length"],
+                   **{k: _pct(r[k]) for k in (*COLUMNS, "paper")},
                    "epoch": f"{r['best_epoch_mean']:.1f}", "sec": f"{r['seconds_per_epoch']:.2f}"}
                   for r in sorted(rows, key=lambda r: -r["random"]["mean"])]
     columns = [("name", "architecture"), ("dim", "dim"),
-               *((k, f"{h} (%)") for k, h in COLUMNS.items()),
+               *((k, f"{h} (%)") for k, h in COLUMNS.items()), ("paper", f"{PAPER_COLUMN} (%)"),
                ("epoch", "best epoch (mean)"), ("sec", "s/epoch (median)")]
     notes = _correlation_lines(corr, len(seeds))
-    header = f"Accuracy: mean ± std over seeds {list(seeds)}."
+    header = (f"Accuracy: mean ± std over seeds {list(seeds)}. The first three columns use the "
+              f"same train / validation / test clips per split; the last is the paper's "
+              f"best_score_ (grid chosen on the test folds: optimistic on k-fold data).")
     text = "\n".join([format_table(table_rows, columns), "", header, *notes])
     esc = lambda v: str(v).replace("|", "\\|")
     md = ["| " + " | ".join(h for _, h in columns) + " |",
@@ -341,11 +436,12 @@ def study_tables(rows: list[dict], corr: dict, seeds) -> tuple[str, str]:
     return text, markdown
 
 
-def scatter_chart(rows: list[dict], corr: dict, title: str | None = None) -> Figure:
+def scatter_chart(rows: list[dict], corr: dict | None, title: str | None = None) -> Figure:
     """Random + SVM accuracy (x) vs end-to-end accuracy (y), one labelled point per architecture
-    coloured by family, error bars = std over seeds, the diagonal; the correlations with their
-    bootstrap intervals in the legend below."""
-    fig = Figure(figsize=(6.4, 6.4), layout="constrained")
+    coloured by family, error bars = std over seeds, the diagonal; the statistics (``corr``:
+    :func:`correlations` of these two columns, or ``None``) with their bootstrap intervals in the
+    legend below."""
+    fig = Figure(figsize=(6.4, 6.8), layout="constrained")
     ax = fig.subplots()
     xs = np.array([100 * r["random"]["mean"] for r in rows])
     ys = np.array([100 * r["trained"]["mean"] for r in rows])
@@ -368,15 +464,24 @@ def scatter_chart(rows: list[dict], corr: dict, title: str | None = None) -> Fig
     ax.set_xlim(low, high)
     ax.set_ylim(low, high)
     ax.set_aspect("equal")
-    ax.set_xlabel("random weights + SVM: accuracy (%)")
+    ax.set_xlabel("random weights + SVM (grid chosen on validation clips): accuracy (%)")
     ax.set_ylabel("trained end to end: accuracy (%)")
     ax.grid(alpha=0.3)
-    s, r = corr["spearman"], corr["pearson"]
-    ax.plot([], [], " ", label=f"Spearman ρ = {s['r']:+.2f} [{s['ci_low']:+.2f}, {s['ci_high']:+.2f}]")
-    ax.plot([], [], " ", label=f"Pearson r = {r['r']:+.2f} [{r['ci_low']:+.2f}, {r['ci_high']:+.2f}]")
+    legend_title = "error bars: std over seeds"
+    if corr is not None:
+        for method, label in (("spearman", "Spearman ρ"), ("kendall", "Kendall τ"),
+                              ("pearson", "Pearson r")):
+            m = corr[method]
+            ax.plot([], [], " ", label=f"{label} = {m['r']:+.2f} "
+                                       f"[{m['ci_low']:+.2f}, {m['ci_high']:+.2f}]")
+        t = corr["top1"]
+        ax.plot([], [], " ", label=f"permutation p (ρ) = {corr['spearman']['permutation_p']:.3g}")
+        ax.plot([], [], " ", label=f"top-1 {'agrees' if t['agree'] else 'differs'}; regret "
+                                   f"{100 * t['regret']:.1f} points")
+        legend_title += (f"; [ ]: {corr['confidence']:.0%} bootstrap interval over seeds and "
+                         f"splits")
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=8,
-               frameon=False, title=f"error bars: std over seeds; [ ]: {corr['confidence']:.0%} "
-                                    f"bootstrap interval over seeds", title_fontsize=8)
+               frameon=False, title=legend_title, title_fontsize=8)
     if title:
         ax.set_title(title, fontsize=10)
     return fig
@@ -422,11 +527,7 @@ def run_demo_study(out=DEFAULT_OUT / "demo", seeds=(0, 1, 2), clips_per_class: i
     :func:`run_random_vs_trained` on the demo data. The rest as :func:`run_random_vs_trained`."""
     out = Path(out)
     log = run.logger()
-    architectures = DEMO_ARCHITECTURES
-    if only:
-        architectures = {n: f for n, f in architectures.items() if any(o in n for o in only)}
-        if not architectures:
-            raise ConfigError(f"no demo architecture matches {only}")
+    architectures = select_architectures(DEMO_ARCHITECTURES, only, "demo architecture")
     base = study_base(DEMO_FIELDS, overrides or {}, architectures)
     audio = make_demo_dataset(out / "audio", clips_per_class, seed=data_seed)
     log(f"demo data: {len(DEMO_CLASSES) * clips_per_class} clips of {len(DEMO_CLASSES)} classes "
@@ -449,9 +550,19 @@ def study_base(base: dict, overrides: dict, architectures: dict) -> dict:
     return {**base, **overrides}
 
 
-def read_training_overrides(path) -> dict:
-    """Config keys from a YAML/JSON file, applied to every architecture of a study (e.g.
-    ``epochs``, ``train_patch_frames``); unknown keys fail when the configs are made."""
+def select_architectures(architectures: dict, only, what: str = "architecture") -> dict:
+    """The ``architectures`` whose name contains one of ``only`` (all without ``only``); none: a
+    :class:`ConfigError`."""
+    if not only:
+        return dict(architectures)
+    kept = {n: f for n, f in architectures.items() if any(o in n for o in only)}
+    if not kept:
+        raise ConfigError(f"no {what} matches {only}")
+    return kept
+
+
+def _read_mapping(path, what: str) -> dict:
+    """The mapping of a YAML/JSON file; a problem: one line naming the file."""
     path = Path(path)
     try:
         data = yaml.safe_load(path.read_text())
@@ -460,11 +571,64 @@ def read_training_overrides(path) -> dict:
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML/JSON ({str(e).splitlines()[0]})") from None
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: must be a mapping of config keys to values")
-    names = sorted(f.name for f in dataclasses.fields(Config))
-    for key in data:
-        if key not in names:
-            close = difflib.get_close_matches(key, names, n=1)
-            raise ConfigError(f"{path}: unknown config key '{key}'"
-                              + (f" (did you mean '{close[0]}'?)" if close else ""))
+        raise ConfigError(f"{path}: must be a mapping of {what}")
     return data
+
+
+def _check_keys(path, keys, where: str = "") -> None:
+    """Every one of ``keys`` a config key, else a :class:`ConfigError` naming the file, ``where``
+    (e.g. the architecture) and the closest key."""
+    names = sorted(f.name for f in dataclasses.fields(Config))
+    for key in keys:
+        if key not in names:
+            close = difflib.get_close_matches(str(key), names, n=1)
+            raise ConfigError(f"{path}: {where}unknown config key '{key}'"
+                              + (f" (did you mean '{close[0]}'?)" if close else ""))
+
+
+def read_training_overrides(path) -> dict:
+    """Config keys from a YAML/JSON file, applied to every architecture of a study (e.g.
+    ``epochs``, ``train_patch_frames``); unknown keys fail when the configs are made."""
+    data = _read_mapping(path, "config keys to values")
+    _check_keys(path, data)
+    return data
+
+
+def read_architectures(path) -> dict:
+    """``{name: config fields}`` from a YAML/JSON file mapping each architecture's name to its
+    config keys (``elmarc random-vs-trained --architectures``); a problem: one line naming the
+    file and the architecture."""
+    data = _read_mapping(path, "architecture names to config keys")
+    if not data:
+        raise ConfigError(f"{path}: no architectures")
+    for name, fields in data.items():
+        if not isinstance(fields, dict) or not fields:
+            raise ConfigError(f"{path}: architecture '{name}' must be a mapping of config keys "
+                              f"to values")
+        _check_keys(path, fields, f"architecture '{name}': ")
+    return {str(name): fields for name, fields in data.items()}
+
+
+CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+def source_base(source) -> dict:
+    """The study's base fields for the data of ``source`` (``elmarc random-vs-trained SOURCE``):
+    a folder with one sub-folder per class, a ``path,label[,fold][,split]`` CSV, or a YAML/JSON
+    config (its keys: data, protocol, training; an architecture's own keys replace its
+    architecture keys). :data:`STUDY_TRAINING` under them; the protocol follows the clips as for
+    ``elmarc run`` (the CSV's splits or folds, else ``n_folds`` stratified folds)."""
+    source = Path(source)
+    if source.is_dir():
+        fields = {"dataset": "folder", "audio_path": str(source)}
+    elif not source.is_file():
+        raise ConfigError(f"{source}: no such file or folder")
+    elif source.suffix.lower() == ".csv":
+        fields = {"dataset": "csv", "audio_path": str(source)}
+    elif source.suffix.lower() in CONFIG_SUFFIXES:
+        Config.from_file(source)  # validated, errors naming the file
+        fields = _read_mapping(source, "config keys to values")
+    else:
+        raise ConfigError(f"{source}: not a config ({', '.join(CONFIG_SUFFIXES)}), a CSV (.csv) "
+                          f"or a folder of class folders")
+    return {**STUDY_TRAINING, **fields}
