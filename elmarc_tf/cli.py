@@ -66,7 +66,7 @@ from .studies.matrix import (DEFAULT_FIX_LENGTH, KINDS, STANDARDIZE, matrix_data
 from .studies.paper import CLASSIFIERS, DATASETS, SIZES, paper_frontends, reproduce  # noqa: E402
 from .vocabulary import FIX_LENGTH_MODES  # noqa: E402
 from .bench.profile import run_profile  # noqa: E402
-from .studies.random_vs_trained import (N_BOOT, DEMO_ARCHITECTURES, Bootstrap,  # noqa: E402
+from .studies.random_vs_trained import (N_BOOT, Bootstrap, default_architectures,  # noqa: E402
                                        paper_architectures, read_architectures,
                                        read_training_overrides, run_demo_study,
                                        run_random_vs_trained, select_architectures, source_base,
@@ -448,7 +448,7 @@ def cmd_random_vs_trained(args) -> int:
     own = read_architectures(args.architectures) if args.architectures else None
     if args.source is not None:
         base = source_base(args.source)
-        architectures = select_architectures(own or DEMO_ARCHITECTURES, args.only)
+        architectures = select_architectures(own or default_architectures(), args.only)
         base = study_base(base, overrides, architectures)
         first = next(iter(architectures.values()))
         items = _items(Config.from_dict(shared_fields(base, first)), args.source)

@@ -194,7 +194,8 @@ def test_extraction_with_trained_weights_gives_the_trained_models_features(demo_
     (dict(SAMPLECNN, sizes=None, scales=["3-3-3", "3-3-3-3"]),
      "'scales': training takes one window model"),
     (dict(SAMPLECNN, train_patch_samples=81), "'train_patch_samples' does not apply to "
-                                              "'samplecnn': one window of 81 samples is a patch"),
+                                              "architecture 'samplecnn': one window of "
+                                              r"prod\(sizes\) samples is its training patch"),
 ])
 def test_untrainable_configs_are_refused(fields, message):
     with pytest.raises(ConfigError, match=message):
@@ -202,13 +203,30 @@ def test_untrainable_configs_are_refused(fields, message):
 
 
 def test_extra_architectures_are_trainable_configs():
-    # The study's inputs: 1376 frames (clips in windows take no input length).
-    configs = {name: Config(**({} if fields["architecture"].startswith("samplecnn")
-                               else {"n_frames": 1376}), **fields)
-               for name, fields in extra_architectures().items()}
+    # Each carries its input: the paper's 1376 frames (clips in windows take no input length).
+    configs = {name: Config(**fields) for name, fields in extra_architectures().items()}
     assert len(configs) >= 5
     assert sorted({training_kind(c) for c in configs.values()}) == [
         "logmel", "representation", "windows"]
     for name, cfg in configs.items():
         check_trainable(cfg)
         assert build_extractor(cfg, 0).output.shape[-1] in (120, 160), name
+
+
+@pytest.mark.parametrize("dataset", ["gtzan", "extended_ballroom", "urbansound8k"])
+def test_the_studys_default_architectures_span_the_families_and_all_train(dataset, tmp_path):
+    """At ~120 features: the paper's seeded front-ends, SampleCNN at two depths and 7x96 / VGG on
+    a LEAF filterbank that learns with the CNN; each a valid, trainable config with the study's
+    shared keys (VGG on patches its pooling chain takes)."""
+    from elmarc_tf.config import shared_fields
+    from elmarc_tf.studies.random_vs_trained import paper_architectures
+
+    base, architectures = paper_architectures(dataset, tmp_path, size="small")
+    assert len(architectures) >= 12
+    configs = {name: Config.from_dict(shared_fields(base, f)) for name, f in architectures.items()}
+    kinds = {training_kind(cfg) for cfg in configs.values()}
+    assert {"logmel", "waveform", "windows", "representation"} <= kinds
+    assert sum(cfg.trainable and cfg.input_representation == "leaf"
+               for cfg in configs.values()) == 2
+    for name, cfg in configs.items():
+        check_trainable(cfg)

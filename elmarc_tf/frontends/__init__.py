@@ -132,6 +132,8 @@ IGNORED_BY_SAMPLECNN = {
     **IGNORED_BY_WHOLE_CLIP,
     "n_samples": "it takes whole clips in windows of prod(sizes) samples (the paper's "
                  "sample-level model is 'sample_level')",
+    **{key: "one window of prod(sizes) samples is its training patch"
+       for key in ("train_patch_samples", "train_patch_frames")},
 }
 IGNORED_BY_FILTERBANK = {**IGNORED_BY_WHOLE_CLIP,
                          "num_filters": "its filters are the representation's 'n_mels' channels"}

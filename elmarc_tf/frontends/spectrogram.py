@@ -55,10 +55,16 @@ def build_cnn_small_filters(cfg, seed: int = 0, fast: bool = True) -> keras.Mode
     return frozen_model(inputs, taps, "cnn_small_filters")
 
 
-def check_cnn_small_filters(cfg) -> None:
+def vgg_min_input() -> tuple[int, int]:
+    """``(frames, bands)``: the smallest log-mel the VGG's pooling chain takes (1280, 96)."""
     need_t = need_f = 1
     for t, f in VGG_POOLS:
         need_t, need_f = need_t * t, need_f * f
+    return need_t, need_f
+
+
+def check_cnn_small_filters(cfg) -> None:
+    need_t, need_f = vgg_min_input()
     if cfg.n_frames < need_t:
         raise ConfigError(f"'n_frames'={cfg.n_frames} is too short for cnn_small_filters: its "
                           f"pooling chain needs at least {need_t} frames")

@@ -57,8 +57,10 @@ from ..extraction.store import data_digest, load_store
 from .results import Described, model_label, summarize, write_summary
 from .study import claim_results_folder, results_name, run_experiment, save_seed, saved_seed
 from .rank_agreement import N_BOOT, correlations
+from ..frontends.spectrogram import vgg_min_input
 from .train import (CLASSIFIER, PATCH_KEYS, TrainingOptions, TrainingSplit, check_trainable,
-                    patch_config, quiet_retracing, train_experiment, training_splits)
+                    extra_architectures, patch_config, quiet_retracing, train_experiment,
+                    training_splits)
 
 DEFAULT_OUT = Path("elmarc_out") / "random_vs_trained"
 COLUMNS = {"random": "random + SVM", "trained": "end-to-end", "transfer": "trained + SVM"}
@@ -511,9 +513,23 @@ def paper_architectures(dataset: str, audio_root, splits=None, size: str = "smal
                 or (only and not any(o in name for o in only))):
             continue
         architectures[name] = {k: v for k, v in own.items() if k not in base}
+    if size == "small":  # SampleCNN and LEAF-input CNNs, their filterbank learned or fixed
+        architectures.update({name: fields for name, fields in extra_architectures().items()
+                              if not only or any(o in name for o in only)})
+    for fields in architectures.values():  # VGG trains on the shortest patch its pooling takes
+        if Config.from_dict(shared_fields(base, fields)).architecture == "cnn_small_filters":
+            fields.setdefault("train_patch_frames", vgg_min_input()[0])
     if not architectures:
         raise ConfigError(f"no architecture of {dataset} ({size}) matches {only}")
     return base, architectures
+
+
+def default_architectures() -> dict:
+    """The study's default architectures on any data (a CSV, a folder): those of
+    :func:`paper_architectures` for GTZAN at ~120 features — the paper's seeded front-ends of
+    its music figure, SampleCNN at two depths and 7x96 / VGG on a LEAF filterbank that learns or
+    stays fixed."""
+    return paper_architectures("gtzan", ".")[1]
 
 
 def run_demo_study(out=DEFAULT_OUT / "demo", seeds=(0, 1, 2), clips_per_class: int = 8,

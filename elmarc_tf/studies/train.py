@@ -874,8 +874,10 @@ def extra_architectures(size: str = "small") -> dict:
     if size != "small":
         raise ConfigError(f"extra_architectures: size must be 'small', got {size!r}")
     samplecnn = dict(num_filters=5, levels=3)
-    leaf_cnns = {"7x96-160": dict(architecture="7x96", num_filters=160, selected_features_list=[1]),
-                 "vgg-24": dict(architecture="vgg", num_filters=24)}
+    paper_input = dict(n_frames=1376)  # the paper's ~29 s log-mel input, as its 7x96 and VGG
+    leaf_cnns = {"7x96-160": dict(architecture="7x96", num_filters=160, selected_features_list=[1],
+                                  **paper_input),
+                 "vgg-24": dict(architecture="vgg", num_filters=24, **paper_input)}
     return {
         "samplecnn_12k-5": dict(architecture="samplecnn_12k", **samplecnn),
         "samplecnn_3_6-5": dict(architecture="samplecnn", m=3, n=6, sampling_rate=12000,
