@@ -132,7 +132,8 @@ def study_rate(items, work: Path, seeds=(0, 1, 2), names=None, res_type: str = "
     return result
 
 
-LONG_JOB_CLIPS = 10**6  # clips of a job long enough for `batch_size: auto` to search
+LONG_JOB_CLIPS = 10**5  # clips of a long job: `batch_size: auto` searches, with its longest budget
+# for the large configurations, and sets their store's features aside from the memory it may try
 
 
 def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
