@@ -218,28 +218,32 @@ def test_the_search_measures_real_calls():
 
 class _Simulated:
     """An extractor on a simulated clock: each call of a batch of ``b`` clips advances
-    :meth:`clock` by ``seconds[b]``, its first call (tracing, warm-up) by ``warm_up`` times that."""
+    :meth:`clock` by ``seconds[b]`` times the next of ``noise`` (in turn), its first call
+    (tracing, warm-up) by ``warm_up`` times ``seconds[b]``."""
 
     input_shape = (3, 2)
 
-    def __init__(self, seconds, warm_up=10.0):
-        self.seconds, self.warm_up, self.now, self.calls = seconds, warm_up, 0.0, []
+    def __init__(self, seconds, warm_up=10.0, noise=(1.0,)):
+        self.seconds, self.warm_up, self.noise, self.now, self.calls = seconds, warm_up, noise, 0.0, []
 
     def clock(self):
         return self.now
 
     def __call__(self, x):
         size = len(x)
-        self.now += self.seconds[size] * (self.warm_up if size not in self.calls else 1.0)
+        timed = self.calls.count(size) - 1  # the timed calls of this size so far (-1: warm-up)
+        self.now += self.seconds[size] * (self.warm_up if timed < 0
+                                          else self.noise[timed % len(self.noise)])
         self.calls.append(size)
         return np.zeros((size, 4), np.float32)
 
 
 def test_every_candidate_is_timed_alike_after_its_warm_up():
     """One untimed call, then the same number of timed calls for every size; the rate is the
-    size over its fastest timed call (the warm-up, 10x slower here, never counts), and two sizes
-    in a row slower than the best end the search (clock steps are exact binary fractions)."""
-    machine = _Simulated({1: 1.0, 2: 1.0, 4: 1.25, 8: 5.0, 16: 4.0, 32: 16.0})
+    size over its fastest timed call (the warm-up, 10x slower here, never counts; the others
+    1.5x, 2x, 1x), and two sizes in a row slower than the best end the search (clock steps are
+    exact binary fractions)."""
+    machine = _Simulated({1: 1.0, 2: 1.0, 4: 1.25, 8: 5.0, 16: 4.0, 32: 16.0}, noise=(1.5, 2.0, 1.0))
     rates = batching.measure_rates(machine, [1, 2, 4, 8, 16, 32], seconds=1000.0, clock=machine.clock)
     assert rates == {1: 1.0, 2: 2.0, 4: 3.2, 8: 1.6, 16: 4.0, 32: 2.0}  # one slower size goes on
     assert machine.calls == [size for size in rates for _ in range(1 + batching.TIMED_CALLS)]
