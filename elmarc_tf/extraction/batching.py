@@ -37,9 +37,9 @@ Short jobs use the rule. :func:`choose_batch_size` says which it did and why; th
 records it. Features never depend on it (without batch normalisation).
 
 A windowed front-end (``samplecnn``) takes whole clips of any length, and clips of one call must
-have one length: it takes one clip per call, and the clip's windows are the model's batch
-(a 30 s clip: 11 windows of the 3⁹ model, 38 GFLOP). A larger batch is refused rather than
-padding clips to one length, which would change their features.
+have one length: it takes one clip per call (``auto`` never searches), and the clip's windows are
+the model's batch (a 30 s clip: 11 windows of the 3⁹ model, 38 GFLOP). A larger batch is refused
+rather than padding clips to one length, which would change their features.
 """
 
 from __future__ import annotations
