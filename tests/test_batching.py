@@ -189,8 +189,10 @@ def test_choose_batch_size_sets_the_store_aside_from_the_machine_memory(tmp_path
     n_clips = 10**8  # 274 s by the estimate: a search
     store = 3 * 4 * n_clips * extractor.feature_length  # the features, 3 copies while written
     measure, calls = _fake_rates({1: 1.0})
-    for clips, want in [(5, [1, 2, 4, 64]), (12, [1, 2, 4, 8, 64]), (1000, [1, 2, 4, 8, 16, 32, 64])]:
-        monkeypatch.setattr(batching, "available_memory", lambda c=clips: 2 * (store + c * per_clip))
+    for clips, want in [(5, [1, 2, 4, 64]), (12, [1, 2, 4, 8, 64]),
+                        (1000, [1, 2, 4, 8, 16, 32, 64])]:
+        monkeypatch.setattr(batching, "available_memory",
+                            lambda c=clips: 2 * (store + c * per_clip))
         batching.choose_batch_size(cfg, extractor, n_clips, folder=tmp_path / str(clips),
                                    measure=measure)
         assert calls[-1] == want, clips  # and the rule's 64 (its own 32 MiB bound)
@@ -213,7 +215,8 @@ def test_the_search_measures_real_calls():
     # how many sizes fit the second depends on the machine; those timed come in order, each
     # called on a batch of its size (one warm-up and three timed calls), the others never
     assert list(rates) == list(dict.fromkeys(calls)) == [1, 2, 4][:len(rates)]
-    assert calls == [size for size in rates for _ in range(4)] and all(r > 0 for r in rates.values())
+    assert calls == [size for size in rates for _ in range(4)]
+    assert all(r > 0 for r in rates.values())
 
 
 class _Simulated:
@@ -224,7 +227,8 @@ class _Simulated:
     input_shape = (3, 2)
 
     def __init__(self, seconds, warm_up=10.0, noise=(1.0,)):
-        self.seconds, self.warm_up, self.noise, self.now, self.calls = seconds, warm_up, noise, 0.0, []
+        self.seconds, self.warm_up, self.noise = seconds, warm_up, noise
+        self.now, self.calls = 0.0, []
 
     def clock(self):
         return self.now
@@ -243,8 +247,10 @@ def test_every_candidate_is_timed_alike_after_its_warm_up():
     size over its fastest timed call (the warm-up, 10x slower here, never counts; the others
     1.5x, 2x, 1x), and two sizes in a row slower than the best end the search (clock steps are
     exact binary fractions)."""
-    machine = _Simulated({1: 1.0, 2: 1.0, 4: 1.25, 8: 5.0, 16: 4.0, 32: 16.0}, noise=(1.5, 2.0, 1.0))
-    rates = batching.measure_rates(machine, [1, 2, 4, 8, 16, 32], seconds=1000.0, clock=machine.clock)
+    machine = _Simulated({1: 1.0, 2: 1.0, 4: 1.25, 8: 5.0, 16: 4.0, 32: 16.0},
+                         noise=(1.5, 2.0, 1.0))
+    rates = batching.measure_rates(machine, [1, 2, 4, 8, 16, 32], seconds=1000.0,
+                                   clock=machine.clock)
     assert rates == {1: 1.0, 2: 2.0, 4: 3.2, 8: 1.6, 16: 4.0, 32: 2.0}  # one slower size goes on
     assert machine.calls == [size for size in rates for _ in range(1 + batching.TIMED_CALLS)]
     machine = _Simulated({1: 1.0, 2: 1.0, 4: 2.0, 8: 5.0, 16: 1.0})

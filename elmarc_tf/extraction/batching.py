@@ -173,7 +173,8 @@ def best_call_seconds(fn, args, seconds: float, min_calls: int = 3) -> float:
     return best
 
 
-def call_seconds(fn, args, calls: int = TIMED_CALLS, clock: Callable = time.perf_counter) -> list[float]:
+def call_seconds(fn, args, calls: int = TIMED_CALLS,
+                 clock: Callable = time.perf_counter) -> list[float]:
     """Seconds by ``clock`` of each of ``calls`` calls of ``fn(*args)`` (outputs fetched), after
     one untimed call (tracing, warm-up): every batch-size candidate is timed this way."""
     _fetched_call(fn, args)
