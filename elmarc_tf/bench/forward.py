@@ -132,7 +132,8 @@ def study_rate(items, work: Path, seeds=(0, 1, 2), names=None, res_type: str = "
     return result
 
 
-LONG_JOB_CLIPS = 10**6  # clips of a job long enough for `batch_size: auto` to search
+LONG_JOB_CLIPS = 10**5  # clips of a long job: `batch_size: auto` searches, with its longest budget
+# for the large configurations, and sets their store's features aside from the memory it may try
 
 
 def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
@@ -141,7 +142,8 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
     In order: the matmul peak (the ratios use the higher of it and the run's), the
     forward rate at the default (auto) batch size, the end-to-end rates (between two timings of
     the forward pass alone for the default resampler, then kaiser_best), the peak memory so far
-    (the default batch size's), then the other batch sizes for the best forward rate."""
+    (the default batch size's), the timed batch-size search of a long job (its batches may be
+    larger), then the other batch sizes for the best forward rate."""
     cfg = paper_config(name)
     seconds = 2.0 if quick else 6.0
     matmul = matmul_peak(seconds=1.5 if quick else 4.5)
@@ -150,10 +152,6 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
     result.update(flops=default["flops"], auto_batch_size=default["auto_batch_size"],
                   auto_clips_per_s=default["clips_per_s"], clip_samples=default["clip_samples"])
     sizes = [1, 4] if quick else [1, 2, 4, 8]
-    with tempfile.TemporaryDirectory() as cache:  # the search a first long extraction runs here
-        searched = choose_batch_size(cfg, compile_extractor(cfg), LONG_JOB_CLIPS, folder=cache)
-    result["searched_batch_size"] = searched.size
-    sizes.append(searched.size)
     if e2e_folder:
         items, work = folder_per_class(e2e_folder), Path(e2e_folder).parent
         batch = max(1, min(default["auto_batch_size"], len(items) // 3))  # >= 3 batches: 1 start-up
@@ -166,6 +164,10 @@ def _worker(name: str, quick: bool, e2e_folder: str | None) -> dict:
             cfg.replace(res_type="kaiser_best"), items, work, batch)
         sizes.append(batch)
     result["default_peak_rss_mib"] = peak_rss_mib()
+    with tempfile.TemporaryDirectory() as cache:  # the search a first long extraction runs here
+        searched = choose_batch_size(cfg, compile_extractor(cfg), LONG_JOB_CLIPS, folder=cache)
+    result["searched_batch_size"] = searched.size
+    sizes.append(searched.size)
     sweep = forward_rate(cfg, sizes, seconds=seconds)
     rates = {**sweep["rates"], **default["rates"]}
     best = max(rates, key=rates.get)

@@ -16,16 +16,30 @@ at batch 8 and 1.5 GiB at 1.
 
 That rule was tuned on one CPU; on another (other caches, AVX-512) it was up to 1.6x off the best
 size. So for a long extraction (:data:`SEARCH_ABOVE_SECONDS` of work by the rule's estimate)
-``auto`` measures: a short timed search over batch sizes (powers of two up to a memory cap, within
-:data:`SEARCH_SECONDS`), keeps the fastest, and remembers it per configuration, machine and
-TensorFlow version (``batch_sizes.json`` in the user's cache folder), so later runs start at once.
+``auto`` measures: a timed search over batch sizes, keeps the fastest, and remembers it per
+configuration, machine, TensorFlow version and :data:`SEARCH_VERSION` (``batch_sizes.json`` in the
+user's cache folder), so later runs start at once. The search is sized to the job and the machine:
+
+- its budget is :data:`SEARCH_SHARE` of the job's estimated compute, within
+  [:data:`SEARCH_MIN_SECONDS`, :data:`SEARCH_MAX_SECONDS`] (:func:`search_budget`): a 10-hour
+  extraction may spend a few minutes finding its batch, VGG-717's one call of ~1.5 s at batch 1
+  no longer ends the search there;
+- its candidates are the powers of two whose batch fits half the memory the machine has free
+  (:func:`available_memory`) once the store's finished features are set aside
+  (:func:`search_candidates`);
+- every candidate is timed alike (:func:`call_seconds`): one untimed call (tracing, warm-up), then
+  :data:`TIMED_CALLS` timed calls, its rate its size over the fastest of them. A candidate whose
+  calls at the best rate so far would not fit the budget left ends the search, and so do
+  :data:`SEARCH_PATIENCE` candidates in a row slower than the best (on a CPU a larger batch
+  only spills more caches once the rate has peaked).
+
 Short jobs use the rule. :func:`choose_batch_size` says which it did and why; the store's manifest
 records it. Features never depend on it (without batch normalisation).
 
 A windowed front-end (``samplecnn``) takes whole clips of any length, and clips of one call must
-have one length: it takes one clip per call, and the clip's windows are the model's batch
-(a 30 s clip: 11 windows of the 3⁹ model, 38 GFLOP). A larger batch is refused rather than
-padding clips to one length, which would change their features.
+have one length: it takes one clip per call (``auto`` never searches), and the clip's windows are
+the model's batch (a 30 s clip: 11 windows of the 3⁹ model, 38 GFLOP). A larger batch is refused
+rather than padding clips to one length, which would change their features.
 """
 
 from __future__ import annotations
@@ -57,8 +71,18 @@ MEMORY_PER_BATCH = 32 * 2**20  # bytes of the largest feature map of a whole bat
 MAX_BATCH = 64
 SEARCH_ABOVE_SECONDS = 120.0  # the rule's estimate of a job's compute, above which auto measures
 NOMINAL_FLOPS_PER_SECOND = 1e11  # for that estimate only: a 2-core CPU's order of magnitude
-SEARCH_SECONDS = 8.0  # the whole search's budget
-SEARCH_MEMORY = 1 << 30  # bytes of a batch's largest feature map the search may try
+SEARCH_SHARE = 0.02  # of the job's estimated compute, the search's budget...
+SEARCH_MIN_SECONDS = 8.0  # ...at least this (a job just over SEARCH_ABOVE_SECONDS)...
+SEARCH_MAX_SECONDS = 300.0  # ...and at most this (a job of over four hours by the estimate)
+TIMED_CALLS = 3  # timed calls of every candidate, after one untimed call
+SEARCH_PATIENCE = 2  # candidates in a row slower than the best that end the search
+SEARCH_MEMORY_SHARE = 0.5  # of the machine's available memory, for one batch of a candidate
+MAPS_PER_CLIP = 3  # a batch's working memory per clip, in largest maps (a layer's input and
+# output and the convolution's workspace; measured ~2 for VGG-717 and sample_level-512)
+STORE_COPIES = 3  # the finished store's features held at once while it is written (rows,
+# stacked, as float32)
+FALLBACK_MEMORY = 2 << 30  # bytes assumed available where the machine does not say
+SEARCH_VERSION = 2  # in the cache key: sizes chosen by an earlier search are not reused
 CACHE_FILE = "batch_sizes.json"
 
 
@@ -132,40 +156,105 @@ class BatchChoice:
                 "rates": {str(k): round(v, 3) for k, v in self.rates.items()}}
 
 
+def _fetched_call(fn, args) -> None:
+    """``fn(*args)`` with its outputs fetched to NumPy (so the work is done, not queued)."""
+    tf.nest.map_structure(np.asarray, fn(*args))
+
+
 def best_call_seconds(fn, args, seconds: float, min_calls: int = 3) -> float:
     """Best wall-clock seconds of ``fn(*args)`` (outputs fetched) over at least ``min_calls``
     calls and ``seconds`` in all, after one untimed call (tracing, warm-up)."""
-    def call():
-        tf.nest.map_structure(np.asarray, fn(*args))
-
-    call()
+    _fetched_call(fn, args)
     best, calls, start = float("inf"), 0, time.perf_counter()
     while calls < min_calls or time.perf_counter() - start < seconds:
         t = time.perf_counter()
-        call()
+        _fetched_call(fn, args)
         best, calls = min(best, time.perf_counter() - t), calls + 1
     return best
 
 
-def search_candidates(model: keras.Model, rule: int) -> list[int]:
-    """Batch sizes to time: powers of two up to :data:`MAX_BATCH` whose largest map stays under
-    :data:`SEARCH_MEMORY`, and the rule's size."""
-    cap = max(1, SEARCH_MEMORY // largest_map_bytes(model))
+def call_seconds(fn, args, calls: int = TIMED_CALLS,
+                 clock: Callable = time.perf_counter) -> list[float]:
+    """Seconds by ``clock`` of each of ``calls`` calls of ``fn(*args)`` (outputs fetched), after
+    one untimed call (tracing, warm-up): every batch-size candidate is timed this way."""
+    _fetched_call(fn, args)
+    out = []
+    for _ in range(calls):
+        t = clock()
+        _fetched_call(fn, args)
+        out.append(clock() - t)
+    return out
+
+
+def search_budget(job_seconds: float) -> float:
+    """Seconds the search may spend on a job of ``job_seconds`` estimated compute:
+    :data:`SEARCH_SHARE` of it, within [:data:`SEARCH_MIN_SECONDS`, :data:`SEARCH_MAX_SECONDS`]."""
+    return min(max(SEARCH_SHARE * job_seconds, SEARCH_MIN_SECONDS), SEARCH_MAX_SECONDS)
+
+
+def _cgroup_memory_left() -> int | None:
+    """Bytes this process's cgroup (v2) may still take, or None where it sets no limit."""
+    try:
+        limit = Path("/sys/fs/cgroup/memory.max").read_text().strip()
+        used = Path("/sys/fs/cgroup/memory.current").read_text().strip()
+    except OSError:
+        return None
+    return None if limit == "max" else max(0, int(limit) - int(used))
+
+
+def available_memory() -> int | None:
+    """Bytes of memory this machine can give without swapping: ``MemAvailable`` of
+    ``/proc/meminfo`` (else the free pages ``os.sysconf`` counts), no more than a cgroup's limit
+    leaves; None where neither says."""
+    free = None
+    try:
+        with open("/proc/meminfo") as f:
+            free = next((int(line.split()[1]) * 1024 for line in f
+                         if line.startswith("MemAvailable:")), None)
+    except (OSError, ValueError):
+        pass
+    if free is None:
+        try:
+            free = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        except (ValueError, OSError, AttributeError):
+            return None
+    left = _cgroup_memory_left()
+    return free if left is None else min(free, left)
+
+
+def search_candidates(model: keras.Model, rule: int, memory: int | None = None,
+                      reserved: int = 0) -> list[int]:
+    """Batch sizes to time: the powers of two up to :data:`MAX_BATCH` whose batch
+    (:data:`MAPS_PER_CLIP` largest maps per clip) fits :data:`SEARCH_MEMORY_SHARE` of ``memory``
+    bytes (default :func:`available_memory`) less ``reserved`` bytes (the store's needs), and the
+    rule's size; 1 at least."""
+    memory = available_memory() if memory is None else memory
+    usable = SEARCH_MEMORY_SHARE * (FALLBACK_MEMORY if memory is None else memory) - reserved
+    cap = max(1, int(usable // (MAPS_PER_CLIP * largest_map_bytes(model))))
     return sorted({b for b in (2**k for k in range(7)) if b <= min(cap, MAX_BATCH)} | {rule})
 
 
-def measure_rates(extractor, sizes, seconds: float = SEARCH_SECONDS) -> dict[int, float]:
+def measure_rates(extractor, sizes, seconds: float = SEARCH_MIN_SECONDS,
+                  clock: Callable = time.perf_counter) -> dict[int, float]:
     """Forward clips/s of a :class:`~elmarc_tf.models.extractor.CompiledExtractor` at each size, in
-    order, within about ``seconds`` in all: a size whose one call would not fit the time left
-    ends the search (a larger batch is only slower per call)."""
-    rates, deadline = {}, time.perf_counter() + seconds
+    order, within about ``seconds`` in all by ``clock``: each size timed by :func:`call_seconds`
+    (one untimed call, then :data:`TIMED_CALLS`), its rate its size over its fastest call. A size
+    whose calls at the best rate so far would not fit the time left ends the search (a larger
+    batch is no faster per clip on a CPU once the rate peaked), and so do
+    :data:`SEARCH_PATIENCE` sizes in a row slower than the best.
+
+    Inputs: random ``(max(sizes), *extractor.input_shape)`` float32, sliced to each size."""
+    rates, best, slower = {}, 0.0, 0
+    deadline = clock() + seconds
     x = np.random.default_rng(0).uniform(-1, 0, (max(sizes), *extractor.input_shape))
     x = x.astype(np.float32)
     for size in sizes:
-        left = deadline - time.perf_counter()
-        if left <= 0 or (rates and size / max(rates.values()) > left):
+        if rates and (1 + TIMED_CALLS) * size / best > deadline - clock():
             break
-        rates[size] = size / best_call_seconds(extractor, (x[:size],), left / 4, min_calls=2)
+        rates[size] = size / min(call_seconds(extractor, (x[:size],), TIMED_CALLS, clock))
+        best, slower = (rates[size], 0) if rates[size] > best else (best, slower + 1)
+        if slower == SEARCH_PATIENCE:
+            break
     return rates
 
 
@@ -192,19 +281,25 @@ def choose_batch_size(cfg, extractor, n_clips: int, requested=None, folder=None,
                       measure: Callable = measure_rates) -> BatchChoice:
     """The batch size for extracting ``n_clips`` clips of ``cfg`` with ``extractor`` (a
     :class:`~elmarc_tf.models.extractor.CompiledExtractor`): ``requested`` or ``cfg.batch_size`` if a
-    number; for ``auto``, the rule for a short job, else the fastest size measured here (or
-    cached in ``folder``, default :func:`cache_dir`, by an earlier run on this machine).
+    number; for ``auto``, the rule for a short job or a front-end that takes whole clips (one per
+    call), else the fastest size measured here (or cached in ``folder``, default
+    :func:`cache_dir`, by an earlier run on this machine): ``measure(extractor, sizes, seconds)``
+    (:func:`measure_rates`) times the :func:`search_candidates` within :func:`search_budget` of
+    the job.
 
     With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
     model = extractor.model
     size = requested or cfg.batch_size
     if size != AUTO:
         return BatchChoice(int(size), "given")
+    if takes_whole_clip(cfg):  # one clip per call, of any length: nothing to search
+        return BatchChoice(1, "rule")
     rule = resolve_batch_size(cfg, model)
-    if n_clips * model_flops(model) / NOMINAL_FLOPS_PER_SECOND < SEARCH_ABOVE_SECONDS:
+    job_seconds = n_clips * model_flops(model) / NOMINAL_FLOPS_PER_SECOND
+    if job_seconds < SEARCH_ABOVE_SECONDS:
         return BatchChoice(rule, "rule")
-    key = hashlib.sha256(json.dumps([feature_fields(cfg), machine_key()], sort_keys=True,
-                                    default=str).encode()).hexdigest()[:16]
+    key = hashlib.sha256(json.dumps([feature_fields(cfg), machine_key(), SEARCH_VERSION],
+                                    sort_keys=True, default=str).encode()).hexdigest()[:16]
     path = Path(folder or cache_dir()) / CACHE_FILE
     try:
         known = json.loads(path.read_text())
@@ -213,7 +308,9 @@ def choose_batch_size(cfg, extractor, n_clips: int, requested=None, folder=None,
     if key in known:
         rates = {int(k): v for k, v in known[key].items()}
         return BatchChoice(max(rates, key=lambda b: (rates[b], -b)), "cached", rates)
-    rates = measure(extractor, search_candidates(model, rule))
+    store_bytes = STORE_COPIES * 4 * n_clips * extractor.feature_length
+    candidates = search_candidates(model, rule, available_memory(), store_bytes)
+    rates = measure(extractor, candidates, search_budget(job_seconds))
     if not rates:
         return BatchChoice(rule, "rule")
     try:
