@@ -171,8 +171,9 @@ def test_plain_path_fits_the_scaler_on_each_splits_training_rows(protocol, neste
     args = protocol_args(protocol, y)
     expected = reference(X, y, grid, protocol, standardize=True, nested=nested, max_iter=10**6,
                          **args)
-    result = evaluate(X, y, SVC(max_iter=10**6), grid, protocol=protocol, n_folds=3,
-                      standardize=True, nested=nested, precompute_max_n=max_n, **args)
+    result = evaluate(X, y, SVC(max_iter=10**6), grid,
+                      protocol=Protocol(protocol, n_folds=3, standardize=True, nested=nested),
+                      svm=SVMSearchOptions(precompute_max_n=max_n), **args)
     assert result["svm_kernel"] == "plain"
     assert_same(result, expected)
 
