@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
@@ -26,6 +27,22 @@ SMALL = {
 
 def small_config(name: str, **changes) -> Config:
     return Config.from_dict({**SMALL[name], **changes})
+
+
+def demo_items(folder, clips_per_class: int, seconds: float) -> list:
+    """The items of a demo dataset (4 classes, ``clips_per_class`` clips of ``seconds``) made in
+    ``folder``."""
+    from elmarc_tf.datasets import folder_per_class
+    from elmarc_tf.studies.demo import make_demo_dataset
+
+    return folder_per_class(make_demo_dataset(folder / "audio", clips_per_class=clips_per_class,
+                                              seconds=seconds))
+
+
+def demo_config(items, fields: dict, **changes) -> Config:
+    """``fields`` and ``changes`` on the demo dataset that ``items`` come from."""
+    root = str(Path(items[0].path).parents[1])
+    return Config.from_dict({"dataset": "demo", "audio_path": root, **fields, **changes})
 
 
 def random_input(cfg: Config, batch: int = 2, seed: int = 0) -> np.ndarray:

@@ -16,10 +16,9 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from conftest import demo_config, demo_items
 from elmarc_tf import Config, build_extractor
 from elmarc_tf.cli import main
-from elmarc_tf.datasets import folder_per_class
-from elmarc_tf.studies.demo import make_demo_dataset
 from elmarc_tf.errors import ConfigError, WeightsError
 from elmarc_tf.extraction.extract import extract
 from elmarc_tf.extraction.inputs_cache import load_inputs
@@ -40,17 +39,10 @@ WAVEFORM = dict(architecture="sample_level", num_filters=4, n_samples=22000,
                 train_patch_samples=4400)
 
 
-@pytest.fixture(scope="module")
-def demo_items(tmp_path_factory):
+@pytest.fixture(scope="module", name="demo_items")
+def demo_items_fixture(tmp_path_factory):
     """16 demo clips (4 per class) of 2 s: ~94 log-mel frames, 24 000 samples at 12 kHz."""
-    root = make_demo_dataset(tmp_path_factory.mktemp("demo") / "audio", clips_per_class=4,
-                             seconds=2.0)
-    return folder_per_class(root)
-
-
-def _config(demo_items, fields, **changes) -> Config:
-    root = str(Path(demo_items[0].path).parents[1])
-    return Config.from_dict({"dataset": "demo", "audio_path": root, **fields, **changes})
+    return demo_items(tmp_path_factory.mktemp("demo"), 4, 2.0)
 
 
 def _inputs(cfg, items, tmp_path):
@@ -69,7 +61,7 @@ def test_training_starts_from_the_random_extractor_and_lowers_the_loss(demo_item
                                                                        learning_rate):
     # One step per epoch on all 16 clips, no dropout, whole inputs: the loss recorded for epoch k
     # is then exactly the training loss of the weights before step k.
-    cfg = _config(demo_items, fields, train_patch_frames=None, train_patch_samples=None,
+    cfg = demo_config(demo_items, fields, train_patch_frames=None, train_patch_samples=None,
                   dropout=0.0, train_batch_size=16, epochs=12, patience=12,
                   learning_rate=learning_rate)
     x, y, labels = _inputs(cfg, demo_items, tmp_path)
@@ -108,7 +100,7 @@ def test_training_starts_from_the_random_extractor_and_lowers_the_loss(demo_item
 
 
 def test_mixed_precision_builds_float16_layers_and_a_float32_softmax(demo_items):
-    cfg = _config(demo_items, WAVEFORM)
+    cfg = demo_config(demo_items, WAVEFORM)
     before = keras.config.dtype_policy().name
     model = build_classifier(cfg, 0, 4, mixed_precision=True)
     assert keras.config.dtype_policy().name == before  # the global policy is restored
@@ -142,7 +134,7 @@ def test_clip_probabilities_are_the_mean_of_the_patch_probabilities():
 
 # ------------------------------------------------------------------------------ protocols
 def test_fold_splits_are_the_svm_folds_with_a_stratified_validation_part(demo_items):
-    cfg = _config(demo_items, SPECTROGRAM, n_folds=2, val_fraction=0.5)
+    cfg = demo_config(demo_items, SPECTROGRAM, n_folds=2, val_fraction=0.5)
     y = np.repeat(np.arange(4), 4)  # the fixture's 16 clips, 4 per class, class by class
     assert [it.label for it in demo_items] == [it.label for it in demo_items[::4] for _ in range(4)]
     protocol, splits = training_splits(cfg, demo_items, y)
@@ -168,11 +160,11 @@ def test_fold_splits_are_the_svm_folds_with_a_stratified_validation_part(demo_it
 ])
 def test_bad_training_keys_fail_naming_the_key(demo_items, changes, key):
     with pytest.raises(ConfigError, match=f"'{key}'"):
-        _config(demo_items, SPECTROGRAM, **changes)
+        demo_config(demo_items, SPECTROGRAM, **changes)
 
 
 def test_yaml_style_learning_rate_is_read_as_a_number(demo_items):
-    assert _config(demo_items, SPECTROGRAM, learning_rate="1e-3").learning_rate == 1e-3
+    assert demo_config(demo_items, SPECTROGRAM, learning_rate="1e-3").learning_rate == 1e-3
 
 
 @pytest.mark.parametrize("fields, message", [
@@ -206,14 +198,10 @@ RESUME_SCRIPT = textwrap.dedent("""
 """)
 
 
-def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
-    # Random patch offsets, two patches per clip, dropout: every source of randomness is on.
-    cfg = Config(architecture="frame_level", num_filters=4, n_samples=3000, train_patch_samples=1500,
-                 train_patches_per_clip=2, dropout=0.5, train_batch_size=3, epochs=3, patience=3,
-                 learning_rate=1e-3)
-    rng = np.random.default_rng(0)
-    y = np.arange(12) % 4
-    x = (rng.standard_normal((12, 3000, 1)) * (1 + y[:, None, None])).astype(np.float32)
+def assert_a_killed_training_resumes_to_an_uninterrupted_one(cfg, x, y, tmp_path) -> None:
+    """Train ``cfg`` on ``x`` / ``y`` (12 clips, 4 classes) in a process killed after epoch 2,
+    resume it here, and train it uninterrupted: the same losses, best weights, last weights and
+    optimiser state."""
     data = dict(x=x, y=y, train=np.arange(8), val=np.arange(8, 10), test=np.arange(10, 12))
     np.savez(tmp_path / "data.npz", **data)
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
@@ -221,7 +209,7 @@ def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pa
     killed = tmp_path / "killed"
     proc = subprocess.run([sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "data.npz"),
                            json.dumps(cfg.to_dict()), str(killed), "2"],
-                          env=env, capture_output=True, text=True, timeout=300)
+                          env=env, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 3, proc.stderr[-2000:]
     with np.load(killed / "checkpoint.npz") as z:
         assert json.loads(str(z["state"]))["epoch"] == 2
@@ -242,12 +230,23 @@ def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pa
             np.testing.assert_array_equal(a[name], b[name], err_msg=name)
 
 
+def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_path):
+    # Random patch offsets, two patches per clip, dropout: every source of randomness is on.
+    cfg = Config(architecture="frame_level", num_filters=4, n_samples=3000, train_patch_samples=1500,
+                 train_patches_per_clip=2, dropout=0.5, train_batch_size=3, epochs=3, patience=3,
+                 learning_rate=1e-3)
+    rng = np.random.default_rng(0)
+    y = np.arange(12) % 4
+    x = (rng.standard_normal((12, 3000, 1)) * (1 + y[:, None, None])).astype(np.float32)
+    assert_a_killed_training_resumes_to_an_uninterrupted_one(cfg, x, y, tmp_path)
+
+
 # ------------------------------------------------------------------------------ --weights
 def test_extract_with_trained_weights_gives_the_trained_models_feature_vector(demo_items, tmp_path,
                                                                             capsys):
     fields = {**WAVEFORM, "train_patch_samples": None, "n_folds": 2, "val_fraction": 0.5,
               "epochs": 2, "learning_rate": 1e-3}
-    cfg = _config(demo_items, fields)
+    cfg = demo_config(demo_items, fields)
     config_file = tmp_path / "tiny.yaml"
     config_file.write_text(json.dumps(cfg.to_dict()))
     assert main(["train", str(config_file), "--seed", "1", "--out", str(tmp_path / "results"),
@@ -287,7 +286,7 @@ def test_extract_with_trained_weights_gives_the_trained_models_feature_vector(de
 
 
 def test_trained_weights_are_checked(demo_items, tmp_path):
-    cfg = _config(demo_items, WAVEFORM)
+    cfg = demo_config(demo_items, WAVEFORM)
     with pytest.raises(ConfigError, match="'trained_weights'.*--weights"):
         extract(cfg.replace(trained_weights="0" * 64), demo_items, out=tmp_path,
                 run=RunOptions(progress=False))
@@ -378,7 +377,7 @@ def test_the_study_writes_table_correlations_and_chart(demo_items, tmp_path):
 
 
 def test_train_experiment_reports_the_mean_over_folds_in_the_results_format(demo_items, tmp_path):
-    cfg = _config(demo_items, SPECTROGRAM, n_folds=2, val_fraction=0.5, epochs=1)
+    cfg = demo_config(demo_items, SPECTROGRAM, n_folds=2, val_fraction=0.5, epochs=1)
     summary = train_experiment(cfg, seeds=(0,), out=tmp_path / "results", name="t",
                                checkpoints_out=tmp_path / "training", items=demo_items,
                                run=RunOptions(progress=False, log=lambda m: None))

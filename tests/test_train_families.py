@@ -4,17 +4,11 @@ windows, and a 7x96 CNN on the LEAF representation whose filterbank learns with 
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
+from conftest import demo_config, demo_items
 from elmarc_tf import Config, build_extractor
-from elmarc_tf.datasets import folder_per_class
 from elmarc_tf.errors import ConfigError
 from elmarc_tf.extraction.extract import extract
 from elmarc_tf.extraction.options import RunOptions
@@ -23,12 +17,11 @@ from elmarc_tf.frontends.filterbank import representation
 from elmarc_tf.io.audio import load_audio
 from elmarc_tf.models.tf1_weights import original_variables
 from elmarc_tf.models.trained_weights import apply_trained_weights, read_trained_weights
-from elmarc_tf.studies.demo import make_demo_dataset
 from elmarc_tf.studies.train import (TrainingData, TrainingSplit, build_classifier,
                                      check_trainable, extra_architectures, extractor_name,
                                      load_clips, train_split, training_kind)
 
-from test_train import RESUME_SCRIPT
+from test_train import assert_a_killed_training_resumes_to_an_uninterrupted_one
 
 # A 4-layer SampleCNN (81-sample windows at 12 kHz, every 27 samples at evaluation) and a 7x96
 # CNN with 4 filters on the LEAF representation (96 Gabor filters), trainable.
@@ -40,17 +33,10 @@ FAMILIES = {"samplecnn": SAMPLECNN, "leaf_cnn": LEAF_CNN}
 QUIET = RunOptions(progress=False, log=lambda m: None)
 
 
-@pytest.fixture(scope="module")
-def demo_items(tmp_path_factory):
+@pytest.fixture(scope="module", name="demo_items")
+def demo_items_fixture(tmp_path_factory):
     """8 demo clips (2 per class) of 1 s: 12 000 samples at 12 kHz."""
-    root = make_demo_dataset(tmp_path_factory.mktemp("demo") / "audio", clips_per_class=2,
-                             seconds=1.0)
-    return folder_per_class(root)
-
-
-def _config(demo_items, fields, **changes) -> Config:
-    root = str(Path(demo_items[0].path).parents[1])
-    return Config.from_dict({"dataset": "demo", "audio_path": root, **fields, **changes})
+    return demo_items(tmp_path_factory.mktemp("demo"), 2, 1.0)
 
 
 def _data(cfg, items, tmp_path):
@@ -74,7 +60,7 @@ def _random_variables(cfg, seed):
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_training_starts_from_the_random_extractor_and_lowers_the_loss(demo_items, tmp_path,
                                                                        family):
-    cfg = _config(demo_items, FAMILIES[family], dropout=0.0, train_batch_size=8, epochs=6,
+    cfg = demo_config(demo_items, FAMILIES[family], dropout=0.0, train_batch_size=8, epochs=6,
                   patience=6, learning_rate=3e-3)
     data = _data(cfg, demo_items, tmp_path)
     everything = np.arange(len(data.y))
@@ -99,12 +85,12 @@ def test_training_starts_from_the_random_extractor_and_lowers_the_loss(demo_item
 
 
 def test_a_fixed_representation_keeps_its_filterbank(demo_items, tmp_path):
-    cfg = _config(demo_items, LEAF_CNN, trainable=False)
+    cfg = demo_config(demo_items, LEAF_CNN, trainable=False)
     assert training_kind(cfg) == "logmel"  # the frames of the whole clip's representation
     model = build_classifier(cfg, seed=0, n_classes=4)
     assert [v.path for v in model.trainable_variables] == [
         "1CNN/kernel", "1CNN/bias", "head_dense/kernel", "head_dense/bias"]
-    learned = build_classifier(_config(demo_items, LEAF_CNN), seed=0, n_classes=4)
+    learned = build_classifier(demo_config(demo_items, LEAF_CNN), seed=0, n_classes=4)
     assert {"filterbank/kernel", "pooling/width", "pcen/alpha"} <= {
         v.path for v in learned.trainable_variables}
 
@@ -120,29 +106,7 @@ def test_a_killed_training_resumes_to_the_weights_of_an_uninterrupted_one(tmp_pa
     rng = np.random.default_rng(0)
     y = np.arange(12) % 4
     x = (rng.standard_normal((12, length, 1)) * 0.1 * (1 + y[:, None, None])).astype(np.float32)
-    data = dict(x=x, y=y, train=np.arange(8), val=np.arange(8, 10), test=np.arange(10, 12))
-    np.savez(tmp_path / "data.npz", **data)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parents[1]),
-                                                        os.environ.get("PYTHONPATH", "")])}
-    killed = tmp_path / "killed"
-    proc = subprocess.run([sys.executable, "-c", RESUME_SCRIPT, str(tmp_path / "data.npz"),
-                           json.dumps(cfg.to_dict()), str(killed), "2"],
-                          env=env, capture_output=True, text=True, timeout=600)
-    assert proc.returncode == 3, proc.stderr[-2000:]
-    with np.load(killed / "checkpoint.npz") as z:
-        assert json.loads(str(z["state"]))["epoch"] == 2
-
-    split = TrainingSplit("fold1", data["train"], data["val"], data["test"])
-    resumed = train_split(cfg, 5, TrainingData(x, y, list("abcd")), split, killed, run=QUIET)
-    whole = train_split(cfg, 5, TrainingData(x, y, list("abcd")), split, tmp_path / "whole",
-                        run=QUIET)
-    assert resumed["curves"]["loss"] == whole["curves"]["loss"]
-    assert resumed["weights_digest"] == whole["weights_digest"]
-    with np.load(killed / "checkpoint.npz") as a, np.load(tmp_path / "whole" / "checkpoint.npz") as b:
-        arrays = [n for n in b.files if n != "state"]
-        assert sorted(a.files) == sorted(b.files) and len(arrays) > 10
-        for name in arrays:
-            np.testing.assert_array_equal(a[name], b[name], err_msg=name)
+    assert_a_killed_training_resumes_to_an_uninterrupted_one(cfg, x, y, tmp_path)
 
 
 # ------------------------------------------------------------------------------ --weights
@@ -165,7 +129,7 @@ def _trained_model_features(cfg, model, trained, clip) -> np.ndarray:
 @pytest.mark.parametrize("family", sorted(FAMILIES))
 def test_extraction_with_trained_weights_gives_the_trained_models_features(demo_items, tmp_path,
                                                                            family):
-    cfg = _config(demo_items, FAMILIES[family], epochs=2, train_batch_size=8, learning_rate=3e-3)
+    cfg = demo_config(demo_items, FAMILIES[family], epochs=2, train_batch_size=8, learning_rate=3e-3)
     data = _data(cfg, demo_items, tmp_path)
     everything = np.arange(len(data.y))
     result = train_split(cfg, 1, data, TrainingSplit("split", everything, everything, everything),

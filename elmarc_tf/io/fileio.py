@@ -139,6 +139,20 @@ def read_weights(path_or_dict) -> tuple[str, dict]:
         raise WeightsError(f"{source}: cannot read weights ({e.strerror or e})") from None
 
 
+def read_description_file(file, fmt: str, what: str) -> dict:
+    """The JSON object in ``file`` whose ``format`` is ``fmt`` (an elmarc export's or model
+    folder's description); one-line :class:`ElmarcError` naming ``file`` if it is unreadable or
+    not ``what``."""
+    file = Path(file)
+    try:
+        data = json.loads(file.read_text())
+    except (OSError, ValueError) as e:
+        raise ElmarcError(f"{file}: unreadable {what} ({type(e).__name__})") from None
+    if not isinstance(data, dict) or data.get("format") != fmt:
+        raise ElmarcError(f"{file}: not an {what} (format is not '{fmt}')")
+    return data
+
+
 def check_writable(folder) -> Path:
     """Create ``folder`` (and its parents) and check that files can be written in it, before any
     work that would write there; an ``OSError`` naming it if not. Returns it as a ``Path``."""

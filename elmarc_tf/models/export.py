@@ -48,7 +48,7 @@ import tensorflow as tf
 
 from ..errors import ConfigError, ElmarcError
 from .extractor import build_extractor, feature_layout
-from ..io.fileio import versions
+from ..io.fileio import read_description_file, versions
 from ..frontends import frontend_of, takes_whole_clip
 from ..frontends.melspec import HOP_LENGTH, N_FFT
 
@@ -304,13 +304,7 @@ def describe_export(path) -> dict:
     file = path / "assets" / DESCRIPTION_FILE
     if not file.is_file():
         raise ElmarcError(f"{path}: not an elmarc export (no assets/{DESCRIPTION_FILE})")
-    try:
-        data = json.loads(file.read_text())
-    except (OSError, ValueError) as e:
-        raise ElmarcError(f"{file}: unreadable export description ({type(e).__name__})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ElmarcError(f"{file}: not an elmarc export description (format is not '{FORMAT}')")
-    return data
+    return read_description_file(file, FORMAT, "elmarc export description")
 
 
 def load_keras(path):

@@ -20,7 +20,6 @@ a folder copied elsewhere predicts the same.
 from __future__ import annotations
 
 import hashlib
-import json
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -29,7 +28,7 @@ import numpy as np
 
 from ..config import Config
 from ..errors import ElmarcError
-from ..io.fileio import atomic_write_json, versions
+from ..io.fileio import atomic_write_json, read_description_file, versions
 from .fit import FittedModel, classifier_arrays, scaler_arrays
 
 FORMAT = "elmarc_tf.studies.model_dir"
@@ -84,12 +83,7 @@ def read_description(folder) -> dict:
     file = folder / MODEL_FILE
     if not file.is_file():
         raise ElmarcError(f"{folder}: not an elmarc model folder (no {MODEL_FILE})")
-    try:
-        data = json.loads(file.read_text())
-    except (OSError, ValueError) as e:
-        raise ElmarcError(f"{file}: unreadable ({type(e).__name__})") from None
-    if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise ElmarcError(f"{file}: not an elmarc model description (format is not '{FORMAT}')")
+    data = read_description_file(file, FORMAT, "elmarc model description")
     for name, digest in data["files"].items():
         path = folder / name
         if not path.is_file():

@@ -25,11 +25,15 @@ def slug(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class Files:
-    """Audio files of ``package`` matching ``pattern`` in the folder that is its probe."""
+class _Source:
+    """The audio of ``package`` whose names match ``pattern``, below the package's probe."""
 
     package: Package
     pattern: str
+
+
+class Files(_Source):
+    """Audio files of ``package`` matching ``pattern`` in the folder that is its probe."""
 
     def list(self, root: Path) -> list[tuple[str, Opener]]:
         folder = self.package.path(root)
@@ -37,12 +41,8 @@ class Files:
                 if p.is_file() and not p.is_symlink()]
 
 
-@dataclass(frozen=True)
-class ZipMembers:
+class ZipMembers(_Source):
     """Members of the zip archive that is ``package``'s probe, matching ``pattern``."""
-
-    package: Package
-    pattern: str
 
     def list(self, root: Path) -> list[tuple[str, Opener]]:
         archive = self.package.path(root)
