@@ -79,7 +79,8 @@ from .studies.study import read_original_config, results_name, run_experiment  #
 from .studies.train import (CLASSIFIER, TrainingOptions, check_trainable,  # noqa: E402
                             train_experiment)
 from .studies.fit import fit  # noqa: E402
-from .studies.model_dir import is_model_dir, load_model, read_description, save_model  # noqa: E402
+from .studies.model_dir import (check_model_out, is_model_dir, load_model,  # noqa: E402
+                                read_description, save_model)
 from .studies.predictions import files_to_predict, write_predictions  # noqa: E402
 from .models.trained_weights import read_trained_weights  # noqa: E402
 
@@ -390,8 +391,8 @@ def _add_training_parsers(verb) -> None:
                         "the demo's six ~120-feature front-ends, or the paper's with --dataset)")
     p.add_argument("--audio-root", type=Path, help="the dataset's root (with --dataset)")
     p.add_argument("--splits", type=Path, help="GTZAN: folder with {train,valid,test}_filtered.txt")
-    p.add_argument("--size", choices=list(SIZES), default="small",
-                   help="feature size: ~120 (small, default) or ~3500 (large)")
+    p.add_argument("--size", choices=list(SIZES), default=None,
+                   help="with --dataset: feature size ~120 (small, default) or ~3500 (large)")
     p.add_argument("--only", nargs="*", help="architectures whose name contains one of these")
     p.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 (default 3)")
     p.add_argument("--train-config", type=Path, help="YAML/JSON of config keys for every "
@@ -447,18 +448,23 @@ def cmd_random_vs_trained(args) -> int:
         return EXIT_OK
     own = read_architectures(args.architectures) if args.architectures else None
     if args.source is not None:
+        for flag, value in (("--audio-root", args.audio_root), ("--splits", args.splits),
+                            ("--size", args.size)):
+            if value is not None:
+                raise ElmarcError(f"{flag} is for --dataset; with DATA choose the architectures "
+                                  f"with --architectures")
         base = source_base(args.source)
         architectures = select_architectures(own or default_architectures(), args.only)
         base = study_base(base, overrides, architectures)
         first = next(iter(architectures.values()))
         items = _items(Config.from_dict(shared_fields(base, first)), args.source)
-        name = args.source.stem or args.source.name
+        name = args.source.resolve().stem
     else:
         if args.audio_root is None:
             raise ElmarcError("--audio-root is required with --dataset")
         base, architectures = paper_architectures(args.dataset, args.audio_root,
-                                                  splits=args.splits, size=args.size,
-                                                  only=args.only)
+                                                  splits=args.splits, size=args.size or "small",
+                                                  only=None if own else args.only)
         architectures = select_architectures(own, args.only) if own else architectures
         base, items, name = study_base(base, overrides, architectures), None, args.dataset
     run_random_vs_trained(base, architectures, seeds=seeds, items=items,
@@ -488,14 +494,16 @@ def cmd_extract(args) -> int:
 
 def cmd_fit(args) -> int:
     cfg = Config.from_file(args.config)
+    check_model_out(args.out)  # before any work
     model = fit(cfg, seed=args.seed, items=_items(cfg, args.config),
                 features_out=args.features_out, run=run_options(args))
     save_model(model, args.out)
     a = model.about
     print(f"{args.out}: {cfg.model_type} {a['best_params']} on {a['n_clips']} clips, "
           f"{len(model.classes)} classes; cross-validated accuracy {a['cv_accuracy']:.4f} "
-          f"({a['protocol']})")
-    return EXIT_OK
+          f"({a['protocol']})" + (f"; {a['n_failed']} clip(s) could not be used (see the "
+                                  f"store's manifest)" if a.get("n_failed") else ""))
+    return EXIT_FAILURES if a.get("n_failed") else EXIT_OK
 
 
 def cmd_predict(args) -> int:

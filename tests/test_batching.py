@@ -196,6 +196,10 @@ def test_choose_batch_size_sets_the_store_aside_from_the_machine_memory(tmp_path
         batching.choose_batch_size(cfg, extractor, n_clips, folder=tmp_path / str(clips),
                                    measure=measure)
         assert calls[-1] == want, clips  # and the rule's 64 (its own 32 MiB bound)
+        # a resumed job: fewer clips to compute, the same store to hold
+        batching.choose_batch_size(cfg, extractor, n_clips // 2, folder=tmp_path / f"r{clips}",
+                                   measure=measure, store_clips=n_clips)
+        assert calls[-1] == want, clips
 
 
 def test_the_search_measures_real_calls():

@@ -164,7 +164,7 @@ def test_load_keras_names_a_missing_file(tmp_path):
 def test_description(name, exports):
     cfg, folder, _, ref = exports[name]
     d = describe_export(folder)
-    assert d["format"] == "elmarc_tf.models.export" and d["seed"] == SEED
+    assert d["format"] == "elmarc_tf.export" and d["seed"] == SEED  # as 0.1 wrote it
     assert Config.from_dict(d["config"]) == cfg and d["config"] == cfg.to_dict()
     assert d["layout"] == feature_layout(build_extractor(cfg, SEED))
     assert d["feature_length"] == ref.shape[1] == d["output"]["shape"][1]

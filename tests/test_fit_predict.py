@@ -21,6 +21,7 @@ import textwrap
 import numpy as np
 import pytest
 import soundfile as sf
+import yaml
 
 from conftest import music_like
 from elmarc_tf import Config
@@ -276,3 +277,34 @@ def test_a_waveform_front_end_fixes_the_length_inside_the_exported_graph(data, t
     assert not any(errors)
     decision = model.estimator.decision_function(model._scaled(np.asarray(X, np.float64)))
     _close(np.load(tmp_path / "scores.npy"), class_scores(decision))
+
+
+def test_fit_refuses_an_unusable_out_before_any_work(data, tmp_path, capsys, monkeypatch):
+    root, cfg = data
+    config = tmp_path / "fit.yaml"
+    config.write_text(yaml.safe_dump(cfg.to_dict()))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "notes.txt").write_text("not a model")
+    import elmarc_tf.cli
+    monkeypatch.setattr(elmarc_tf.cli, "fit", lambda *a, **k: pytest.fail("work was started"))
+    assert main(["fit", str(config), "--out", str(tmp_path / "other")]) == 2
+    assert "exists and is not an elmarc model folder" in capsys.readouterr().err
+
+
+def test_saving_over_an_earlier_model_swaps_it_whole(fitted, tmp_path, monkeypatch):
+    folder = save_model(fitted, tmp_path / "m")
+    first = (folder / "model.json").read_bytes()
+    import elmarc_tf.studies.model_dir as model_dir
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model_dir.np, "savez", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        save_model(fitted, folder)
+    assert (folder / "model.json").read_bytes() == first  # the earlier model, untouched
+    assert load_model(folder).classes == fitted.classes
+    monkeypatch.undo()
+    save_model(fitted, folder)  # again, over it: the staging leftovers do not get in the way
+    assert load_model(folder).classes == fitted.classes
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]

@@ -115,3 +115,17 @@ def test_a_full_disk_while_caching_inputs_is_one_line_naming_the_file(demo_root,
     assert code == EXIT_IO and err.count("\n") == 1, err
     assert err.startswith(f"elmarc: error: {tmp_path / 'training' / 'inputs'}")
     assert ".npy: No space left on device" in err
+
+
+def test_the_cache_key_tells_every_input_apart():
+    """Inputs that differ get their own files; the log-mel's keys are those of stores before."""
+    from elmarc_tf.datasets import Item
+    from elmarc_tf.extraction.inputs_cache import inputs_stem
+
+    items = [Item("a/x.wav", "a", "a/x.wav")]
+    leaf = dict(architecture="7x96", num_filters=8, n_frames=80, input_representation="leaf")
+    stems = {inputs_stem(Config(**fields), items) for fields in (
+        dict(leaf), dict(leaf, filterbank_init="random"), dict(leaf, input_representation="sincnet"),
+        dict(leaf, input_representation="logmel"), dict(leaf, input_representation="logmel",
+                                                        n_frames=40))}
+    assert len(stems) == 5

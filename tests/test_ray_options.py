@@ -55,7 +55,8 @@ def test_an_address_that_is_not_one_exits_2_naming_the_flag(config, capsys):
     err = capsys.readouterr().err
     assert err.startswith("elmarc: error: --address 'not an address': must be 'auto', HOST:PORT")
     assert err.count("\n") == 1
-    for address in ("auto", "127.0.0.1:6379", "ray://127.0.0.1:10001", "[::1]:6379"):
+    for address in ("auto", "127.0.0.1:6379", "ray://127.0.0.1:10001", "[::1]:6379",
+                    "ray_head:6379"):  # a compose service name
         assert RayOptions(address=address).address == address
     for address in ("", "127.0.0.1", "127.0.0.1:0", "127.0.0.1:70000", "http://127.0.0.1:1"):
         with pytest.raises(ConfigError, match="--address"):

@@ -278,7 +278,8 @@ def cache_dir() -> Path:
 
 
 def choose_batch_size(cfg, extractor, n_clips: int, requested=None, folder=None,
-                      measure: Callable = measure_rates) -> BatchChoice:
+                      measure: Callable = measure_rates, store_clips: int | None = None
+                      ) -> BatchChoice:
     """The batch size for extracting ``n_clips`` clips of ``cfg`` with ``extractor`` (a
     :class:`~elmarc_tf.models.extractor.CompiledExtractor`): ``requested`` or ``cfg.batch_size`` if a
     number; for ``auto``, the rule for a short job or a front-end that takes whole clips (one per
@@ -287,7 +288,9 @@ def choose_batch_size(cfg, extractor, n_clips: int, requested=None, folder=None,
     (:func:`measure_rates`) times the :func:`search_candidates` within :func:`search_budget` of
     the job.
 
-    With ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
+    ``store_clips``: the rows the finished store will hold, whose memory is set aside (default
+    ``n_clips``; a resumed extraction computes fewer clips than its store holds). With
+    ``batch_norm: true`` features depend on the batch, so it must be chosen explicitly."""
     model = extractor.model
     size = requested or cfg.batch_size
     if size != AUTO:
@@ -308,7 +311,7 @@ def choose_batch_size(cfg, extractor, n_clips: int, requested=None, folder=None,
     if key in known:
         rates = {int(k): v for k, v in known[key].items()}
         return BatchChoice(max(rates, key=lambda b: (rates[b], -b)), "cached", rates)
-    store_bytes = STORE_COPIES * 4 * n_clips * extractor.feature_length
+    store_bytes = STORE_COPIES * 4 * (store_clips or n_clips) * extractor.feature_length
     candidates = search_candidates(model, rule, available_memory(), store_bytes)
     rates = measure(extractor, candidates, search_budget(job_seconds))
     if not rates:

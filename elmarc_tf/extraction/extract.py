@@ -161,7 +161,7 @@ def _extract_locked(writer, runner, batch_size, strict, progress, audio_cache, l
     todo = writer.prepare()
     for line in writer.damaged:
         log(line)
-    batch = choose_batch_size(cfg, extractor, len(todo), batch_size)
+    batch = choose_batch_size(cfg, extractor, len(todo), batch_size, store_clips=len(items))
 
     bar = None
     if progress:

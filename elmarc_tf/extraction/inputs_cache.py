@@ -33,8 +33,9 @@ def inputs_stem(cfg, items) -> str:
     """``<kind>-<12 hex digits>``: the cache files' name for ``cfg``'s inputs of ``items``."""
     kind = frontend_of(cfg).input
     fields = {k: getattr(cfg, k) for k in INPUT_FIELDS}
-    if cfg.input_representation != DEFAULT_REPRESENTATION:
-        fields["input_representation"] = cfg.input_representation
+    if cfg.input_representation != DEFAULT_REPRESENTATION:  # and how its filterbank starts
+        fields.update(input_representation=cfg.input_representation,
+                      filterbank_init=cfg.filterbank_init)
     blob = json.dumps([kind, fields, [it.to_dict() for it in items]], sort_keys=True)
     return f"{kind}-{hashlib.sha256(blob.encode()).hexdigest()[:12]}"
 

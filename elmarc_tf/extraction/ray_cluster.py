@@ -49,7 +49,7 @@ NO_EGRESS_ENV = {**{name: CLOSED_PROXY for name in ("http_proxy", "https_proxy",
 ADDRESS_ENV = "RAY_ADDRESS"  # Ray's own choice of cluster: followed with --address auto only
 CONNECT_TIMEOUT_S = 10.0  # for a cluster's HOST:PORT to accept a connection
 # [ray://]HOST:PORT, HOST a name, an IPv4 address or a bracketed IPv6 address
-_ADDRESS = re.compile(r"(?:ray://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)"
+_ADDRESS = re.compile(r"(?:ray://)?(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?)"
                       r":([0-9]{1,5})")
 
 

@@ -98,10 +98,11 @@ class TimeStatistic(keras.layers.Layer):
 
 
 # Fixes of a representation's arithmetic made after stores were written (part of the store key, so
-# such a store is recomputed, not reused): SincNet+'s taps in leaf-audio's order of operations,
-# 2f * (sin(a) / a), which made its features equal leaf-audio's (the old order moved them up to
-# 2e-2 of their maximum, through PCEN, on near-silent bands).
-REPRESENTATION_REVISIONS = {"sincnet_plus": {"sincnet_plus_taps": "leaf-audio's order"}}
+# such a store is recomputed, not reused): the sinc taps in leaf-audio's order of operations,
+# 2f * (sin(a) / a), which made SincNet+'s features equal leaf-audio's (the old order moved them up
+# to 2e-2 of their maximum, through PCEN, on near-silent bands; SincNet's by float32 rounding).
+REPRESENTATION_REVISIONS = {name: {"sinc_taps": "leaf-audio's order"}
+                            for name in ("sincnet", "sincnet_plus")}
 
 
 def revisions(cfg) -> dict:

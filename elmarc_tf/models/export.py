@@ -52,7 +52,7 @@ from ..io.fileio import read_description_file, versions
 from ..frontends import frontend_of, takes_whole_clip
 from ..frontends.melspec import HOP_LENGTH, N_FFT
 
-FORMAT = "elmarc_tf.models.export"
+FORMAT = "elmarc_tf.export"  # a fixed name (not a module path): exports written by 0.1 still open
 FORMAT_VERSION = 1
 DESCRIPTION_FILE = "elmarc.json"
 KERAS_FILE = "model.keras"

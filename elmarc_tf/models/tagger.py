@@ -35,7 +35,7 @@ from .export import (DESCRIPTION_FILE, INPUT_DTYPES, INPUT_NAME, _make_module,
                      frontend_description, input_rules, save_export)
 from .extractor import build_extractor
 
-TAGGER_FORMAT = "elmarc_tf.models.tagger"
+TAGGER_FORMAT = "elmarc_tf.tagger"  # a fixed name (not a module path)
 TAGGER_FILE = "tagger.json"
 OUTPUTS = ("labels", "scores", "decision", "index")
 

@@ -38,7 +38,8 @@ def matrix_dataset(path, fix_length_by: str = DEFAULT_FIX_LENGTH, kind: str = "m
     if not path.exists():
         raise ConfigError(f"{path}: no such dataset CSV or folder")
     dataset = "folder" if path.is_dir() else "csv"
-    return dict(name=path.name if path.is_dir() else path.stem, **KINDS[kind],
+    named = path.resolve()  # '.', '..' and 'data/' name their folder
+    return dict(name=named.name if path.is_dir() else named.stem, **KINDS[kind],
                 fields=dict(dataset=dataset, audio_path=str(path), fix_length_by=fix_length_by))
 
 

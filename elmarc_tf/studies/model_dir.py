@@ -20,6 +20,7 @@ a folder copied elsewhere predicts the same.
 from __future__ import annotations
 
 import hashlib
+import shutil
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -28,10 +29,10 @@ import numpy as np
 
 from ..config import Config
 from ..errors import ElmarcError
-from ..io.fileio import atomic_write_json, read_description_file, versions
+from ..io.fileio import atomic_write_json, check_writable, read_description_file, versions
 from .fit import FittedModel, classifier_arrays, scaler_arrays
 
-FORMAT = "elmarc_tf.studies.model_dir"
+FORMAT = "elmarc_tf.model"  # a fixed name (not a module path): model folders outlive moves
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
 ARRAYS_FILE = "arrays.npz"
@@ -59,21 +60,42 @@ def _arrays(model: FittedModel) -> dict:
     return out
 
 
-def save_model(model: FittedModel, folder) -> Path:
-    """Write ``model`` into ``folder`` (created; files of an earlier model there replaced)."""
+def check_model_out(folder) -> Path:
+    """``folder`` can take a model: absent, empty or an earlier model folder, and writable
+    (checked before any work); a one-line error naming it if not."""
     folder = Path(folder)
-    if folder.exists() and any(folder.iterdir()) and not is_model_dir(folder):
+    if folder.exists() and (not folder.is_dir() or (any(folder.iterdir())
+                                                    and not is_model_dir(folder))):
         raise ElmarcError(f"{folder}: exists and is not an elmarc model folder; choose another --out")
-    folder.mkdir(parents=True, exist_ok=True)
-    joblib.dump({"scaler": model.scaler, "estimator": model.estimator}, folder / PICKLE_FILE)
-    np.savez(folder / ARRAYS_FILE, **_arrays(model))
-    atomic_write_json(folder / MODEL_FILE, {
+    check_writable(folder.parent if not folder.exists() else folder)
+    return folder
+
+
+def save_model(model: FittedModel, folder) -> Path:
+    """Write ``model`` into ``folder`` (created; an earlier model there replaced). The files are
+    written into a sibling folder first and swapped in whole, so an interruption leaves the
+    earlier model or the new one, never a mix whose digests disagree."""
+    folder = check_model_out(folder)
+    staging = folder.with_name(f".{folder.name}.partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    joblib.dump({"scaler": model.scaler, "estimator": model.estimator}, staging / PICKLE_FILE)
+    np.savez(staging / ARRAYS_FILE, **_arrays(model))
+    atomic_write_json(staging / MODEL_FILE, {
         "format": FORMAT, "format_version": FORMAT_VERSION,
         "config": model.config.to_dict(), "feature_seed": int(model.feature_seed),
         "model_type": model.config.model_type, "standardize": model.scaler is not None,
         "classes": model.classes, **model.about, "versions": versions(),
-        "files": {name: _digest(folder / name) for name in (ARRAYS_FILE, PICKLE_FILE)},
+        "files": {name: _digest(staging / name) for name in (ARRAYS_FILE, PICKLE_FILE)},
     })
+    if folder.exists():  # the earlier model: set aside, then removed once the new one is in place
+        earlier = folder.with_name(f".{folder.name}.earlier")
+        shutil.rmtree(earlier, ignore_errors=True)
+        folder.rename(earlier)
+        staging.rename(folder)
+        shutil.rmtree(earlier)
+    else:
+        staging.rename(folder)
     return folder
 
 

@@ -251,9 +251,12 @@ def _disambiguators(summaries: list[dict]) -> list[str]:
 
 
 def _reference(model: dict, baselines: list[dict]) -> Optional[dict]:
-    """The baseline a model is tested against: the one of its dataset with its classifier, else
-    the paper's MFCCs + SVM of its dataset, else the only baseline of its dataset; None if none."""
+    """The baseline a model is tested against: the one of its dataset (and of its features'
+    scaling, where both are there) with its classifier, else the paper's MFCCs + SVM of its
+    dataset, else the only baseline of its dataset; None if none."""
     same = [b for b in baselines if b.get("dataset") == model.get("dataset") and b is not model]
+    scaled = [b for b in same if bool(b.get("standardize")) == bool(model.get("standardize"))]
+    same = scaled or same
     for pick in ([b for b in same if b.get("classifier") == model.get("classifier")],
                  [b for b in same if b.get("classifier") == "SVM"], same):
         if len(pick) == 1:

@@ -90,7 +90,7 @@ def readme(task: Task, rows: list[dict], lengths: list[float], seed: int, root) 
         + ", ".join(f"{fold}: {n}" for fold, n in sorted(per_fold.items())) + ".", "",
         "## Baseline", "",
         "An MFCC + SVM baseline on these folds: a config with `dataset: csv`, "
-        "`audio_path: DIR/metadata.csv`, `architecture: mfcc`, `model_type: SVM`, then "
+        "`audio_path: DIR/metadata.csv`, `features_type: MFCC`, `model_type: SVM`, then "
         "`elmarc run CONFIG --seeds 1` (MFCCs have no random weights). Measured numbers are in "
         "the package's docs/datasets_real.md.", "",
     ]
