@@ -2,6 +2,7 @@
 selection, and a tiny run that writes the comparison and resumes without computing anything."""
 
 import json
+import re
 
 import pytest
 import soundfile as sf
@@ -122,7 +123,7 @@ def test_a_tiny_matrix_runs_compares_and_resumes(tiny_csv, tmp_path, capsys, mon
         assert result["protocol"] == "predefined_folds" and result["per_seed"][0]["n_folds"] == 2
         assert result["config"]["standardize"] == exp.endswith("_z")
     table = (root / "matrix.md").read_text()
-    rows = [line for line in table.splitlines() if "SVM [" in line]
+    rows = [line for line in table.splitlines() if re.match(r"\| \d+ \|.* SVM \[", line)]
     assert len(rows) == 4 and sum("predefined_folds +std" in row for row in rows) == 2
     assert any("7x96 (160) SVM [7x96-160_SVM_z]" in row and "+std" in row for row in rows)
     assert (root / "matrix.png").stat().st_size > 5000

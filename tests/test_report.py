@@ -322,3 +322,21 @@ def test_cli_compare_names_a_folder_given_without_results(study, tmp_path, capsy
     assert capsys.readouterr().err == (f"elmarc: error: {empty}: no results.json in this folder "
                                        f"or below it\n")
     assert not (tmp_path / "c.png").exists()
+
+
+def test_a_model_is_tested_against_the_baseline_of_its_own_scaling():
+    from elmarc_tf.studies.report import _reference
+
+    def summary(name, classifier, standardize):
+        return {"name": name, "dataset": "csv", "classifier": classifier,
+                "standardize": standardize}
+
+    baselines = [summary(f"mfcc_{c}{'_z' if z else ''}", c, z)
+                 for c in ("SVM", "ELM") for z in (False, True)]
+    for classifier in ("SVM", "ELM"):
+        for z in (False, True):
+            picked = _reference(summary("vgg", classifier, z), baselines)
+            assert picked["name"] == f"mfcc_{classifier}{'_z' if z else ''}"
+    # results written before `standardize` was recorded still find their one baseline
+    assert _reference({"dataset": "csv", "classifier": "SVM"},
+                      [{"name": "mfcc", "dataset": "csv", "classifier": "SVM"}])["name"] == "mfcc"
