@@ -260,7 +260,7 @@ def parse_args(argv=None) -> argparse.Namespace:
                             "(elmarc_tf.models.export.export_frontend); of a model folder: "
                             "waveform -> labels and scores (elmarc_tf.models.tagger)")
     p.add_argument("config", type=Path, help="YAML/JSON config, or a model folder of 'elmarc fit'")
-    p.add_argument("--seed", type=_seed, default=0)
+    p.add_argument("--seed", type=_seed, default=None, help="with a config: the seed (default 0)")
     p.add_argument("--out", type=Path, required=True, help="export folder")
     p.add_argument("--input-samples", type=int, default=None,
                    help="spectrogram front-ends: fix the input length (default: any length)")
@@ -520,6 +520,9 @@ def cmd_predict(args) -> int:
 
 def cmd_export(args) -> int:
     if is_model_dir(args.config):
+        for flag, value in (("--seed", args.seed), ("--input-samples", args.input_samples)):
+            if value is not None:
+                raise ElmarcError(f"{flag} is for a config; a model folder has its own")
         path = load_model(args.config).export(args.out)
         d = read_description(args.config)
         print(f"{path}: SavedModel of {d['model_type']} on {d['config']['architecture']} "
@@ -527,7 +530,7 @@ def cmd_export(args) -> int:
               f"{len(d['classes'])} classes")
         return EXIT_OK
     cfg = Config.from_file(args.config)
-    path = export_frontend(cfg, args.seed, args.out, input_samples=args.input_samples)
+    path = export_frontend(cfg, args.seed or 0, args.out, input_samples=args.input_samples)
     d = describe_export(path)
     print(f"{path}: SavedModel + model.keras of {d['architecture']} (seed {d['seed']}), "
           f"waveform {d['input']['shape']} at {d['sampling_rate']} Hz -> "

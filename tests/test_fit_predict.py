@@ -308,3 +308,10 @@ def test_saving_over_an_earlier_model_swaps_it_whole(fitted, tmp_path, monkeypat
     save_model(fitted, folder)  # again, over it: the staging leftovers do not get in the way
     assert load_model(folder).classes == fitted.classes
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m"]
+
+
+def test_export_of_a_model_folder_refuses_the_configs_flags(model_dir, tmp_path, capsys):
+    for flags in (["--seed", "3"], ["--input-samples", "12000"]):
+        assert main(["export", str(model_dir), "--out", str(tmp_path / "x"), *flags]) == 2
+        assert "is for a config; a model folder has its own" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
