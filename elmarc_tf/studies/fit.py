@@ -23,7 +23,7 @@ from tqdm import tqdm
 from ..datasets import items_from_config
 from ..errors import AudioError, ConfigError
 from ..evaluation.classifiers import ELMClassifier, classifier_grid
-from ..evaluation.protocols import check_evaluable
+from ..evaluation.protocols import check_items_evaluable
 from ..extraction.batching import choose_batch_size
 from ..extraction.extract import ENGINES, ExtractionJob, _non_finite, extract
 from ..extraction.options import RunOptions
@@ -195,8 +195,7 @@ def fit(config, seed: int = 0, items=None, features_out=None,
     clips that could be used. ``run``: progress, jobs, audio cache, engine (as ``elmarc run``).
     """
     items = items if items is not None else items_from_config(config)
-    check_evaluable([it.label for it in items], config.protocol, [it.split for it in items],
-                    [it.fold for it in items], config.n_folds, config.nested_cv)
+    check_items_evaluable(config, items)
     feature_seed = store_seed(config, seed)
     extraction = extract(config, items, seed=feature_seed, out=features_out,
                          run=replace(run, log=None))

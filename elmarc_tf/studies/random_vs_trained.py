@@ -40,7 +40,6 @@ import numpy as np
 import yaml
 from matplotlib.figure import Figure
 
-from ..io.audio_cache import as_audio_cache
 from ..evaluation.classifiers import classifier_grid
 from ..config import Config, shared_fields
 from ..datasets import items_from_config
@@ -50,12 +49,13 @@ from ..extraction.extract import extract
 from ..extraction.options import RunOptions
 from ..io.fileio import atomic_write_json, atomic_write_text, check_writable
 from ..frontends import frontend_of, is_seeded
-from .paper import DATASETS, SIZES, figure_of, paper_configs
+from .paper import DATASETS, SIZES, figure_of, paper_configs, study_run
 from ..evaluation.protocols import Protocol, check_items_evaluable, evaluate
 from .report import FAMILY_COLOURS, OTHER_FAMILY, format_table
 from ..extraction.store import data_digest, load_store
 from .results import Described, model_label, summarize, write_summary
-from .study import claim_results_folder, results_name, run_experiment, save_seed, saved_seed
+from .study import (claim_results_folder, results_name, run_experiment, save_seed, saved_seed,
+                    store_seed)
 from .rank_agreement import N_BOOT, correlations
 from ..frontends.spectrogram import vgg_min_input
 from .train import (CLASSIFIER, PATCH_KEYS, TrainingOptions, TrainingSplit, check_trainable,
@@ -148,7 +148,6 @@ def svm_on_splits(cfg, models: dict, items, out, name: str, features_out,
     log = run.logger()
     folder = claim_results_folder(out, cfg, name)
     data = data_digest(items)
-    store_seed = lambda seed: seed if frontend_of(cfg).is_seeded(cfg) else 0
     per_seed = []
     for seed, entries in models.items():
         identity = dict(data=data, weights=[m.weights_digest for m in entries],
@@ -161,7 +160,7 @@ def svm_on_splits(cfg, models: dict, items, out, name: str, features_out,
             continue
         splits = []
         for model in entries:
-            extraction = extract(cfg, items, seed=store_seed(seed), out=features_out,
+            extraction = extract(cfg, items, seed=store_seed(cfg, seed), out=features_out,
                                  weights=model.weights, run=replace(run, log=None))
             X, y, ids, _ = load_store(extraction.folder)
             parts = model.parts if model.parts is not None else _clip_parts(model.clips)
@@ -340,9 +339,8 @@ def run_random_vs_trained(base: dict, architectures: dict, seeds=(0, 1, 2), out=
     """
     out = Path(out)
     seeds = [int(s) for s in seeds]
-    log = run.logger()
-    run = replace(run, log=log, audio_cache=as_audio_cache(
-        out / "audio_cache" if run.audio_cache is None else run.audio_cache))
+    run = study_run(run, out)
+    log = run.log
     configs = {name: _study_config(shared_fields(base, fields), log)
                for name, fields in architectures.items()}
     items = items if items is not None else items_from_config(next(iter(configs.values())))
